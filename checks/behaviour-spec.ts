@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { sysctlKeySchema } from '../core/sysctl-key.js';
+import { durationMsSchema } from '../core/duration.js';
+import { SEVERITIES, type Severity } from '../core/finding.js';
+
+/** Fields every behaviour declaration shares; each behaviour check extends this with its own thresholds. */
+export const behaviourBase = {
+  /** TCP port the behaviour is observed on (a listening port of the host, or the peer port of its connections). */
+  port: z.number().int().min(1).max(65535),
+  /** How long the probe observes. */
+  window: durationMsSchema.default('10s'),
+  severity: z.enum(SEVERITIES as [Severity, ...Severity[]]).default('high'),
+  /**
+   * Sysctls this behaviour follows: remediation re-verifies the behaviour after fixing one of them, and a report joins
+   * the config finding with the behaviour finding.
+   */
+  dependsOn: z.array(sysctlKeySchema).default([]),
+};

@@ -1,0 +1,61 @@
+import { KdriftError, errorMessage } from '../core/errors.js';
+
+/** A CLI command: one file in cli/commands/, loaded only when it runs (the probe agent must start fast on a host). */
+export interface Command {
+  /** Full help text, printed by `kdrift <command> --help`. */
+  usage: string;
+  /** Returns the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  check: { summary: 'check one host (or this machine with --local) against its roles', load: async () => (await import('./commands/check.js')).command },
+  report: { summary: 'check every host of the inventory and write the drift report', load: async () => (await import('./commands/report.js')).command },
+  fix: { summary: 'plan, apply, verify (behaviour included) and if needed roll back remediations', load: async () => (await import('./commands/fix.js')).command },
+  probe: { summary: 'the on-host eBPF agent: observe live TCP behaviour and print JSON observations', load: async () => (await import('./commands/probe.js')).command },
+  lab: { summary: 'the embedded fleet: up | down | status | load', load: async () => (await import('./commands/lab.js')).command },
+};
+
+export const mainUsage = `kdrift — kernel state drift detection and remediation, proven by eBPF
+
+Usage: kdrift <command> [options]
+
+Commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
+  .join('\n')}
+
+Run 'kdrift <command> --help' for a command's options.
+Exit codes: 0 no drift, 2 drift found (or not fixed), 1 could not check (bad input, host errors).
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainUsage);
+    return name === undefined ? 1 : 0;
+  }
+  if (name === '--version') {
+    process.stdout.write('kdrift 0.1.0\n');
+    return 0;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    process.stderr.write(`kdrift: unknown command "${name}"\n\n${mainUsage}`);
+    return 1;
+  }
+  try {
+    const command = await entry.load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(command.usage);
+      return 0;
+    }
+    return await command.run(rest);
+  } catch (err) {
+    // Errors a user can act on print as one message; anything else is a bug, and still no stack unless asked for.
+    const msg = err instanceof KdriftError ? err.message : `internal error: ${errorMessage(err)}`;
+    process.stderr.write(`kdrift ${name}: ${msg}\n`);
+    if (process.env.KDRIFT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

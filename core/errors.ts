@@ -1,0 +1,28 @@
+/**
+ * Errors a user can act on. The CLI prints `message` (never a stack) and exits 1.
+ * `where` names the file / host / field the error is about, so every message says where to look.
+ */
+export class KdriftError extends Error {
+  constructor(
+    message: string,
+    readonly where?: string,
+  ) {
+    super(where ? `${where}: ${message}` : message);
+    this.name = 'KdriftError';
+  }
+}
+
+/** A host could not be reached or could not run what we asked; the engine turns it into that host's `status: "error"`. */
+export class HostError extends KdriftError {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(message, `host ${host}`);
+    this.name = 'HostError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

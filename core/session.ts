@@ -1,0 +1,45 @@
+/**
+ * HostSession: the only way kdrift touches a host. Commands are argv arrays; an implementation that needs a
+ * shell (SSH) quotes every element with core/shell-quote.ts and nothing else.
+ */
+import { HostError } from './errors.js';
+
+export interface ExecOptions {
+  /** Bytes written to the command's stdin, then stdin is closed. */
+  stdin?: Buffer | string;
+  /** Kill the command (and report a HostError) after this long. */
+  timeoutMs?: number;
+}
+
+export interface ExecResult {
+  /** Exit code; null when the command died of a signal or was killed on timeout. */
+  code: number | null;
+  signal?: string | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface WriteOptions {
+  /** File mode for a newly created file (default 0o644). An existing file keeps its mode. */
+  mode?: number;
+}
+
+export interface HostSession {
+  /** Inventory name of the host (used in every error and finding). */
+  readonly host: string;
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  readFile(path: string): Promise<Buffer>;
+  /** Temp file in the same directory + fsync + rename: readers see the old or the new file, never half of one. */
+  writeFileAtomic(path: string, data: Buffer | string, opts?: WriteOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Runs argv and throws a HostError naming the host and command when it does not exit 0. */
+export async function execOk(session: HostSession, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+  const res = await session.exec(argv, opts);
+  if (res.code !== 0) {
+    const why = res.stderr.toString('utf8').trim() || (res.signal ? `killed by ${res.signal}` : `exit ${res.code}`);
+    throw new HostError(session.host, `${argv[0]} failed: ${why}`);
+  }
+  return res;
+}
