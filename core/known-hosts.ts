@@ -1,0 +1,260 @@
+/**
+ * OpenSSH known_hosts: parse, verify a presented host key, and record a new one (StrictHostKeyChecking=accept-new).
+ *
+ * Line format (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"): `[@marker] hostpatterns keytype base64-key [comment]`.
+ *  - hostpatterns: comma-separated; `host` means port 22, `[host]:port` any other port; `*` and `?` wildcards; a
+ *    pattern starting with `!` that matches makes the whole line not apply. Or one hashed name `|1|salt|hash` with
+ *    hash = HMAC-SHA1(key = salt, data = lookup name), both base64.
+ *  - `@revoked`: this key is refused for the hosts it names. `@cert-authority`: a CA for host certificates; kdrift does
+ *    not use host certificates, so these lines never vouch for a plain host key.
+ * Keys are compared as the raw SSH wire blob (what the server sends in KEX), so no key parsing is needed.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { KdriftError } from './errors.js';
+
+export type KnownHostsMarker = 'revoked' | 'cert-authority';
+
+export type HostMatcher = { kind: 'hashed'; salt: Buffer; hash: Buffer } | { kind: 'patterns'; patterns: string[] };
+
+export interface KnownHostsEntry {
+  /** 1-based line number in the file. */
+  line: number;
+  marker?: KnownHostsMarker;
+  hosts: HostMatcher;
+  /** Key type from the line (e.g. ssh-ed25519); equals the type inside the blob. */
+  keyType: string;
+  /** Raw SSH public key blob. */
+  key: Buffer;
+}
+
+export interface KnownHostsProblem {
+  line: number;
+  message: string;
+}
+
+export interface ParsedKnownHosts {
+  entries: KnownHostsEntry[];
+  /** Lines that were skipped (OpenSSH skips them too); kept so a caller can mention them. */
+  problems: KnownHostsProblem[];
+}
+
+export function parseKnownHosts(text: string): ParsedKnownHosts {
+  const entries: KnownHostsEntry[] = [];
+  const problems: KnownHostsProblem[] = [];
+  const lines = text.split('\n');
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    const trimmed = raw.replace(/\r$/, '').trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const fields = trimmed.split(/[ \t]+/);
+    let marker: KnownHostsMarker | undefined;
+    if (fields[0]?.startsWith('@')) {
+      const m = fields.shift() as string;
+      if (m === '@revoked') marker = 'revoked';
+      else if (m === '@cert-authority') marker = 'cert-authority';
+      else return void problems.push({ line, message: `unknown marker ${m}` });
+    }
+    const [hostField, keyType, b64] = fields;
+    if (!hostField || !keyType || !b64) return void problems.push({ line, message: 'expected: hostpatterns keytype base64-key' });
+    const hosts = parseHostField(hostField);
+    if (typeof hosts === 'string') return void problems.push({ line, message: hosts });
+    const key = decodeKeyBlob(b64, keyType);
+    if (typeof key === 'string') return void problems.push({ line, message: key });
+    entries.push({ line, ...(marker ? { marker } : {}), hosts, keyType, key });
+  });
+  return { entries, problems };
+}
+
+function parseHostField(field: string): HostMatcher | string {
+  if (field.startsWith('|')) {
+    const m = /^\|1\|([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)$/.exec(field);
+    if (!m) return 'hashed host name is not |1|salt|hash';
+    const salt = Buffer.from(m[1] as string, 'base64');
+    const hash = Buffer.from(m[2] as string, 'base64');
+    if (salt.length !== 20 || hash.length !== 20) return 'hashed host name: salt and hash must be 20 bytes (HMAC-SHA1)';
+    return { kind: 'hashed', salt, hash };
+  }
+  const patterns = field.split(',').filter((p) => p !== '');
+  if (patterns.length === 0) return 'no host patterns';
+  return { kind: 'patterns', patterns: patterns.map((p) => p.toLowerCase()) };
+}
+
+/** base64 → blob whose first SSH string is the key type; a mismatch means a corrupt or hand-edited line. */
+function decodeKeyBlob(b64: string, keyType: string): Buffer | string {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) return 'key is not base64';
+  const blob = Buffer.from(b64, 'base64');
+  const inner = blobKeyType(blob);
+  if (inner === undefined) return 'key blob is truncated';
+  if (inner !== keyType) return `key type field says ${keyType} but the key is ${inner}`;
+  return blob;
+}
+
+/** The key type string at the start of an SSH public key blob (RFC 4253 §6.6). */
+export function blobKeyType(blob: Buffer): string | undefined {
+  if (blob.length < 4) return undefined;
+  const len = blob.readUInt32BE(0);
+  if (len === 0 || len > 64 || blob.length < 4 + len) return undefined;
+  return blob.subarray(4, 4 + len).toString('latin1');
+}
+
+/** OpenSSH's fingerprint form: SHA256:<base64 without padding>. */
+export function fingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The name OpenSSH looks up: `host` for port 22, `[host]:port` otherwise; lower-cased. */
+export function hostKeyLookupName(host: string, port: number): string {
+  const h = host.toLowerCase();
+  return port === 22 ? h : `[${h}]:${port}`;
+}
+
+/** OpenSSH match_pattern: `*` any run of characters, `?` exactly one; the whole name must match. */
+export function matchWildcard(name: string, pattern: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  return re.test(name);
+}
+
+/** OpenSSH match_hostname: a matching negated pattern vetoes the line; otherwise any positive match applies it. */
+export function hostMatches(hosts: HostMatcher, name: string): boolean {
+  const lname = name.toLowerCase();
+  if (hosts.kind === 'hashed') {
+    const mac = createHmac('sha1', hosts.salt).update(lname).digest();
+    return mac.length === hosts.hash.length && timingSafeEqual(mac, hosts.hash);
+  }
+  let positive = false;
+  for (const p of hosts.patterns) {
+    if (p.startsWith('!')) {
+      if (matchWildcard(lname, p.slice(1))) return false;
+    } else if (!positive && matchWildcard(lname, p)) {
+      positive = true;
+    }
+  }
+  return positive;
+}
+
+export type HostKeyCheck =
+  | { status: 'ok'; entry: KnownHostsEntry }
+  | { status: 'unknown' }
+  /** An entry names this host with a different key of the same type. */
+  | { status: 'changed'; entry: KnownHostsEntry }
+  /**
+   * The host's only known keys are of other types. OpenSSH would treat this as new; kdrift refuses it even with
+   * accept-new, because kdrift asks for the known types first, so a host that no longer offers them is suspicious.
+   */
+  | { status: 'other-type'; entries: KnownHostsEntry[] }
+  | { status: 'revoked'; entry: KnownHostsEntry };
+
+/** Checks `key` for a host known under any of `names` (lookup names from hostKeyLookupName). */
+export function checkHostKey(entries: readonly KnownHostsEntry[], names: readonly string[], key: Buffer): HostKeyCheck {
+  const keyType = blobKeyType(key);
+  const forHost = entries.filter((e) => e.marker !== 'cert-authority' && names.some((n) => hostMatches(e.hosts, n)));
+  const revoked = forHost.find((e) => e.marker === 'revoked' && e.key.equals(key));
+  if (revoked) return { status: 'revoked', entry: revoked };
+  const plain = forHost.filter((e) => e.marker === undefined);
+  const match = plain.find((e) => e.key.equals(key));
+  if (match) return { status: 'ok', entry: match };
+  const sameType = plain.find((e) => e.keyType === keyType);
+  if (sameType) return { status: 'changed', entry: sameType };
+  if (plain.length > 0) return { status: 'other-type', entries: plain };
+  return { status: 'unknown' };
+}
+
+/** Key types known for a host, in file order: used to ask the server for those host key algorithms first. */
+export function knownKeyTypes(entries: readonly KnownHostsEntry[], names: readonly string[]): string[] {
+  const types: string[] = [];
+  for (const e of entries) {
+    if (e.marker === undefined && !types.includes(e.keyType) && names.some((n) => hostMatches(e.hosts, n))) types.push(e.keyType);
+  }
+  return types;
+}
+
+export function formatKnownHostsLine(name: string, key: Buffer): string {
+  const type = blobKeyType(key);
+  if (type === undefined) throw new KdriftError('cannot record a malformed host key');
+  return `${name} ${type} ${key.toString('base64')}\n`;
+}
+
+/**
+ * One known_hosts file. Re-read when it changes on disk (another process or a person edited it), and appended to
+ * through one in-process queue so concurrent accept-new connections never interleave or duplicate lines.
+ */
+export class KnownHostsFile {
+  private cache?: { sig: string; parsed: ParsedKnownHosts };
+  private appendQueue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly path: string) {}
+
+  async load(): Promise<ParsedKnownHosts> {
+    let sig: string;
+    try {
+      const st = await stat(this.path);
+      sig = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], problems: [] };
+      throw new KdriftError(`cannot read known_hosts: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, this.path);
+    }
+    if (this.cache?.sig === sig) return this.cache.parsed;
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      throw new KdriftError(`cannot read known_hosts: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, this.path);
+    }
+    const parsed = parseKnownHosts(text);
+    this.cache = { sig, parsed };
+    return parsed;
+  }
+
+  async check(names: readonly string[], key: Buffer): Promise<HostKeyCheck> {
+    return checkHostKey((await this.load()).entries, names, key);
+  }
+
+  /**
+   * Records `key` for `name` unless an entry for it already exists (checked again under the queue, so two connections
+   * to the same host record one line). One write(2) on an O_APPEND descriptor: another process appending at the same
+   * time (a second kdrift, ssh) cannot interleave with it.
+   */
+  append(name: string, key: Buffer): Promise<void> {
+    const run = async (): Promise<void> => {
+      const current = await this.check([name], key);
+      if (current.status === 'ok') return;
+      await mkdir(path.dirname(this.path), { recursive: true, mode: 0o700 });
+      let line = formatKnownHostsLine(name, key);
+      const fh = await open(this.path, 'a+', 0o644);
+      try {
+        const { size } = await fh.stat();
+        if (size > 0) {
+          // A file whose last line has no newline would otherwise glue our line onto it.
+          const last = Buffer.alloc(1);
+          await fh.read(last, 0, 1, size - 1);
+          if (last[0] !== 0x0a) line = `\n${line}`;
+        }
+        await fh.write(line);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    };
+    const next = this.appendQueue.then(run, run);
+    this.appendQueue = next.catch(() => undefined);
+    return next.catch((err: unknown) => {
+      if (err instanceof KdriftError) throw err;
+      throw new KdriftError(`cannot append to known_hosts: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, this.path);
+    });
+  }
+}
+
+const files = new Map<string, KnownHostsFile>();
+
+/** The process-wide KnownHostsFile for a path: every session shares it, so appends queue behind each other. */
+export function knownHostsFile(file: string): KnownHostsFile {
+  const abs = path.resolve(file);
+  let f = files.get(abs);
+  if (!f) {
+    f = new KnownHostsFile(abs);
+    files.set(abs, f);
+  }
+  return f;
+}
