@@ -1,0 +1,236 @@
+/**
+ * The engine: baseline × inventory → a plan per host → collect on every host concurrently → judge → one Report.
+ * A host that cannot be checked (down, auth, timeout, a command failing) becomes that host's `status: "error"`; the
+ * other hosts still report. Bad declarations (a role the baseline lacks, two roles of one host declaring the same key
+ * differently) are input errors: thrown before any host is touched.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Baseline, SysctlExpectation } from './baseline.js';
+import type { BehaviourSpec } from '../checks/registry.js';
+import { KdriftError, HostError, errorMessage } from './errors.js';
+import type { Finding } from './finding.js';
+import type { HostEntry, Inventory } from './inventory.js';
+import type { HostSession } from './session.js';
+import { openSession, type SessionOptions } from './sessions.js';
+import { mapLimit } from './pool.js';
+import { makeSysctlCheck } from '../checks/sysctl.js';
+import { behaviourChecks } from '../checks/behaviours.js';
+import type { CheckContext, CheckKind } from '../checks/kind.js';
+import {
+  REPORT_VERSION,
+  countsAsDrift,
+  hostStatus,
+  isConfigLayer,
+  summarise,
+  type HostReport,
+  type Report,
+  type Verdict,
+} from './report.js';
+import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from './suppressions.js';
+
+export interface HostPlan {
+  host: HostEntry;
+  /** Merged sysctl declarations of the host's roles, and which role declared each. */
+  sysctls: Map<string, SysctlExpectation>;
+  sysctlRoles: Map<string, string>;
+  behaviours: { spec: BehaviourSpec; role: string }[];
+}
+
+/** Merges the host's roles. Same key in two roles: fine when the declarations are identical, an error otherwise. */
+export function planHost(host: HostEntry, baseline: Baseline): HostPlan {
+  const sysctls = new Map<string, SysctlExpectation>();
+  const sysctlRoles = new Map<string, string>();
+  const behaviours: HostPlan['behaviours'] = [];
+  for (const role of host.roles) {
+    const rb = baseline.roles[role];
+    if (!rb) {
+      throw new KdriftError(`has role "${role}", which the baseline does not declare (roles: ${Object.keys(baseline.roles).join(', ')})`, `host ${host.name}`);
+    }
+    for (const [key, exp] of rb.sysctls) {
+      const prevRole = sysctlRoles.get(key);
+      if (prevRole !== undefined) {
+        if (!isDeepStrictEqual(sysctls.get(key), exp)) {
+          throw new KdriftError(`roles "${prevRole}" and "${role}" declare ${key} differently; make them agree or split the host's roles`, `host ${host.name}`);
+        }
+        continue;
+      }
+      sysctls.set(key, exp);
+      sysctlRoles.set(key, role);
+    }
+    for (const spec of rb.behaviours) {
+      if (!behaviours.some((b) => isDeepStrictEqual(b.spec, spec))) behaviours.push({ spec, role });
+    }
+  }
+  return { host, sysctls, sysctlRoles, behaviours };
+}
+
+export interface CheckHostOptions {
+  /** Run behaviour checks (the probe agent on the host) too. */
+  probe?: boolean;
+  suppressions?: SuppressionSet;
+  /** Time suppressions are judged at (default now). */
+  now?: Date;
+  /** Prefix for every path the sysctl check reads (tests: a fixture tree); '' on real hosts. */
+  sysctlRoot?: string;
+  commandTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Filled with how many findings each expired suppression matched (runChecks merges them into the report). */
+  expired?: Map<SuppressionRule, number>;
+}
+
+/** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says. */
+export function behaviourKey(spec: BehaviourSpec): string {
+  return `port ${spec.port}`;
+}
+
+/**
+ * Checks one host through an open session: config always, behaviour with `probe`. Host failures come back as
+ * `status: "error"` (never thrown) so remediation can re-verify one host with the same call the report uses.
+ */
+export async function checkHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: CheckHostOptions = {}): Promise<HostReport> {
+  const started = Date.now();
+  const plan = planHost(host, baseline);
+  const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const base = { name: host.name, roles: host.roles };
+  let findings: Finding[] = [];
+  try {
+    if (plan.sysctls.size > 0) {
+      const sysctl = makeSysctlCheck({
+        ...(opts.sysctlRoot !== undefined ? { root: opts.sysctlRoot } : {}),
+        ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
+      });
+      const obs = await sysctl.collect(session, plan.sysctls, ctx);
+      findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
+    }
+  } catch (err) {
+    return { ...base, status: 'error', error: hostErrorText(err), findings, durationMs: Date.now() - started };
+  }
+  if (opts.probe) findings.push(...(await runBehaviours(session, plan, ctx)));
+
+  const applied = applySuppressions(findings, host.roles, opts.suppressions, opts.now ?? new Date());
+  findings = applied.findings;
+  if (opts.expired) for (const [r, n] of applied.expired) opts.expired.set(r, (opts.expired.get(r) ?? 0) + n);
+  return {
+    ...base,
+    status: hostStatus(findings),
+    ...(opts.probe ? { verdict: verdictFor(findings, plan) } : {}),
+    findings,
+    durationMs: Date.now() - started,
+  };
+}
+
+/**
+ * Behaviour checks, one CheckKind per declared check. A check that cannot run (agent missing, probe failure) gives an
+ * `unknown` finding per declaration with the reason: config findings of the host are still worth reporting.
+ */
+async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckContext): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const byCheck = new Map<string, Map<string, BehaviourSpec>>();
+  for (const { spec } of plan.behaviours) {
+    const m = byCheck.get(spec.check) ?? new Map<string, BehaviourSpec>();
+    m.set(behaviourKey(spec), spec);
+    byCheck.set(spec.check, m);
+  }
+  // Behaviour checks observe live traffic for a window each; run them concurrently so a host costs one window.
+  await Promise.all(
+    [...byCheck].map(async ([check, specs]) => {
+      // Spec types differ per kind; the kind's own schema produced these specs, so the cast is sound.
+      const kind = (behaviourChecks as readonly CheckKind<unknown, unknown>[]).find((k) => k.kind === check);
+      if (!kind) {
+        for (const [key, spec] of specs) out.push(unknownBehaviour(ctx.host.name, check, key, spec, `no check kind "${check}" is built in`));
+        return;
+      }
+      try {
+        const obs = await kind.collect(session, specs, ctx);
+        out.push(...kind.judge(obs, specs, ctx));
+      } catch (err) {
+        for (const [key, spec] of specs) out.push(unknownBehaviour(ctx.host.name, check, key, spec, `probe failed: ${hostErrorText(err)}`));
+      }
+    }),
+  );
+  return out;
+}
+
+function unknownBehaviour(host: string, check: string, key: string, spec: BehaviourSpec, reason: string): Finding {
+  return { host, check, key, layer: 'behaviour', status: 'unknown', expected: check, actual: null, severity: spec.severity, reason };
+}
+
+/** Joins config and behaviour (see Verdict in core/report.ts). */
+export function verdictFor(findings: readonly Finding[], plan: Pick<HostPlan, 'behaviours'>): Verdict {
+  const configDrift = findings.filter((f) => isConfigLayer(f.layer) && countsAsDrift(f));
+  const behaviourDrift = findings.filter((f) => f.layer === 'behaviour' && countsAsDrift(f));
+  if (configDrift.length > 0 && behaviourDrift.length > 0) return 'both';
+  if (behaviourDrift.length > 0) return 'behaviour drift';
+  if (configDrift.length === 0) return 'ok';
+  const drifted = new Set(configDrift.map((f) => f.key));
+  const watched = plan.behaviours.some((b) => b.spec.dependsOn.some((k) => drifted.has(k)));
+  return watched ? 'config drift not yet shown by behaviour' : 'config drift';
+}
+
+function hostErrorText(err: unknown): string {
+  if (err instanceof HostError) return err.message.replace(/^host [^:]+: /, '');
+  return errorMessage(err);
+}
+
+export interface ProgressEvent {
+  host: string;
+  status: HostReport['status'];
+  done: number;
+  total: number;
+}
+
+export interface RunOptions {
+  inventory: Pick<Inventory, 'stack'>;
+  baseline: Baseline;
+  hosts: HostEntry[];
+  sessionOptions: SessionOptions;
+  concurrency: number;
+  probe?: boolean;
+  suppressions?: SuppressionSet;
+  onProgress?: (ev: ProgressEvent) => void;
+  now?: Date;
+  sysctlRoot?: string;
+}
+
+export async function runChecks(opts: RunOptions): Promise<Report> {
+  const started = opts.now ?? new Date();
+  const t0run = Date.now();
+  // Validate every host's plan first: a bad declaration is an input error, not a host error.
+  for (const h of opts.hosts) planHost(h, opts.baseline);
+  const expired = new Map<SuppressionRule, number>();
+  let done = 0;
+  const hosts = await mapLimit(opts.hosts, Math.max(1, opts.concurrency), async (host) => {
+    const t0 = Date.now();
+    let report: HostReport;
+    let session: HostSession | undefined;
+    try {
+      session = await openSession(host, opts.sessionOptions);
+      report = await checkHost(session, host, opts.baseline, {
+        probe: opts.probe ?? false,
+        ...(opts.suppressions ? { suppressions: opts.suppressions } : {}),
+        now: started,
+        expired,
+        ...(opts.sysctlRoot !== undefined ? { sysctlRoot: opts.sysctlRoot } : {}),
+        ...(opts.sessionOptions.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.sessionOptions.commandTimeoutMs } : {}),
+      });
+    } catch (err) {
+      report = { name: host.name, roles: host.roles, status: 'error', error: hostErrorText(err), findings: [], durationMs: Date.now() - t0 };
+    } finally {
+      await session?.close().catch(() => undefined);
+    }
+    done += 1;
+    opts.onProgress?.({ host: host.name, status: report.status, done, total: opts.hosts.length });
+    return report;
+  });
+  const expiredSuppressions = expiredList(expired);
+  return {
+    version: REPORT_VERSION,
+    generatedAt: started.toISOString(),
+    stack: opts.inventory.stack ?? null,
+    probe: opts.probe ?? false,
+    summary: summarise(hosts),
+    hosts,
+    ...(expiredSuppressions.length > 0 ? { expiredSuppressions } : {}),
+    durationMs: Date.now() - t0run,
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Prometheus text exposition for node_exporter's textfile collector. Bounded labels only: host, role (the host's roles
+ * joined by ","), check, key, layer — never per-connection values. `check` is needed beside `key` because two behaviour
+ * checks can watch the same port (`port 80`), and a series must be unique.
+ */
+import type { Report } from '../report.js';
+import { countsAsDrift } from '../report.js';
+
+/** Label values: backslash, double quote and newline escaped, as the text format requires. */
+export function promLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function labels(l: Record<string, string>): string {
+  return `{${Object.entries(l)
+    .map(([k, v]) => `${k}="${promLabel(v)}"`)
+    .join(',')}}`;
+}
+
+export function renderPrometheus(report: Report): string {
+  const out: string[] = [];
+  const family = (name: string, type: string, help: string, samples: string[]) => {
+    out.push(`# HELP ${name} ${help}`);
+    out.push(`# TYPE ${name} ${type}`);
+    out.push(...samples);
+  };
+  const drift: string[] = [];
+  const up: string[] = [];
+  const counts = new Map<string, number>();
+  for (const h of report.hosts) {
+    const role = h.roles.join(',');
+    up.push(`kdrift_host_up${labels({ host: h.name, role })} ${h.status === 'error' ? 0 : 1}`);
+    for (const f of h.findings) {
+      drift.push(`kdrift_drift${labels({ host: h.name, role, check: f.check, key: f.key, layer: f.layer })} ${countsAsDrift(f) ? 1 : 0}`);
+    }
+  }
+  for (const h of report.hosts) {
+    for (const f of h.findings) {
+      const status = f.suppressed && f.status !== 'ok' ? 'suppressed' : f.status;
+      const k = `${h.name}\u0000${status}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+  }
+  const totals: string[] = [];
+  for (const h of report.hosts) {
+    for (const status of ['ok', 'drift', 'unknown', 'suppressed']) {
+      totals.push(`kdrift_findings_total${labels({ host: h.name, status })} ${counts.get(`${h.name}\u0000${status}`) ?? 0}`);
+    }
+  }
+  family('kdrift_drift', 'gauge', '1 when the declared value drifted (and no suppression covers it), else 0.', drift);
+  family('kdrift_host_up', 'gauge', '1 when kdrift could check the host, 0 when it could not (down, auth, timeout).', up);
+  family('kdrift_findings_total', 'gauge', 'Findings of the last run per host and status (ok, drift, unknown, suppressed).', totals);
+  family('kdrift_last_run_timestamp_seconds', 'gauge', 'Unix time the last kdrift run started.', [
+    `kdrift_last_run_timestamp_seconds ${Math.floor(Date.parse(report.generatedAt) / 1000)}`,
+  ]);
+  if (report.durationMs !== undefined) {
+    family('kdrift_last_run_duration_seconds', 'gauge', 'Wall time of the last kdrift run.', [`kdrift_last_run_duration_seconds ${(report.durationMs / 1000).toFixed(3)}`]);
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,62 @@
+/** Human text: a summary line and one table of what needs attention. Colours only when the caller says so. */
+import type { Report } from '../report.js';
+import { actualText, detailText, notableFindings, orderedHosts, shownStatus, summaryLine } from './common.js';
+
+export interface TextOptions {
+  /** ANSI colours (the CLI passes true only for a TTY without NO_COLOR). */
+  color?: boolean;
+  /** List ok findings too. */
+  verbose?: boolean;
+}
+
+const ANSI = { red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m', dim: '\x1b[2m', bold: '\x1b[1m', reset: '\x1b[0m' };
+
+export function renderText(report: Report, opts: TextOptions = {}): string {
+  const paint = (code: keyof typeof ANSI, s: string) => (opts.color ? `${ANSI[code]}${s}${ANSI.reset}` : s);
+  const statusColour = { drift: 'red', error: 'red', unknown: 'yellow', suppressed: 'dim', ok: 'green' } as const;
+  const lines: string[] = [];
+  lines.push(paint('bold', `kdrift report${report.stack ? ` (stack ${report.stack})` : ''} — ${report.generatedAt}`));
+  lines.push(summaryLine(report));
+  lines.push('');
+
+  const header = ['HOST', 'CHECK', 'KEY', 'LAYER', 'STATUS', 'EXPECTED', 'ACTUAL', 'DETAIL'];
+  const rows: { cells: string[]; status: keyof typeof statusColour }[] = [];
+  for (const h of orderedHosts(report)) {
+    if (h.status === 'error') {
+      rows.push({ cells: [h.name, '-', '-', '-', 'error', '-', '-', h.error ?? 'could not be checked'], status: 'error' });
+      continue;
+    }
+    const shown = opts.verbose ? h.findings : notableFindings(h);
+    for (const f of shown) {
+      const st = shownStatus(f);
+      rows.push({ cells: [h.name, f.check, f.key, f.layer, st, f.expected, actualText(f), detailText(f)], status: st });
+    }
+  }
+  if (rows.length === 0) {
+    lines.push(paint('green', 'No drift: every declared value is in place.'));
+  } else {
+    const widths = header.map((hd, i) => Math.max(hd.length, ...rows.map((r) => (i === header.length - 1 ? 0 : (r.cells[i] as string).length))));
+    const fmt = (cells: string[]) =>
+      cells
+        .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
+        .join('  ')
+        .trimEnd();
+    lines.push(paint('bold', fmt(header)));
+    for (const r of rows) {
+      const text = fmt(r.cells);
+      lines.push(r.status === 'ok' ? text : paint(statusColour[r.status], text));
+    }
+  }
+  const hostLine = (name: string, st: string, verdict?: string) => `  ${name}: ${st}${verdict ? ` (${verdict})` : ''}`;
+  lines.push('');
+  lines.push('Hosts:');
+  for (const h of orderedHosts(report)) {
+    const n = h.findings.length;
+    const st = h.status === 'ok' ? `ok (${n} check${n === 1 ? '' : 's'})` : h.status;
+    lines.push(paint(h.status === 'ok' ? 'green' : 'red', hostLine(h.name, st, h.verdict)));
+  }
+  for (const e of report.expiredSuppressions ?? []) {
+    lines.push(paint('yellow', `Suppression expired on ${e.expires} (${e.source}: ${e.reason}): ${e.matched} finding${e.matched === 1 ? '' : 's'} count again`));
+  }
+  return `${lines.join('\n')}\n`;
+}
