@@ -49,3 +49,14 @@ export function quoteArgv(argv: readonly string[]): string {
   // The command word is always quoted: a bare `time`, `if` or `!` would be read as shell syntax, not as a command name.
   return argv.map((arg, i) => (i === 0 ? quoteCommandWord(arg) : quoteArg(arg))).join(' ');
 }
+
+/** The command as a person would type it, shortened for error messages. */
+export function describeArgv(argv: readonly string[], max = 160): string {
+  let text: string;
+  try {
+    text = quoteArgv(argv);
+  } catch {
+    text = JSON.stringify(argv);
+  }
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

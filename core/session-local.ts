@@ -1,0 +1,138 @@
+/**
+ * LocalSession: a HostSession for this machine. argv goes straight to execve (no shell, so no quoting); each command
+ * runs in its own process group so a timeout kills everything it started.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, lstat, open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { HostError } from './errors.js';
+import { fileErrorMessage, HostFileError } from './host-file-error.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
+import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
+import { describeArgv, quoteArgv } from './shell-quote.js';
+
+export interface LocalSessionOptions {
+  /** Default per-command timeout (ms) when exec() is given none; 0 = none. Default 60 s. */
+  commandTimeoutMs?: number;
+}
+
+export class LocalSession implements HostSession {
+  private closed = false;
+
+  constructor(
+    readonly host: string,
+    private readonly opts: LocalSessionOptions = {},
+  ) {}
+
+  exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.closed) return Promise.reject(new HostError(this.host, 'session is closed'));
+    quoteArgv(argv); // the same argv validation as SSH (non-empty, no NUL), so both sessions accept the same commands
+    const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    const [cmd, ...args] = argv as [string, ...string[]];
+    return new Promise<ExecResult>((resolve, reject) => {
+      // detached: the child leads a new process group, so a timeout can kill the group (its children too).
+      const child = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        fn();
+      };
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        // A remote shell answers a missing or non-executable command with 127 / 126; do the same here so checks
+        // treat "not installed" identically on local and SSH hosts.
+        if (e.code === 'ENOENT' || e.code === 'EACCES') {
+          finish(() =>
+            resolve({
+              code: e.code === 'ENOENT' ? 127 : 126,
+              signal: null,
+              stdout: Buffer.alloc(0),
+              stderr: Buffer.from(`${cmd}: ${e.code === 'ENOENT' ? 'command not found' : 'permission denied'}\n`),
+            }),
+          );
+        } else {
+          finish(() => reject(new HostError(this.host, `cannot run ${describeArgv(argv)}: ${e.message}`)));
+        }
+      });
+      child.on('close', (code, signal) => {
+        finish(() => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+      });
+      // A command that exits without reading its stdin closes the pipe: EPIPE here is not an error of the command.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.stdin ?? '');
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          try {
+            if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+          finish(() => reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} (killed): ${describeArgv(argv)}`)));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  async readFile(file: string): Promise<Buffer> {
+    if (this.closed) throw new HostError(this.host, 'session is closed');
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw this.fileError('read', file, err);
+    }
+  }
+
+  async writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
+    if (this.closed) throw new HostError(this.host, 'session is closed');
+    // Write through a symlink to its target (e.g. Debian's /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf): renaming
+    // over the link would replace it with a regular file and silently detach the two names.
+    let target = file;
+    let existing: { mode: number; uid: number; gid: number } | undefined;
+    try {
+      if ((await lstat(file)).isSymbolicLink()) target = await realpath(file);
+      const st = await stat(target);
+      existing = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.fileError('inspect', file, err);
+    }
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kdrift-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      // chmod after create: the create mode is filtered through umask, the kept/requested mode must not be.
+      await chmod(tmp, existing?.mode ?? opts.mode ?? 0o644);
+      if (existing && (existing.uid !== process.getuid?.() || existing.gid !== process.getgid?.())) {
+        await chown(tmp, existing.uid, existing.gid).catch(() => undefined); // only root may; keep what we can
+      }
+      await rename(tmp, target);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw this.fileError('write', file, err);
+    }
+    // The rename is durable only once the directory entry is on disk.
+    const dir = await open(path.dirname(target), 'r').catch(() => undefined);
+    if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private fileError(op: string, file: string, err: unknown): HostError {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code) return new HostFileError(this.host, file, code, fileErrorMessage(op, file, code));
+    return new HostError(this.host, `cannot ${op} ${file}: ${String(err)}`);
+  }
+}

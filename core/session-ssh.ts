@@ -1,0 +1,531 @@
+/**
+ * SshSession: a HostSession over one ssh2 connection per host, reused for every command (exec channels) and file
+ * operation (one SFTP channel, which starts no shell).
+ *
+ *  - Host key: verified against an OpenSSH known_hosts file (core/known-hosts.ts) before authentication; unknown
+ *    keys are refused unless accept-new (then recorded once the key exchange has proven the server holds the key);
+ *    changed and revoked keys are always refused.
+ *  - Auth: the host's identity file and/or ssh-agent (SessionOptions.agentSocket or SSH_AUTH_SOCK).
+ *  - Commands: argv → core/shell-quote.ts quoteArgv → `$SHELL -c` on the host. At most `maxChannels` at once per
+ *    connection, because sshd refuses channels beyond MaxSessions (default 10; one is kept for SFTP).
+ *  - Every failure is a HostError naming the host and what failed; once the connection is gone every call fails fast.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
+import { HostError } from './errors.js';
+import { fileErrorMessage, HostFileError } from './host-file-error.js';
+import type { HostEntry } from './inventory.js';
+import { blobKeyType, fingerprint, hostKeyLookupName, knownHostsFile, knownKeyTypes, type HostKeyCheck } from './known-hosts.js';
+import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
+import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
+import { describeArgv, quoteArgv } from './shell-quote.js';
+
+const { Client, utils } = ssh2;
+type SshClient = InstanceType<typeof Client>;
+
+export interface SshSessionOptions {
+  /** OpenSSH known_hosts file used to verify (and, with acceptNewHostKeys, record) host keys. */
+  knownHostsPath: string;
+  acceptNewHostKeys?: boolean;
+  /** TCP connect + SSH handshake + authentication must finish within this (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Default per-command timeout when exec() gives none (default 60 s; 0 = none). */
+  commandTimeoutMs?: number;
+  /** ssh-agent socket; default SSH_AUTH_SOCK. */
+  agentSocket?: string;
+  /** Concurrent exec channels per connection (default 8: sshd's MaxSessions default is 10, SFTP holds one). */
+  maxChannels?: number;
+  /** SSH-level keepalive interval (default 10 s); 3 unanswered in a row close the connection. */
+  keepaliveIntervalMs?: number;
+}
+
+/** Host key algorithms kdrift offers, strongest first; SHA-1 `ssh-rsa` signatures are left out as OpenSSH 8.8+ does. */
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
+const ALGORITHMS_FOR_KEY_TYPE: Record<string, string[]> = { 'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'] };
+
+/** SFTP status codes (draft-ietf-secsh-filexfer-02 §7) → errno names, so local and SSH sessions report alike. */
+const SFTP_STATUS_CODE: Record<number, string> = { 2: 'ENOENT', 3: 'EACCES', 4: 'EIO', 8: 'ENOTSUP' };
+
+/** Host address as OpenSSH prints it: 10.71.0.10:22, [::1]:2222. */
+export function displayAddress(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** A counting semaphore with an adjustable limit (lowered when a server turns out to allow fewer sessions). */
+class ChannelLimiter {
+  private inUse = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(public limit: number) {}
+
+  get active(): number {
+    return this.inUse;
+  }
+
+  acquire(): Promise<() => void> {
+    return new Promise((resolve) => {
+      const grant = () => {
+        this.inUse++;
+        let released = false;
+        resolve(() => {
+          if (released) return;
+          released = true;
+          this.inUse--;
+          this.pump();
+        });
+      };
+      this.waiters.push(grant);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inUse < this.limit && this.waiters.length > 0) (this.waiters.shift() as () => void)();
+  }
+}
+
+interface Credentials {
+  privateKey?: Buffer;
+  agent?: string;
+  tried: string[];
+}
+
+export class SshSession implements HostSession {
+  readonly host: string;
+  /** Why the connection is no longer usable (set once; every later call fails with it). */
+  private deadReason?: string;
+  private readonly channels: ChannelLimiter;
+  private sftpPromise?: Promise<SFTPWrapper>;
+
+  private constructor(
+    private readonly entry: HostEntry,
+    private readonly client: SshClient,
+    private readonly opts: SshSessionOptions,
+  ) {
+    this.host = entry.name;
+    this.channels = new ChannelLimiter(opts.maxChannels ?? 8);
+    client.on('error', (err: Error) => this.markDead(`connection error: ${err.message}`));
+    client.on('close', () => this.markDead('connection closed'));
+  }
+
+  /** Connects, verifies the host key and authenticates; rejects with a HostError saying which step failed. */
+  static async connect(entry: HostEntry, opts: SshSessionOptions): Promise<SshSession> {
+    const where = displayAddress(entry.address, entry.port);
+    const creds = await loadCredentials(entry, opts);
+    const known = knownHostsFile(opts.knownHostsPath);
+    const lookupName = hostKeyLookupName(entry.address, entry.port);
+    // The inventory name is also accepted as a known_hosts name (like OpenSSH's HostKeyAlias), so a file written with
+    // `lb` or `[lb]:2222` works as well as one written with the address.
+    const names = [lookupName, ...(entry.name.toLowerCase() !== entry.address.toLowerCase() ? [hostKeyLookupName(entry.name, entry.port)] : [])];
+    const parsed = await known.load().catch((err: Error) => {
+      throw new HostError(entry.name, err.message);
+    });
+    const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+
+    const client = new Client();
+    let stage: 'tcp' | 'handshake' | 'auth' = 'tcp';
+    let keyRefusal: string | undefined;
+    let recordKey: Promise<void> | undefined;
+    let pendingNewKey: Buffer | undefined;
+
+    const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
+      known.check(names, key).then(
+        (check) => {
+          if (check.status === 'ok') return verify(true);
+          if (check.status === 'unknown' && opts.acceptNewHostKeys) {
+            pendingNewKey = key; // recorded after the key exchange proves the server holds the private key
+            return verify(true);
+          }
+          keyRefusal = describeKeyRefusal(entry, where, key, check, known.path);
+          verify(false);
+        },
+        (err: Error) => {
+          keyRefusal = `cannot check the host key: ${err.message}`;
+          verify(false);
+        },
+      );
+    };
+
+    const preferred = knownKeyTypes(parsed.entries, names).flatMap((t) => ALGORITHMS_FOR_KEY_TYPE[t] ?? [t]);
+    const serverHostKey = [...new Set([...preferred, ...HOST_KEY_ALGORITHMS])];
+
+    const config: ConnectConfig = {
+      host: entry.address,
+      port: entry.port,
+      username: entry.user,
+      ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
+      ...(creds.agent ? { agent: creds.agent } : {}),
+      // ssh2's own handshake timer is a backstop only; ours below names the stage that stalled.
+      readyTimeout: connectTimeoutMs + 5000,
+      keepaliveInterval: opts.keepaliveIntervalMs ?? 10_000,
+      keepaliveCountMax: 3,
+      hostVerifier,
+      // ssh2 validates this list; every entry is one it supports.
+      algorithms: { serverHostKey: serverHostKey as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+    };
+
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const fail = (message: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        client.removeAllListeners();
+        client.on('error', () => undefined); // late errors from the torn-down socket
+        client.destroy();
+        reject(new HostError(entry.name, message));
+      };
+      const timer = setTimeout(() => {
+        const why =
+          stage === 'tcp'
+            ? `no TCP connection to ${where}`
+            : stage === 'handshake'
+              ? `TCP connected to ${where} but no SSH handshake (is an SSH server listening there?)`
+              : `SSH authentication as ${entry.user} at ${where} did not finish`;
+        fail(`connect timeout after ${formatMs(connectTimeoutMs)}: ${why}`);
+      }, connectTimeoutMs);
+      client.on('connect', () => (stage = 'handshake'));
+      client.on('handshake', () => {
+        stage = 'auth';
+        if (pendingNewKey) recordKey = known.append(lookupName, pendingNewKey);
+      });
+      client.on('ready', () => {
+        if (done) return;
+        (recordKey ?? Promise.resolve()).then(
+          () => {
+            done = true;
+            clearTimeout(timer);
+            client.removeAllListeners();
+            resolve();
+          },
+          (err: Error) => fail(`host key accepted but not recorded: ${err.message}`),
+        );
+      });
+      client.on('error', (err: Error & { level?: string; code?: string }) => {
+        fail(keyRefusal ?? describeConnectError(entry, where, err, creds));
+      });
+      client.on('close', () => fail(keyRefusal ?? `connection to ${where} closed during ${stage === 'auth' ? 'authentication' : 'the SSH handshake'}`));
+      try {
+        client.connect(config);
+      } catch (err) {
+        fail(`cannot connect to ${where}: ${(err as Error).message}`);
+      }
+    });
+    return new SshSession(entry, client, opts);
+  }
+
+  private get where(): string {
+    return displayAddress(this.entry.address, this.entry.port);
+  }
+
+  private markDead(reason: string): void {
+    this.deadReason ??= reason;
+  }
+
+  private assertAlive(): void {
+    if (this.deadReason) throw new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`);
+  }
+
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const command = quoteArgv(argv);
+    this.assertAlive();
+    const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    for (;;) {
+      const release = await this.channels.acquire();
+      this.assertAliveOr(release);
+      const stream = await this.openExec(command).catch((err: Error) => {
+        const activeBefore = this.channels.active;
+        release();
+        // sshd refuses channels beyond its MaxSessions: remember the smaller limit and queue again, unless this was
+        // the only channel (then the server refuses us outright).
+        if (/open failed|administratively prohibited/i.test(err.message) && activeBefore > 1 && !this.deadReason) {
+          this.channels.limit = Math.max(1, activeBefore - 1);
+          return undefined;
+        }
+        this.assertAlive();
+        throw new HostError(this.host, `cannot start ${describeArgv(argv)}: ${err.message}`);
+      });
+      if (!stream) continue;
+      return this.runOnChannel(stream, argv, opts, timeoutMs, release);
+    }
+  }
+
+  private assertAliveOr(release: () => void): void {
+    if (this.deadReason) {
+      release();
+      this.assertAlive();
+    }
+  }
+
+  private openExec(command: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.client.exec(command, (err, stream) => (err ? reject(err) : resolve(stream)));
+      } catch (err) {
+        reject(err as Error);
+      }
+    });
+  }
+
+  private runOnChannel(
+    stream: ClientChannel,
+    argv: readonly string[],
+    opts: ExecOptions,
+    timeoutMs: number | undefined,
+    release: () => void,
+  ): Promise<ExecResult> {
+    return new Promise<ExecResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let code: number | null | undefined;
+      let signal: string | null = null;
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        fn();
+      };
+      stream.on('data', (d: Buffer) => out.push(d));
+      stream.stderr.on('data', (d: Buffer) => err.push(d));
+      stream.on('exit', (c: number | null, sig?: string) => {
+        code = c;
+        if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
+      });
+      stream.on('error', () => undefined); // surfaced through 'close' without an exit status
+      stream.on('close', () => {
+        release(); // the channel slot is free only once both sides closed it
+        settle(() => {
+          if (code === undefined) {
+            const why = this.deadReason ?? 'the channel closed without an exit status';
+            reject(new HostError(this.host, `connection to ${this.where} lost while running ${describeArgv(argv)} (${why})`));
+          } else {
+            resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
+          }
+        });
+      });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          settle(() => {
+            // OpenSSH's sshd (7.9+) delivers "signal" requests to the session's process group; closing the channel
+            // then frees the slot even if the signal was not honoured.
+            try {
+              stream.signal('KILL');
+            } catch {
+              // channel already closing
+            }
+            stream.close();
+            // If the server never confirms the close, do not hold the slot forever.
+            setTimeout(release, 5000).unref();
+            reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} on ${this.where} (killed): ${describeArgv(argv)}`));
+          });
+        }, timeoutMs);
+      }
+      stream.end(opts.stdin ?? undefined); // always send EOF, or a command that reads stdin waits forever
+    });
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    this.assertAlive();
+    if (!this.sftpPromise) {
+      const p = (async () => {
+        const release = await this.channels.acquire(); // the SFTP channel holds one slot for the session's life
+        try {
+          this.assertAlive();
+          const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+          sftp.on('close', () => {
+            release();
+            if (this.sftpPromise === p) this.sftpPromise = undefined;
+          });
+          return sftp;
+        } catch (err) {
+          release();
+          this.sftpPromise = undefined;
+          if (err instanceof HostError) throw err;
+          throw new HostError(this.host, `cannot start SFTP on ${this.where} (is the sftp subsystem enabled in sshd_config?): ${(err as Error).message}`);
+        }
+      })();
+      this.sftpPromise = p;
+    }
+    return this.sftpPromise;
+  }
+
+  async readFile(file: string): Promise<Buffer> {
+    const sftp = await this.sftp();
+    return new Promise((resolve, reject) => {
+      sftp.readFile(file, (err: Error | undefined, data: Buffer) => (err ? reject(this.fileError('read', file, err)) : resolve(data)));
+    });
+  }
+
+  /**
+   * Temp file in the same directory (so the rename cannot cross file systems) → write → fsync → chmod/chown to the
+   * existing file's → posix-rename@openssh.com, which is rename(2): readers see the old or the new file, never a mix.
+   */
+  async writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
+    const sftp = await this.sftp();
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const call = <T>(op: string, p: string, fn: (cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> =>
+      new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(this.fileError(op, p, err)) : resolve(v as T))));
+
+    // Follow a symlink to its target, as LocalSession does (renaming over the link would replace it).
+    let target = file;
+    let existing: Stats | undefined;
+    try {
+      const l = await call<Stats>('inspect', file, (cb) => sftp.lstat(file, cb));
+      if (l.isSymbolicLink()) target = await call<string>('resolve', file, (cb) => sftp.realpath(file, cb));
+      existing = await call<Stats>('inspect', target, (cb) => sftp.stat(target, cb));
+    } catch (err) {
+      if (!(err instanceof HostFileError && err.code === 'ENOENT')) throw err;
+    }
+    const tmp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.kdrift-${randomBytes(6).toString('hex')}.tmp`);
+    const extensions = (sftp as unknown as { _extensions: Record<string, string> })._extensions; // ssh2 keeps the server's list here (not typed)
+    let created = false;
+    try {
+      const handle = await call<Buffer>('create', tmp, (cb) => sftp.open(tmp, 'wx', 0o600, cb));
+      created = true;
+      try {
+        for (let off = 0; off < buf.length; off += 32768) {
+          const len = Math.min(32768, buf.length - off);
+          await call<void>('write', tmp, (cb) => sftp.write(handle, buf, off, len, off, cb));
+        }
+        if (extensions['fsync@openssh.com']) await call<void>('fsync', tmp, (cb) => sftp.ext_openssh_fsync(handle, cb));
+      } finally {
+        await call<void>('close', tmp, (cb) => sftp.close(handle, cb));
+      }
+      // sftp-server applies its umask to the create mode; set the mode explicitly.
+      await call<void>('chmod', tmp, (cb) => sftp.chmod(tmp, (existing?.mode ?? opts.mode ?? 0o644) & 0o7777, cb));
+      if (existing) await call<void>('chown', tmp, (cb) => sftp.chown(tmp, existing.uid, existing.gid, cb)).catch(() => undefined);
+      if (!extensions['fsync@openssh.com']) await this.execChecked(['sync', '--', tmp]);
+      if (extensions['posix-rename@openssh.com']) {
+        await call<void>('rename', tmp, (cb) => sftp.ext_openssh_rename(tmp, target, cb));
+      } else {
+        // Plain SFTP rename refuses to replace an existing file; mv is rename(2).
+        await this.execChecked(['mv', '-f', '--', tmp, target]);
+      }
+      created = false;
+    } finally {
+      if (created) await new Promise<void>((resolve) => sftp.unlink(tmp, () => resolve()));
+    }
+  }
+
+  private async execChecked(argv: string[]): Promise<void> {
+    const res = await this.exec(argv);
+    if (res.code !== 0) throw new HostError(this.host, `${describeArgv(argv)} failed: ${res.stderr.toString('utf8').trim() || `exit ${res.code}`}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.deadReason === 'closed by kdrift') return;
+    const wasDead = this.deadReason !== undefined;
+    this.deadReason = 'closed by kdrift';
+    if (wasDead) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.client.destroy();
+        resolve();
+      }, 2000);
+      this.client.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.client.end();
+    });
+  }
+
+  private fileError(op: string, file: string, err: Error & { code?: number | string }): HostError {
+    if (err instanceof HostError) return err;
+    if (this.deadReason) return new HostError(this.host, `cannot ${op} ${file}: connection to ${this.where} is gone (${this.deadReason})`);
+    const code = typeof err.code === 'number' ? SFTP_STATUS_CODE[err.code] : err.code;
+    if (code) return new HostFileError(this.host, file, code, fileErrorMessage(op, file, code));
+    return new HostError(this.host, `cannot ${op} ${file}: ${err.message}`);
+  }
+}
+
+async function loadCredentials(entry: HostEntry, opts: SshSessionOptions): Promise<Credentials> {
+  const agent = opts.agentSocket ?? process.env.SSH_AUTH_SOCK ?? undefined;
+  const tried: string[] = [];
+  let privateKey: Buffer | undefined;
+  let encryptedNote: string | undefined;
+  if (entry.identityFile) {
+    let raw: Buffer;
+    try {
+      raw = await readFile(entry.identityFile);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${code === 'ENOENT' ? 'no such file' : code}`);
+    }
+    const parsed = utils.parseKey(raw);
+    if (parsed instanceof Error) {
+      if (/encrypted|passphrase/i.test(parsed.message)) {
+        encryptedNote = `identity file ${entry.identityFile} is encrypted and kdrift asks for no passphrase: load it into ssh-agent (ssh-add ${entry.identityFile}) and set SSH_AUTH_SOCK`;
+      } else {
+        throw new HostError(entry.name, `identity file ${entry.identityFile} is not a private key ssh2 can read: ${parsed.message}`);
+      }
+    } else {
+      privateKey = raw;
+      tried.push(`key file ${entry.identityFile}`);
+    }
+  }
+  if (agent) tried.push(`ssh-agent at ${agent}`);
+  if (!privateKey && !agent) {
+    throw new HostError(entry.name, encryptedNote ?? 'no credentials: the host has no identityFile and no ssh-agent is available (SSH_AUTH_SOCK is not set)');
+  }
+  if (encryptedNote) tried.push(`(skipped encrypted key file ${entry.identityFile})`);
+  return { ...(privateKey ? { privateKey } : {}), ...(agent ? { agent } : {}), tried };
+}
+
+function describeConnectError(entry: HostEntry, where: string, err: Error & { level?: string; code?: string }, creds: Credentials): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `connection refused by ${where} (no SSH server listening?)`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${where} is unreachable (${err.code})`;
+    case 'ETIMEDOUT':
+      return `TCP connect to ${where} timed out`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve ${entry.address} (${err.code})`;
+    case 'ECONNRESET':
+      return `connection reset by ${where}`;
+    default:
+      break;
+  }
+  if (err.level === 'client-authentication') {
+    return `authentication refused for ${entry.user}@${where} (tried ${creds.tried.join(', ')})`;
+  }
+  if (err.level === 'client-timeout') return `connect timeout: no SSH handshake with ${where}`;
+  if (err.level === 'handshake') return `SSH handshake with ${where} failed: ${err.message}`;
+  if (/agent/i.test(err.message)) return `ssh-agent failed: ${err.message}`;
+  return `cannot connect to ${where}: ${err.message}`;
+}
+
+function describeKeyRefusal(entry: HostEntry, where: string, key: Buffer, check: HostKeyCheck, file: string): string {
+  const presented = `${blobKeyType(key) ?? 'key'} ${fingerprint(key)}`;
+  const head = `host key for ${entry.name} (${where})`;
+  switch (check.status) {
+    case 'changed':
+      return (
+        `${head} CHANGED: ${file} line ${check.entry.line} has ${check.entry.keyType} ${fingerprint(check.entry.key)}, the host presented ` +
+        `${presented} — possible man-in-the-middle (or the host was reinstalled); if the new key is expected, remove the old line ` +
+        `${check.entry.line} of ${file}`
+      );
+    case 'revoked':
+      return `${head} is REVOKED (${presented}, @revoked at line ${check.entry.line} of ${file}); refusing to connect`;
+    case 'other-type':
+      return (
+        `${head}: the host presented ${presented} but ${file} knows it only with ` +
+        `${check.entries.map((e) => `${e.keyType} (line ${e.line})`).join(', ')}, which the host no longer offers — possible ` +
+        `man-in-the-middle; if expected, remove those lines of ${file}`
+      );
+    case 'unknown':
+    default:
+      return (
+        `${head} is unknown (${presented}, not in ${file}); verify the fingerprint and add it, or run with ` +
+        `--accept-new-host-keys to record it on first use`
+      );
+  }
+}
