@@ -1,0 +1,159 @@
+/**
+ * Persisted-value resolution, one scenario per rule, named by outcome (ComplianceAsCode style). Each scenario is a
+ * tree under test/fixtures/sysctl/<name>/ (proc/sys values + sysctl.d files, symlinks included) read by the REAL
+ * collection script through a real LocalSession with the tree as root prefix; scenario.json says what to expect.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LocalSession } from '../../core/session-local.js';
+import type { HostSession } from '../../core/session.js';
+import { sysctlExpectationSchema } from '../../core/baseline.js';
+import { makeSysctlCheck } from '../../checks/sysctl.js';
+import {
+  collectSysctlState,
+  parseRecords,
+  parseSysctlConf,
+  resolvePersisted,
+  sysctlGlobMatches,
+  normaliseConfKey,
+  orderConfFiles,
+} from '../../checks/sysctl-persisted.js';
+import type { HostEntry } from '../../core/inventory.js';
+
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/sysctl');
+
+interface Scenario {
+  key: string;
+  expectation: unknown;
+  runtime: string;
+  persisted: string;
+  source?: string;
+  actual?: string;
+  reason?: string;
+}
+
+/** A real LocalSession that counts execs (the check must collect in one). */
+function counting(session: HostSession): HostSession & { execs: number } {
+  const s = {
+    host: session.host,
+    execs: 0,
+    exec: (argv: readonly string[], o?: Parameters<HostSession['exec']>[1]) => {
+      s.execs += 1;
+      return session.exec(argv, o);
+    },
+    readFile: (p: string) => session.readFile(p),
+    writeFileAtomic: (p: string, d: Buffer | string) => session.writeFileAtomic(p, d),
+    close: () => session.close(),
+  };
+  return s;
+}
+
+const host: HostEntry = { name: 'fixture', address: '127.0.0.1', port: 22, user: 'root', roles: ['load-balancer'] };
+
+describe('sysctl persisted resolution scenarios (real collect script on fixture trees)', () => {
+  const names = readdirSync(FIXTURES).filter((n) => !n.startsWith('.')).sort();
+  it('has the scenarios the issue names', () => {
+    for (const n of ['wrong_runtime.drift', 'conflicting_sysctl_d.drift', 'etc_masks_usr_lib.ok', 'sysctl_conf_last.drift', 'symlink_to_sysctl_conf.ok', 'dash_prefixed_key.ok', 'dev_null_mask.ok', 'glob_key.drift', 'slashed_key.ok', 'missing_key.unknown']) {
+      assert.ok(names.includes(n), `missing scenario ${n}`);
+    }
+  });
+  for (const name of names) {
+    it(name, async () => {
+      const sc = JSON.parse(readFileSync(path.join(FIXTURES, name, 'scenario.json'), 'utf8')) as Scenario;
+      const outcome = name.slice(name.lastIndexOf('.') + 1);
+      // The name states the outcome: the worst of the two layers.
+      const worst = [sc.runtime, sc.persisted].includes('drift') ? 'drift' : [sc.runtime, sc.persisted].includes('unknown') ? 'unknown' : 'ok';
+      assert.equal(worst, outcome, 'scenario name and scenario.json disagree');
+
+      const session = counting(new LocalSession('fixture'));
+      const check = makeSysctlCheck({ root: path.join(FIXTURES, name) });
+      const specs = new Map([[sc.key, sysctlExpectationSchema.parse(sc.expectation)]]);
+      const ctx = { host, roles: host.roles };
+      const findings = check.judge(await check.collect(session, specs, ctx), specs, ctx);
+      await session.close();
+      assert.equal(session.execs, 1, 'one exec per host');
+      const runtime = findings.find((f) => f.layer === 'runtime');
+      const persisted = findings.find((f) => f.layer === 'persisted');
+      assert.equal(findings.length, 2);
+      assert.equal(runtime?.status, sc.runtime, `runtime: ${JSON.stringify(runtime)}`);
+      assert.equal(persisted?.status, sc.persisted, `persisted: ${JSON.stringify(persisted)}`);
+      if (sc.source !== undefined) assert.equal(persisted?.source, sc.source);
+      if (sc.actual !== undefined) assert.equal(persisted?.actual, sc.actual);
+      if (sc.reason !== undefined) assert.match(persisted?.reason ?? '', new RegExp(sc.reason.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      assert.equal(runtime?.expected, persisted?.expected);
+      assert.ok(findings.every((f) => f.host === 'fixture' && f.check === 'sysctl' && f.key === sc.key));
+    });
+  }
+});
+
+describe('sysctl.d line syntax', () => {
+  it('dotted_key_with_slash_means_dot_inside_segment (systemd sysctl_normalize)', () => {
+    assert.equal(normaliseConfKey('net.ipv4.conf.eth0/1.rp_filter'), 'net/ipv4/conf/eth0.1/rp_filter');
+    assert.equal(normaliseConfKey('net/ipv4/conf/eth0.1/rp_filter'), 'net/ipv4/conf/eth0.1/rp_filter');
+    assert.equal(normaliseConfKey('net/ipv4/tcp_sack'), 'net.ipv4.tcp_sack');
+  });
+  it('line_numbers_count_comments_and_blank_lines', () => {
+    const a = parseSysctlConf({ path: '/x.conf', content: '# c\n\n; c\nkernel.pid_max=1\n' });
+    assert.deepEqual(a, [{ key: 'kernel.pid_max', value: '1', file: '/x.conf', line: 4, ignoreErrors: false }]);
+  });
+  it('value_keeps_inner_spaces_and_a_hash_is_not_an_inline_comment', () => {
+    const [a] = parseSysctlConf({ path: '/x.conf', content: 'net.ipv4.tcp_rmem =  4096 87380   6291456 # x\n' });
+    assert.equal(a?.value, '4096 87380   6291456 # x');
+  });
+  it('glob_star_does_not_cross_a_segment', () => {
+    assert.ok(sysctlGlobMatches('net.ipv4.conf.*.rp_filter', 'net.ipv4.conf.all.rp_filter'));
+    assert.ok(!sysctlGlobMatches('net.ipv4.*', 'net.ipv4.conf.all.rp_filter'));
+    assert.ok(sysctlGlobMatches('net.ipv4.tcp_[rw]mem', 'net.ipv4.tcp_wmem'));
+    assert.ok(!sysctlGlobMatches('net.ipv4.tcp_[!rw]mem', 'net.ipv4.tcp_wmem'));
+    assert.ok(sysctlGlobMatches('net.ipv4.tcp_?mem', 'net.ipv4.tcp_rmem'));
+  });
+  it('two_globs_matching_one_key_later_pattern_wins', () => {
+    const m = resolvePersisted([{ path: '/a.conf', content: 'net.ipv4.tcp_*mem = 1 2 3\nnet.ipv4.tcp_r* = 4 5 6\n' }], ['net.ipv4.tcp_rmem']);
+    assert.equal(m.get('net.ipv4.tcp_rmem')?.at(-1)?.value, '4 5 6');
+  });
+  it('same_name_in_etc_masks_every_later_directory_and_names_sort_bytewise', () => {
+    const { files, masked } = orderConfFiles(
+      [
+        { dir: '/usr/lib/sysctl.d', name: 'B.conf', content: 'x' },
+        { dir: '/usr/lib/sysctl.d', name: 'a.conf', content: 'vendor' },
+        { dir: '/etc/sysctl.d', name: 'a.conf', content: 'admin' },
+      ],
+      null,
+    );
+    assert.deepEqual(files.map((f) => `${f.path}=${f.content}`), ['/usr/lib/sysctl.d/B.conf=x', '/etc/sysctl.d/a.conf=admin']);
+    assert.deepEqual(masked.map((m) => m.dir), ['/usr/lib/sysctl.d']);
+  });
+});
+
+describe('collection script framing', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'kdrift-sysctl-frame-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  it('hostile_file_content_round_trips_exactly (record headers, UTF-8, CR, no trailing newline)', async () => {
+    const hostile = 'V 3:abc\nD 1:/\nnet.ipv4.tcp_sack = 1 \u00e9\u4e2d\r\n  N 0:\n$(touch /tmp/nope) `x` \'q\' "dq"';
+    await mkdir(path.join(dir, 'etc/sysctl.d'), { recursive: true });
+    await writeFile(path.join(dir, 'etc/sysctl.d/50-hostile name.conf'), hostile);
+    await mkdir(path.join(dir, 'proc/sys/net/ipv4'), { recursive: true });
+    await writeFile(path.join(dir, 'proc/sys/net/ipv4/tcp_sack'), '1\n');
+    const session = new LocalSession('frame');
+    const st = await collectSysctlState(session, ['net.ipv4.tcp_sack', 'net.ipv4.no_such_key'], { root: dir });
+    await session.close();
+    assert.equal(st.runtime.get('net.ipv4.tcp_sack'), '1');
+    assert.equal(st.runtime.get('net.ipv4.no_such_key'), null);
+    assert.equal(st.files.length, 1);
+    assert.equal(st.files[0]?.path, '/etc/sysctl.d/50-hostile name.conf');
+    assert.equal(st.files[0]?.content, hostile);
+  });
+  it('truncated_output_is_an_error_not_a_partial_state', () => {
+    assert.throws(() => parseRecords(Buffer.from('V 5:ab\n')), /truncated|length/);
+    assert.throws(() => parseRecords(Buffer.from('garbage')), /bad record/);
+  });
+});
