@@ -14,7 +14,6 @@ import type { HostSession } from './session.js';
 import { openSession, type SessionOptions } from './sessions.js';
 import { mapLimit } from './pool.js';
 import { makeSysctlCheck } from '../checks/sysctl.js';
-import { behaviourChecks } from '../checks/behaviours.js';
 import type { CheckContext, CheckKind } from '../checks/kind.js';
 import {
   REPORT_VERSION,
@@ -125,6 +124,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
  */
 async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckContext): Promise<Finding[]> {
   const out: Finding[] = [];
+  const behaviourChecks = await loadBehaviourChecks();
   const byCheck = new Map<string, Map<string, BehaviourSpec>>();
   for (const { spec } of plan.behaviours) {
     const m = byCheck.get(spec.check) ?? new Map<string, BehaviourSpec>();
@@ -134,8 +134,7 @@ async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckCon
   // Behaviour checks observe live traffic for a window each; run them concurrently so a host costs one window.
   await Promise.all(
     [...byCheck].map(async ([check, specs]) => {
-      // Spec types differ per kind; the kind's own schema produced these specs, so the cast is sound.
-      const kind = (behaviourChecks as readonly CheckKind<unknown, unknown>[]).find((k) => k.kind === check);
+      const kind = behaviourChecks.find((k) => k.kind === check);
       if (!kind) {
         for (const [key, spec] of specs) out.push(unknownBehaviour(ctx.host.name, check, key, spec, `no check kind "${check}" is built in`));
         return;
@@ -153,6 +152,16 @@ async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckCon
 
 function unknownBehaviour(host: string, check: string, key: string, spec: BehaviourSpec, reason: string): Finding {
   return { host, check, key, layer: 'behaviour', status: 'unknown', expected: check, actual: null, severity: spec.severity, reason };
+}
+
+/**
+ * Behaviour checks are loaded only when a run probes: a config-only report (the nightly default) must not load the
+ * probe's side of the code. A failure to load is a bug in the build and surfaces as such (not as a host error).
+ */
+export async function loadBehaviourChecks(): Promise<readonly CheckKind<unknown, unknown>[]> {
+  const mod = await import('../checks/behaviours.js');
+  // Each kind's spec type differs; the engine only hands a kind specs its own schema produced.
+  return mod.behaviourChecks as unknown as readonly CheckKind<unknown, unknown>[];
 }
 
 /** Joins config and behaviour (see Verdict in core/report.ts). */
@@ -189,7 +198,8 @@ export interface RunOptions {
   suppressions?: SuppressionSet;
   onProgress?: (ev: ProgressEvent) => void;
   now?: Date;
-  sysctlRoot?: string;
+  /** Per-host prefix for the sysctl check's paths (tests: fixture trees); '' / undefined on real hosts. */
+  sysctlRoot?: string | ((host: HostEntry) => string);
 }
 
 export async function runChecks(opts: RunOptions): Promise<Report> {
@@ -197,6 +207,7 @@ export async function runChecks(opts: RunOptions): Promise<Report> {
   const t0run = Date.now();
   // Validate every host's plan first: a bad declaration is an input error, not a host error.
   for (const h of opts.hosts) planHost(h, opts.baseline);
+  if (opts.probe) await loadBehaviourChecks();
   const expired = new Map<SuppressionRule, number>();
   let done = 0;
   const hosts = await mapLimit(opts.hosts, Math.max(1, opts.concurrency), async (host) => {
@@ -210,7 +221,7 @@ export async function runChecks(opts: RunOptions): Promise<Report> {
         ...(opts.suppressions ? { suppressions: opts.suppressions } : {}),
         now: started,
         expired,
-        ...(opts.sysctlRoot !== undefined ? { sysctlRoot: opts.sysctlRoot } : {}),
+        ...(opts.sysctlRoot !== undefined ? { sysctlRoot: typeof opts.sysctlRoot === 'function' ? opts.sysctlRoot(host) : opts.sysctlRoot } : {}),
         ...(opts.sessionOptions.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.sessionOptions.commandTimeoutMs } : {}),
       });
     } catch (err) {
