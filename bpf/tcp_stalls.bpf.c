@@ -227,29 +227,34 @@ static __always_inline int observe(struct __sk_buff *skb, int egress)
 	__u64 ns = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->net_cookie;
 	if (!ns_watched(cfg, ns))
 		return 1;
+	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
+	__u32 seq = bpf_ntohl(th.seq);
+	int bare = payload == 0 && !(th.flags & KD_TH_FIN);
+	int zero_win = th.window == 0;
+	/* A window probe is a bare ACK with seq = snd_una - 1 (tcp_xmit_probe_skb) sent while the peer's window is 0;
+	 * the peer's probes have seq = rcv_nxt - 1 while our window is 0. */
+	int probe = bare && (egress ? (seq == tp->snd_una - 1 && tp->snd_wnd == 0) : (seq == tp->rcv_nxt - 1 && tp->rcv_wnd == 0));
+	if (payload == 0 && !zero_win && !probe)
+		return 1; /* nothing to count: never create a counter slot for it */
 	__u16 lport = bpf_ntohs(egress ? th.source : th.dest);
 	__u16 rport = bpf_ntohs(egress ? th.dest : th.source);
 	struct kd_st_sk *st = bpf_sk_storage_get(&kd_st_sk, bsk, 0, 0);
 	struct kd_st_val *v = slot(cfg, ns, st, lport, rport);
 	if (!v)
 		return 1;
-	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
-	__u32 seq = bpf_ntohl(th.seq);
-	int bare = payload == 0 && !(th.flags & KD_TH_FIN);
 	if (egress) {
 		if (payload > 0)
 			v->data_segs_out += segs;
-		if (th.window == 0)
+		if (zero_win)
 			v->zero_win_sent += 1;
-		/* A window probe is a bare ACK with seq = snd_una - 1 (tcp_xmit_probe_skb), sent while the peer's window is 0. */
-		if (bare && seq == tp->snd_una - 1 && tp->snd_wnd == 0)
+		if (probe)
 			v->zw_probes_sent += 1;
 	} else {
 		if (payload > 0)
 			v->segs_in += segs;
-		if (th.window == 0)
+		if (zero_win)
 			v->zero_win_recv += 1;
-		if (bare && seq == tp->rcv_nxt - 1 && tp->rcv_wnd == 0)
+		if (probe)
 			v->zw_probes_recv += 1;
 	}
 	return 1;

@@ -32,4 +32,7 @@ struct kd_st_sk {
 	__u8 pad;
 };
 
+_Static_assert(sizeof(struct kd_st_key) == 16, "kd_st_key layout is encoded by probe/codec.ts");
+_Static_assert(sizeof(struct kd_st_val) == 64, "kd_st_val layout is decoded by probe/codec.ts");
+
 #endif

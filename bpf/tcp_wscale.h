@@ -41,4 +41,7 @@ struct kd_ws_key {
 	__u32 pad;
 };
 
+_Static_assert(sizeof(struct kd_ws_event) == 64, "kd_ws_event layout is decoded by probe/codec.ts");
+_Static_assert(sizeof(struct kd_ws_key) == 16, "kd_ws_key layout is encoded by probe/codec.ts");
+
 #endif

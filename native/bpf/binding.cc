@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <memory>
 #include <string>
 #include <unistd.h>
@@ -483,11 +484,31 @@ Napi::Value PossibleCpus(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n);
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+// The cookie of the calling thread's network namespace (what bpf_get_netns_cookie() returns for its sockets):
+// the agent watches its own netns by default. Node has no getsockopt, hence this one non-BPF helper.
+Napi::Value NetnsCookie(const Napi::CallbackInfo& info) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(info.Env(), "cannot create a socket", errno);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  int rc = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len);
+  int saved = errno;
+  close(fd);
+  g_log.clear();
+  if (rc != 0) ThrowErrno(info.Env(), "getsockopt(SO_NETNS_COOKIE) failed", saved);
+  return Napi::BigInt::New(info.Env(), cookie);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   libbpf_set_print(CapturePrint);
   exports.Set("BpfObject", BpfObject::Init(env));
   exports.Set("RingBuffer", RingBuffer::Init(env));
   exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus));
+  exports.Set("netnsCookie", Napi::Function::New(env, NetnsCookie));
   return exports;
 }
 

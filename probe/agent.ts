@@ -1,0 +1,255 @@
+/**
+ * The probe: loads bpf/tcp_wscale.bpf.o and bpf/tcp_stalls.bpf.o, writes the in-kernel filter (netns cookies, ports),
+ * attaches to the cgroup v2 root and the retransmit tracepoint, drains sampled connection events from the ring buffer
+ * on a timer (the kernel submits them without wakeups), and turns the in-kernel counters into per-port summaries.
+ * Everything attached is a BPF link owned by this process: close() (or the process dying) detaches it.
+ */
+import { BpfError, BpfObject, BPF_ANY, ownNetnsCookie, type RingBuffer } from './bpf.js';
+import { preflight, explainBpfRefusal } from './preflight.js';
+import {
+  decodeCounterKey,
+  decodeStallValues,
+  decodeWscaleEvent,
+  encodeConfig,
+  encodeU16,
+  encodeU32,
+  encodeU64,
+  endpoint,
+  sumPerCpuU64,
+  type Direction,
+  type StallCounts,
+  type WscaleEvent,
+} from './codec.js';
+import type { ConnectionSample, PortSummary } from './observation.js';
+
+export interface ProbeOptions {
+  /** Ports to watch (service ports); empty = all. */
+  ports: readonly number[];
+  /** 'self': only this process's netns; 'all': every netns of the host. */
+  netns: 'self' | 'all';
+  /** Connection samples kept in memory (counts stay exact beyond it). */
+  maxSamples?: number;
+  /** Ring-buffer drain interval. */
+  drainIntervalMs?: number;
+}
+
+const WSCALE = 'tcp_wscale';
+const STALLS = 'tcp_stalls';
+
+export class Probe {
+  readonly startedAtMs = Date.now();
+  private readonly startedAtNs = process.hrtime.bigint();
+  private samplesSeen = 0;
+  private readonly samples: WscaleEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly ws: BpfObject,
+    private readonly st: BpfObject,
+    private readonly ring: RingBuffer,
+    readonly netnsCookie: bigint,
+    readonly retransmitHook: 'tp_btf' | 'tracepoint',
+    private readonly maxSamples: number,
+  ) {}
+
+  static async start(opts: ProbeOptions): Promise<Probe> {
+    const { cgroupRoot } = await preflight([WSCALE, STALLS]);
+    const cookie = ownNetnsCookie();
+    let ws: BpfObject | undefined;
+    let st: BpfObject | undefined;
+    try {
+      ws = BpfObject.openBundled(WSCALE);
+      load(ws, 'the window-scaling program');
+      configure(ws, 'kd_ws', opts, cookie, true);
+
+      let hook: 'tp_btf' | 'tracepoint' = 'tp_btf';
+      try {
+        st = openStalls('tp_btf');
+      } catch (err) {
+        // BTF tracing programs refused (some kernels/lockdown): the classic tracepoint gives retransmits without sk storage.
+        if (!(err instanceof BpfError)) throw err;
+        st = openStalls('tracepoint');
+        hook = 'tracepoint';
+      }
+      configure(st, 'kd_st', opts, cookie, false);
+
+      // Rings and filters are ready before anything is attached: the first callback already sees the filter.
+      const ring = ws.ringBuffer('kd_ws_events');
+      attach(() => ws!.attachCgroup('kd_ws_sockops', cgroupRoot), `kd_ws_sockops to ${cgroupRoot}`);
+      attach(() => st!.attachCgroup('kd_st_sockops', cgroupRoot), `kd_st_sockops to ${cgroupRoot}`);
+      attach(() => st!.attachCgroup('kd_st_egress', cgroupRoot), `kd_st_egress to ${cgroupRoot}`);
+      attach(() => st!.attachCgroup('kd_st_ingress', cgroupRoot), `kd_st_ingress to ${cgroupRoot}`);
+      attach(() => st!.attach(hook === 'tp_btf' ? 'kd_st_retrans' : 'kd_st_retrans_tp'), 'the retransmit tracepoint');
+
+      const probe = new Probe(ws, st, ring, cookie, hook, opts.maxSamples ?? 2000);
+      probe.timer = setInterval(() => probe.drain(), opts.drainIntervalMs ?? 20);
+      probe.timer.unref();
+      return probe;
+    } catch (err) {
+      st?.close();
+      ws?.close();
+      throw err;
+    }
+  }
+
+  /** Moves queued connection events into memory (bounded). Cheap; runs on the timer and before every snapshot. */
+  drain(): void {
+    if (this.closed) return;
+    for (const rec of this.ring.consume()) {
+      this.samplesSeen++;
+      if (this.samples.length < this.maxSamples) this.samples.push(decodeWscaleEvent(rec));
+    }
+  }
+
+  /** Per (netns, port, direction) summaries from the in-kernel counters, and the connection samples so far. */
+  snapshot(maxSamplesOut = 50): { summary: PortSummary[]; samples: ConnectionSample[]; dropped: { events: number; counterKeys: number } } {
+    this.drain();
+    const rows = new Map<string, PortSummary>();
+    const row = (ns: bigint, port: number, direction: Direction): PortSummary => {
+      const id = `${ns}/${port}/${direction}`;
+      let r = rows.get(id);
+      if (!r) {
+        r = emptySummary(ns, port, direction);
+        rows.set(id, r);
+      }
+      return r;
+    };
+    for (const [k, v] of this.ws.entries('kd_ws_count')) {
+      const key = decodeCounterKey(k);
+      const n = Number(sumPerCpuU64(v));
+      const r = row(key.netnsCookie, key.port, key.direction);
+      r.connections += n;
+      if (key.outcome === 'negotiated') r.negotiated += n;
+      else r.lackedBy[key.outcome] += n;
+    }
+    for (const [k, v] of this.st.entries('kd_st_count')) {
+      const key = decodeCounterKey(k);
+      addStalls(row(key.netnsCookie, key.port, key.direction), decodeStallValues(v));
+    }
+    const summary = [...rows.values()]
+      .map((r) => ({
+        ...r,
+        share: r.connections > 0 ? r.negotiated / r.connections : null,
+        retransmitRate: r.dataSegmentsOut > 0 ? r.retransmits / r.dataSegmentsOut : null,
+      }))
+      .sort((a, b) => a.port - b.port || a.direction.localeCompare(b.direction) || (a.netnsCookie < b.netnsCookie ? -1 : 1));
+
+    // Connections that did not negotiate are the evidence a reader wants first; then the rest, oldest first.
+    const picked = [...this.samples.filter((s) => !s.wscaleOk), ...this.samples.filter((s) => s.wscaleOk)].slice(0, maxSamplesOut);
+    const samples = picked.map((e) => this.sample(e));
+    const dropped = {
+      events: this.stat(this.ws, 'kd_ws_stat', 0),
+      counterKeys: this.stat(this.ws, 'kd_ws_stat', 1) + this.stat(this.st, 'kd_st_stat', 0),
+    };
+    return { summary, samples, dropped };
+  }
+
+  private sample(e: WscaleEvent): ConnectionSample {
+    // ktime is CLOCK_MONOTONIC, as is hrtime: the offset from our own start.
+    const atMs = Number(e.tsNs - this.startedAtNs) / 1e6;
+    return {
+      netnsCookie: e.netnsCookie.toString(),
+      direction: e.direction,
+      local: endpoint(e.localAddr, e.localPort),
+      remote: endpoint(e.remoteAddr, e.remotePort),
+      wscaleOk: e.wscaleOk,
+      sndWscale: e.sndWscale,
+      rcvWscale: e.rcvWscale,
+      localOffered: e.localOffered,
+      peerOffered: e.peerOffered,
+      outcome: e.outcome,
+      atMs: Math.round(atMs * 10) / 10,
+    };
+  }
+
+  private stat(obj: BpfObject, map: string, idx: number): number {
+    const v = obj.lookup(map, encodeU32(idx));
+    return v ? Number(sumPerCpuU64(v)) : 0;
+  }
+
+  /** Events seen, including those not kept in memory. */
+  get eventsSeen(): number {
+    return this.samplesSeen;
+  }
+
+  /** Detaches everything and frees the maps; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.ring.close();
+    this.st.close();
+    this.ws.close();
+  }
+}
+
+function openStalls(hook: 'tp_btf' | 'tracepoint'): BpfObject {
+  const st = BpfObject.openBundled(STALLS);
+  try {
+    st.setAutoload('kd_st_retrans', hook === 'tp_btf');
+    st.setAutoload('kd_st_retrans_tp', hook === 'tracepoint');
+    load(st, 'the stall counters');
+    return st;
+  } catch (err) {
+    st.close();
+    throw err;
+  }
+}
+
+function load(obj: BpfObject, what: string): void {
+  try {
+    obj.load();
+  } catch (err) {
+    throw err instanceof BpfError ? explainBpfRefusal(err, `loading ${what}`) : err;
+  }
+}
+
+function attach(fn: () => number, what: string): void {
+  try {
+    fn();
+  } catch (err) {
+    throw err instanceof BpfError ? explainBpfRefusal(err, `attaching ${what}`) : err;
+  }
+}
+
+/** Writes the filter maps (`<prefix>_ns`, `<prefix>_port`) and the config (`<prefix>_cfg`). */
+function configure(obj: BpfObject, prefix: string, opts: ProbeOptions, cookie: bigint, events: boolean): void {
+  const one = Buffer.from([1]);
+  if (opts.netns === 'self') obj.update(`${prefix}_ns`, encodeU64(cookie), one, BPF_ANY);
+  for (const p of opts.ports) obj.update(`${prefix}_port`, encodeU16(p), one, BPF_ANY);
+  obj.update(
+    `${prefix}_cfg`,
+    encodeU32(0),
+    encodeConfig({ nsFilter: opts.netns === 'self', portFilter: opts.ports.length > 0, events, sampleShift: 0 }),
+    BPF_ANY,
+  );
+}
+
+function emptySummary(ns: bigint, port: number, direction: Direction): PortSummary {
+  return {
+    netnsCookie: ns.toString(),
+    port,
+    direction,
+    connections: 0,
+    negotiated: 0,
+    share: null,
+    lackedBy: { local: 0, peer: 0, unknown: 0 },
+    zeroWindow: { sent: 0, received: 0 },
+    zeroWindowProbes: { sent: 0, received: 0 },
+    retransmits: 0,
+    dataSegmentsOut: 0,
+    segmentsIn: 0,
+    retransmitRate: null,
+  };
+}
+
+function addStalls(r: PortSummary, s: StallCounts): void {
+  r.zeroWindow.sent += s.zeroWindowSent;
+  r.zeroWindow.received += s.zeroWindowReceived;
+  r.zeroWindowProbes.sent += s.zeroWindowProbesSent;
+  r.zeroWindowProbes.received += s.zeroWindowProbesReceived;
+  r.retransmits += s.retransmits;
+  r.dataSegmentsOut += s.dataSegmentsOut;
+  r.segmentsIn += s.segmentsIn;
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/**
+ * The agent's JSON output (`kdrift probe --json`). The behaviour checks parse it with this schema, so what the agent
+ * prints and what the report reads cannot drift apart. No BPF code is loaded by importing this module.
+ */
+const direction = z.enum(['out', 'in', 'unknown']);
+const offer = z.enum(['yes', 'no', 'unknown']);
+const outcome = z.enum(['negotiated', 'local', 'peer', 'unknown']);
+const count = z.number().int().min(0);
+
+export const connectionSampleSchema = z.object({
+  netnsCookie: z.string(),
+  direction,
+  local: z.string(),
+  remote: z.string(),
+  wscaleOk: z.boolean(),
+  /** The peer's shift (applied to the windows it advertises). */
+  sndWscale: z.number().int(),
+  /** Our shift. */
+  rcvWscale: z.number().int(),
+  localOffered: offer,
+  peerOffered: offer,
+  outcome,
+  /** Milliseconds after the probe attached. */
+  atMs: z.number(),
+});
+export type ConnectionSample = z.infer<typeof connectionSampleSchema>;
+
+export const portSummarySchema = z.object({
+  netnsCookie: z.string(),
+  /** The service port: our listening port for accepted connections, the remote port for connections we opened. */
+  port: z.number().int(),
+  direction,
+  connections: count,
+  negotiated: count,
+  /** negotiated / connections; null without connections. */
+  share: z.number().nullable(),
+  lackedBy: z.object({ local: count, peer: count, unknown: count }),
+  zeroWindow: z.object({ sent: count, received: count }),
+  zeroWindowProbes: z.object({ sent: count, received: count }),
+  retransmits: count,
+  dataSegmentsOut: count,
+  segmentsIn: count,
+  /** retransmits / dataSegmentsOut; null when nothing was sent. */
+  retransmitRate: z.number().nullable(),
+});
+export type PortSummary = z.infer<typeof portSummarySchema>;
+
+export const probeObservationSchema = z.object({
+  version: z.literal(1),
+  host: z.string(),
+  netns: z.enum(['self', 'all']),
+  /** This agent's own netns cookie. */
+  netnsCookie: z.string(),
+  ports: z.array(z.number().int()),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  retransmitHook: z.enum(['tp_btf', 'tracepoint']),
+  connect: z
+    .object({ target: z.string(), attempted: count, succeeded: count, errors: z.array(z.string()) })
+    .nullable(),
+  summary: z.array(portSummarySchema),
+  samples: z.array(connectionSampleSchema),
+  /** Events the kernel could not queue (ring full) and counter keys it could not add (map full): counts stay exact
+   * unless counterKeys > 0. */
+  dropped: z.object({ events: count, counterKeys: count }),
+});
+export type ProbeObservation = z.infer<typeof probeObservationSchema>;
