@@ -1,0 +1,198 @@
+/**
+ * `kdrift report`: every host of the inventory (or those of --role / --host) → one Report → the formats asked for.
+ * `kdrift check` (check.ts) is the same run for one host or this machine; both share `runReportCommand`.
+ */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import YAML from 'yaml';
+import type { Command } from '../main.js';
+import { hostOptions, hostOptionsUsage, intOption, parseCommandArgs } from '../args.js';
+import { KdriftError } from '../../core/errors.js';
+import { parseBaseline, type Baseline } from '../../core/baseline.js';
+import { loadInventory, selectHosts, type HostEntry, type Inventory } from '../../core/inventory.js';
+import { sessionOptionsFromArgs, type SessionOptions } from '../../core/sessions.js';
+import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
+import { runChecks, type ProgressEvent } from '../../core/engine.js';
+import { exitCodeFor, type FailOn } from '../../core/report.js';
+import { loadSuppressions } from '../../core/suppressions.js';
+import { render, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
+
+export const reportOptions = {
+  ...hostOptions,
+  role: { type: 'string', multiple: true },
+  format: { type: 'string', multiple: true },
+  output: { type: 'string', multiple: true },
+  baseline: { type: 'string' },
+  probe: { type: 'boolean' },
+  'fail-on': { type: 'string' },
+  'ignore-file': { type: 'string' },
+  verbose: { type: 'boolean' },
+} as const;
+
+export const reportOptionsUsage = `Report:
+  --format FMT              write FMT to stdout (repeatable): text (default) json md junit html prom
+  --output FMT=FILE         also write FMT to FILE (repeatable; written atomically: temp file + rename)
+  --baseline FILE           role baselines from a YAML/JSON file (default: the fleet baseline in stacks/baselines.ts)
+  --probe                   also run the behaviour checks (the eBPF probe agent on each host) and join the verdicts
+  --ignore-file FILE        suppressions (default ./.kdriftignore when it exists); see below
+  --fail-on drift|error|none
+                            drift (default): exit 2 on drift, 1 if any host could not be checked;
+                            error: exit 1 only when a host could not be checked (drift alone exits 0);
+                            none: always exit 0 once the report is written
+  --verbose                 the text table lists ok findings too
+
+Exit codes: 0 no drift, 2 drift found, 1 could not check (bad input, or any host errored).
+Colours: only when stdout is a terminal and NO_COLOR is not set. Progress goes to stderr when it is a terminal.
+
+Suppressions (.kdriftignore, YAML list): each entry has key (glob, required), reason (required), and optionally
+host, role, check (globs), layer (runtime|persisted|behaviour), expires (YYYY-MM-DD: holds through that day). A
+suppressed finding is listed as suppressed and not counted; once expired it counts again and says so.
+`;
+
+const usage = `Usage: kdrift report (--stack NAME | --inventory FILE) [options]
+
+Checks every host of the inventory against its roles' declared kernel state — the runtime value (/proc/sys) and the
+value a boot would apply (the sysctl.d family, systemd-sysctl precedence, with the file:line responsible) — and
+writes the drift report.
+
+  --role ROLE               only hosts with this role (repeatable: any of them)
+  --host NAME               only this host (repeatable)
+
+${reportOptionsUsage}
+${hostOptionsUsage}`;
+
+type ReportValues = ReturnType<typeof parseCommandArgs<typeof reportOptions & { host: { type: 'string'; multiple: true } }>>['values'];
+
+/** --output FMT=FILE → [format, file]. */
+export function parseOutputs(raw: readonly string[] | undefined): [RenderFormat, string][] {
+  return (raw ?? []).map((o) => {
+    const eq = o.indexOf('=');
+    const fmt = o.slice(0, eq);
+    const file = o.slice(eq + 1);
+    if (eq <= 0 || file.length === 0) throw new KdriftError(`--output must be FORMAT=FILE (e.g. junit=report.xml), got "${o}"`);
+    return [checkFormat(fmt, '--output'), file];
+  });
+}
+
+function checkFormat(f: string, opt: string): RenderFormat {
+  if (!(RENDER_FORMATS as readonly string[]).includes(f)) throw new KdriftError(`${opt}: unknown format "${f}" (formats: ${RENDER_FORMATS.join(', ')})`);
+  return f as RenderFormat;
+}
+
+function failOnOption(v: string | undefined): FailOn {
+  if (v === undefined) return 'drift';
+  if (v === 'drift' || v === 'error' || v === 'none') return v;
+  throw new KdriftError(`--fail-on must be drift, error or none, got "${v}"`);
+}
+
+/** A baseline file: YAML or JSON; or a JS/TS module exporting `baseline` (raw declarations) or `fleetBaseline()`. */
+export async function loadBaselineFile(file: string): Promise<Baseline> {
+  const abs = path.resolve(file);
+  if (/\.(m?[jt]s)$/.test(abs)) {
+    const mod = (await import(pathToFileURL(abs).href)) as { fleetBaseline?: () => Baseline; baseline?: unknown };
+    if (typeof mod.fleetBaseline === 'function') return mod.fleetBaseline();
+    if (mod.baseline !== undefined) return parseBaseline(mod.baseline, abs);
+    throw new KdriftError('module exports neither fleetBaseline() nor baseline', abs);
+  }
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new KdriftError(code === 'ENOENT' ? 'file not found' : `cannot read: ${code ?? String(err)}`, abs);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (err) {
+    throw new KdriftError(`not valid YAML: ${(err as Error).message.split('\n')[0]}`, abs);
+  }
+  return parseBaseline(doc, abs);
+}
+
+async function resolveBaseline(explicit: string | undefined, inventory: Pick<Inventory, 'baseline'> | undefined): Promise<Baseline> {
+  const file = explicit ?? inventory?.baseline;
+  if (file !== undefined) return loadBaselineFile(file);
+  const { fleetBaseline } = await import('../../stacks/baselines.js');
+  return fleetBaseline();
+}
+
+/** Temp file in the target's directory, then rename: a reader (node_exporter, CI) never sees half a report. */
+export async function writeFileAtomicLocal(file: string, data: string): Promise<void> {
+  const abs = path.resolve(file);
+  await mkdir(path.dirname(abs), { recursive: true });
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    await writeFile(tmp, data, { mode: 0o644 });
+    await rename(tmp, abs);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new KdriftError(`cannot write: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, abs);
+  }
+}
+
+export interface ReportRun {
+  values: ReportValues;
+  /** How the hosts are chosen; the inventory (if any) is loaded by the caller. */
+  hosts: HostEntry[];
+  inventory: Inventory | undefined;
+  sessionOptions: SessionOptions;
+}
+
+/** Validates everything about the output before any host is touched, runs, renders, writes; returns the exit code. */
+export async function runReportCommand(run: ReportRun): Promise<number> {
+  const { values } = run;
+  const formats = (values.format ?? ['text']).map((f) => checkFormat(f, '--format'));
+  const outputs = parseOutputs(values.output);
+  const failOn = failOnOption(values['fail-on']);
+  const concurrency = intOption(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
+  const baseline = await resolveBaseline(values.baseline, run.inventory);
+  const suppressions = await loadSuppressions(values['ignore-file']);
+
+  const progress = process.stderr.isTTY && run.hosts.length > 1;
+  const onProgress = progress
+    ? (ev: ProgressEvent) => {
+        process.stderr.write(`\r\x1b[2Kchecking hosts: ${ev.done}/${ev.total} (${ev.host}: ${ev.status})`);
+        if (ev.done === ev.total) process.stderr.write('\r\x1b[2K');
+      }
+    : undefined;
+  const report = await runChecks({
+    inventory: run.inventory ?? {},
+    baseline,
+    hosts: run.hosts,
+    sessionOptions: run.sessionOptions,
+    concurrency,
+    probe: values.probe ?? false,
+    ...(suppressions ? { suppressions } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  });
+
+  const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+  for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, render(report, fmt, { verbose: values.verbose ?? false }));
+  for (const fmt of formats) process.stdout.write(render(report, fmt, { color, verbose: values.verbose ?? false }));
+  return exitCodeFor(report, failOn);
+}
+
+export const command: Command = {
+  usage,
+  async run(args) {
+    const { values } = parseCommandArgs(args, { ...reportOptions, host: { type: 'string', multiple: true } });
+    const inventory = await loadInventory({ ...(values.stack ? { stack: values.stack } : {}), ...(values.inventory ? { inventory: values.inventory } : {}) });
+    let hosts = inventory.hosts;
+    if (values.host?.length) hosts = values.host.flatMap((name) => selectHosts(inventory, { host: name }));
+    if (values.role?.length) {
+      const roles = values.role;
+      hosts = hosts.filter((h) => h.roles.some((r) => roles.includes(r)));
+      if (hosts.length === 0) throw new KdriftError(`no host has role ${roles.map((r) => `"${r}"`).join(' or ')}`, inventory.source);
+    }
+    return runReportCommand({ values, hosts, inventory, sessionOptions: sessionOptionsFromArgs(values, inventory) });
+  },
+};
+
+/** The host entry `kdrift check --local` checks: this machine, no SSH. */
+export function localHost(roles: string[]): HostEntry {
+  const name = os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63) || 'localhost';
+  return { name, address: 'localhost', port: 22, user: os.userInfo().username, roles, local: true };
+}
