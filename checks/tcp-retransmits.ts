@@ -1,0 +1,50 @@
+import type { CheckKind } from './kind.js';
+import type { Finding } from '../core/finding.js';
+import { retransmitsSpec, type RetransmitsSpec } from './tcp-retransmits.spec.js';
+import { collectShared } from '../probe/collect.js';
+import type { ProbeObservation } from '../probe/observation.js';
+import { connectNote, portTotals, windowSeconds } from '../probe/evidence.js';
+
+/** tcp.retransmits: retransmitted segments per data segment sent on connections of a port. */
+export const retransmitsCheck: CheckKind<RetransmitsSpec, ProbeObservation> = {
+  kind: 'tcp.retransmits',
+  layer: 'behaviour',
+  specSchema: retransmitsSpec,
+  collect: (session, specs, ctx) => collectShared(session, specs.values(), ctx),
+  judge(obs, specs, ctx) {
+    const out: Finding[] = [];
+    for (const [key, spec] of specs) {
+      const t = portTotals(obs, spec.port);
+      const base = {
+        host: ctx.host.name,
+        check: 'tcp.retransmits',
+        key,
+        layer: 'behaviour' as const,
+        expected: `rate <= ${spec.maxRate}`,
+        severity: spec.severity,
+      };
+      const evidence = {
+        connections: t.connections,
+        retransmits: t.retransmits,
+        dataSegmentsOut: t.dataSegmentsOut,
+        hook: obs.retransmitHook,
+        window: windowSeconds(obs),
+        ...connectNote(obs),
+      };
+      if (t.dataSegmentsOut === 0) {
+        out.push({ ...base, status: 'unknown', actual: null, reason: `no data sent on port ${spec.port} during the ${windowSeconds(obs)} window: no rate to judge`, evidence });
+        continue;
+      }
+      const rate = t.retransmits / t.dataSegmentsOut;
+      const ok = rate <= spec.maxRate;
+      out.push({
+        ...base,
+        status: ok ? 'ok' : 'drift',
+        actual: `${rate.toFixed(4)} (${t.retransmits}/${t.dataSegmentsOut})`,
+        ...(ok ? {} : { reason: `${t.retransmits} of ${t.dataSegmentsOut} data segments on port ${spec.port} were retransmissions` }),
+        evidence,
+      });
+    }
+    return out;
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * Pure helpers the behaviour checks share: what the agent saw on one port, summed over directions (the agent runs
+ * in the host's own netns), and the evidence a finding carries. Unit-tested in test/unit/probe-evidence.test.ts.
+ */
+import type { ConnectionSample, PortSummary, ProbeObservation } from './observation.js';
+
+export interface PortTotals {
+  connections: number;
+  negotiated: number;
+  lackedBy: { local: number; peer: number; unknown: number };
+  zeroWindow: { sent: number; received: number };
+  zeroWindowProbes: { sent: number; received: number };
+  retransmits: number;
+  dataSegmentsOut: number;
+  segmentsIn: number;
+  /** Per direction: `in` = connections this host accepted on the port, `out` = connections it opened to it. */
+  byDirection: Array<Pick<PortSummary, 'direction' | 'connections' | 'negotiated' | 'lackedBy'>>;
+}
+
+export function portTotals(obs: ProbeObservation, port: number): PortTotals {
+  const t: PortTotals = {
+    connections: 0,
+    negotiated: 0,
+    lackedBy: { local: 0, peer: 0, unknown: 0 },
+    zeroWindow: { sent: 0, received: 0 },
+    zeroWindowProbes: { sent: 0, received: 0 },
+    retransmits: 0,
+    dataSegmentsOut: 0,
+    segmentsIn: 0,
+    byDirection: [],
+  };
+  for (const r of obs.summary) {
+    if (r.port !== port) continue;
+    t.connections += r.connections;
+    t.negotiated += r.negotiated;
+    t.lackedBy.local += r.lackedBy.local;
+    t.lackedBy.peer += r.lackedBy.peer;
+    t.lackedBy.unknown += r.lackedBy.unknown;
+    t.zeroWindow.sent += r.zeroWindow.sent;
+    t.zeroWindow.received += r.zeroWindow.received;
+    t.zeroWindowProbes.sent += r.zeroWindowProbes.sent;
+    t.zeroWindowProbes.received += r.zeroWindowProbes.received;
+    t.retransmits += r.retransmits;
+    t.dataSegmentsOut += r.dataSegmentsOut;
+    t.segmentsIn += r.segmentsIn;
+    if (r.connections > 0) {
+      t.byDirection.push({ direction: r.direction, connections: r.connections, negotiated: r.negotiated, lackedBy: { ...r.lackedBy } });
+    }
+  }
+  return t;
+}
+
+/** Samples of connections on the port (the service port: local for accepted, remote for opened), at most `max`. */
+export function portSamples(obs: ProbeObservation, port: number, max = 5): ConnectionSample[] {
+  const onPort = (s: ConnectionSample) => endpointPort(s.direction === 'out' ? s.remote : s.local) === port;
+  return obs.samples.filter(onPort).slice(0, max);
+}
+
+function endpointPort(ep: string): number {
+  return Number(ep.slice(ep.lastIndexOf(':') + 1));
+}
+
+/** Which side the non-negotiated connections are attributed to, in words, most frequent first. */
+export function describeLack(l: PortTotals['lackedBy']): string {
+  const parts: Array<[number, string]> = [
+    [l.local, `${l.local} lacked by this host (its netns has net.ipv4.tcp_window_scaling=0)`],
+    [l.peer, `${l.peer} lacked by the peer (its SYN or SYN-ACK offered no window scaling: the peer or a middlebox)`],
+    [l.unknown, `${l.unknown} with the lacking side unknown`],
+  ];
+  return parts
+    .filter(([n]) => n > 0)
+    .sort((a, b) => b[0] - a[0])
+    .map(([, text]) => text)
+    .join('; ');
+}
+
+export function windowSeconds(obs: ProbeObservation): string {
+  return `${(obs.durationMs / 1000).toFixed(1)} s`;
+}
+
+export function connectNote(obs: ProbeObservation): Record<string, unknown> {
+  return obs.connect ? { testConnections: obs.connect } : {};
+}
