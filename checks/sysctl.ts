@@ -92,7 +92,7 @@ export function judgeSysctl(obs: SysctlObservation, specs: ReadonlyMap<string, S
         status: ok ? 'ok' : 'drift',
         actual: effective.value,
         source: assignmentSource(effective, obs),
-        ...(ok ? {} : { reason: `a boot applies ${effective.value} from ${assignmentSource(effective, obs)}` }),
+        ...(ok || !spec.reason ? {} : { reason: spec.reason }),
         ...history,
       });
     }

@@ -39,3 +39,12 @@ export function orderedHosts(r: Report): HostReport[] {
   const rank = { error: 0, drift: 1, ok: 2 } as const;
   return [...r.hosts].sort((a, b) => rank[a.status] - rank[b.status] || a.name.localeCompare(b.name));
 }
+
+/**
+ * One line of terminal/Markdown-safe text: newlines shown as " / ", control characters (ESC included, so a hostile
+ * host cannot inject terminal escape sequences) removed.
+ */
+export function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\r?\n/g, ' / ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+}

@@ -4,7 +4,9 @@ import { actualText, detailText, notableFindings, orderedHosts, shownStatus, sum
 
 /** Table cells: pipes and newlines would break the row; backslash-escape the characters Markdown would interpret. */
 export function mdCell(s: string): string {
+  // eslint-disable-next-line no-control-regex
   return s
+    .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, '')
     .replace(/[\\`*_{}[\]<>|#!~]/g, '\\$&')
     .replace(/\r?\n/g, '<br>');
 }

@@ -1,6 +1,6 @@
 /** Human text: a summary line and one table of what needs attention. Colours only when the caller says so. */
 import type { Report } from '../report.js';
-import { actualText, detailText, notableFindings, orderedHosts, shownStatus, summaryLine } from './common.js';
+import { actualText, detailText, notableFindings, oneLine, orderedHosts, shownStatus, summaryLine } from './common.js';
 
 export interface TextOptions {
   /** ANSI colours (the CLI passes true only for a TTY without NO_COLOR). */
@@ -21,15 +21,16 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
 
   const header = ['HOST', 'CHECK', 'KEY', 'LAYER', 'STATUS', 'EXPECTED', 'ACTUAL', 'DETAIL'];
   const rows: { cells: string[]; status: keyof typeof statusColour }[] = [];
+  const push = (cells: string[], status: keyof typeof statusColour) => rows.push({ cells: cells.map(oneLine), status });
   for (const h of orderedHosts(report)) {
     if (h.status === 'error') {
-      rows.push({ cells: [h.name, '-', '-', '-', 'error', '-', '-', h.error ?? 'could not be checked'], status: 'error' });
+      push([h.name, '-', '-', '-', 'error', '-', '-', h.error ?? 'could not be checked'], 'error');
       continue;
     }
     const shown = opts.verbose ? h.findings : notableFindings(h);
     for (const f of shown) {
       const st = shownStatus(f);
-      rows.push({ cells: [h.name, f.check, f.key, f.layer, st, f.expected, actualText(f), detailText(f)], status: st });
+      push([h.name, f.check, f.key, f.layer, st, f.expected, actualText(f), detailText(f)], st);
     }
   }
   if (rows.length === 0) {
@@ -47,16 +48,24 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
       lines.push(r.status === 'ok' ? text : paint(statusColour[r.status], text));
     }
   }
-  const hostLine = (name: string, st: string, verdict?: string) => `  ${name}: ${st}${verdict ? ` (${verdict})` : ''}`;
+  // Per host: every host that is not ok (and, verbose, every host); a fleet of 1,000 clean hosts is one line.
   lines.push('');
   lines.push('Hosts:');
+  let okCount = 0;
   for (const h of orderedHosts(report)) {
+    if (h.status === 'ok' && !opts.verbose) {
+      okCount += 1;
+      continue;
+    }
     const n = h.findings.length;
     const st = h.status === 'ok' ? `ok (${n} check${n === 1 ? '' : 's'})` : h.status;
-    lines.push(paint(h.status === 'ok' ? 'green' : 'red', hostLine(h.name, st, h.verdict)));
+    const verdict = h.verdict && h.verdict !== 'ok' ? ` — ${h.verdict}` : '';
+    const why = h.status === 'error' ? `: ${h.error ?? 'could not be checked'}` : '';
+    lines.push(paint(h.status === 'ok' ? 'green' : 'red', oneLine(`  ${h.name} [${h.roles.join(', ')}]: ${st}${verdict}${why}`)));
   }
+  if (okCount > 0) lines.push(paint('green', `  ${okCount} host${okCount === 1 ? '' : 's'} ok`));
   for (const e of report.expiredSuppressions ?? []) {
-    lines.push(paint('yellow', `Suppression expired on ${e.expires} (${e.source}: ${e.reason}): ${e.matched} finding${e.matched === 1 ? '' : 's'} count again`));
+    lines.push(paint('yellow', oneLine(`Suppression expired on ${e.expires} (${e.source}: ${e.reason}): ${e.matched} finding${e.matched === 1 ? '' : 's'} count again`)));
   }
   return `${lines.join('\n')}\n`;
 }
