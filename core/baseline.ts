@@ -16,7 +16,9 @@ export type RemediationPolicy = z.infer<typeof remediationPolicySchema>;
 const scalar = z.union([z.string(), z.number()]);
 /** A sysctl value: a scalar or, for multi-field sysctls (tcp_rmem), a tuple. Normalised to the kernel's "a b c" form. */
 const sysctlValueSchema = z
-  .union([scalar, z.array(scalar).min(1)])
+  .union([scalar, z.array(scalar).min(1)], {
+    errorMap: () => ({ message: 'must be a number, a string, or a list of them (one per field, e.g. [4096, 131072, 6291456])' }),
+  })
   .transform((v, ctx) => {
     const text = normaliseSysctlValue(v as string | number | (string | number)[]);
     if (text.length === 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'value is empty' });
