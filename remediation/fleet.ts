@@ -1,0 +1,118 @@
+/**
+ * `kdrift fix` over many hosts with bounded concurrency. Two shapes:
+ *  - with `confirm` (interactive): plan every host (dry run), show the plans, ask once, then apply each host with the
+ *    approved plan (a host that changed in between is left unchanged and says so);
+ *  - without (`--yes`, the Pulumi provider, `kdrift watch`): each host in one pass — plan under its lock, apply, verify.
+ */
+import type { Baseline } from '../core/baseline.js';
+import type { HostEntry } from '../core/inventory.js';
+import type { HostSession } from '../core/session.js';
+import { openSession, type SessionOptions } from '../core/sessions.js';
+import { mapLimit } from '../core/pool.js';
+import { errorMessage } from '../core/errors.js';
+import { remediateHost, undoHost, hostPlanIsEmpty, type HostOutcome, type HostPlan, type RemediateOptions, type UndoOutcome } from './host.js';
+
+export interface FixFleetOptions extends Omit<RemediateOptions, 'approved' | 'reconnect' | 'onPlan'> {
+  hosts: HostEntry[];
+  baseline: Baseline;
+  sessionOptions: SessionOptions;
+  concurrency: number;
+  /** Asked once with every host's plan (hosts with changes only); false = change nothing. Absent = no question. */
+  confirm?: (plans: HostPlan[]) => Promise<boolean>;
+  /** Called with each host's plan as soon as it is known (single-pass mode), to print it. */
+  onPlan?: (plan: HostPlan) => void;
+  onOutcome?: (outcome: HostOutcome) => void;
+  /** Opens sessions (default core/sessions openSession); tests and the Pulumi provider may pass their own. */
+  open?: (host: HostEntry) => Promise<HostSession>;
+  /** Reconnect when a session drops mid-fix (default true). */
+  reconnect?: boolean;
+}
+
+export interface FleetResult {
+  outcomes: HostOutcome[];
+  /** The user declined the plan: nothing was changed. */
+  declined?: boolean;
+  exitCode: number;
+}
+
+/** 0 all planned fixes verified (or nothing to do / dry run), 2 something not fixed, 1 a host could not be planned. */
+export function fleetExitCode(outcomes: readonly HostOutcome[]): number {
+  if (outcomes.some((o) => o.status === 'error')) return 1;
+  if (outcomes.some((o) => !['nothing-to-do', 'planned', 'verified'].includes(o.status))) return 2;
+  return 0;
+}
+
+export async function fixFleet(opts: FixFleetOptions): Promise<FleetResult> {
+  const open = opts.open ?? ((h: HostEntry) => openSession(h, opts.sessionOptions));
+  const { hosts, baseline, concurrency, confirm, onOutcome, onPlan, open: _open, reconnect: _reconnect, sessionOptions: _so, ...rest } = opts;
+  const reconnectFor = (h: HostEntry) => (opts.reconnect === false ? {} : { reconnect: () => open(h) });
+
+  const runHost = async (host: HostEntry, extra: Partial<RemediateOptions>): Promise<HostOutcome> => {
+    const t0 = Date.now();
+    let session: HostSession | undefined;
+    try {
+      session = await open(host);
+    } catch (err) {
+      return { host: host.name, status: 'error', reasons: [errorMessage(err).replace(/^host [^:]+: /, '')], timings: { totalMs: Date.now() - t0 } };
+    }
+    try {
+      return await remediateHost(session, host, baseline, { ...rest, ...reconnectFor(host), ...extra });
+    } catch (err) {
+      // remediateHost reports host problems in its outcome; anything thrown is an input error or a bug.
+      return { host: host.name, status: 'error', reasons: [errorMessage(err)], timings: { totalMs: Date.now() - t0 } };
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+  };
+
+  if (opts.dryRun || !confirm) {
+    const outcomes = await mapLimit(hosts, Math.max(1, concurrency), async (h) => {
+      const o = await runHost(h, onPlan ? { onPlan } : {});
+      onOutcome?.(o);
+      return o;
+    });
+    return { outcomes, exitCode: fleetExitCode(outcomes) };
+  }
+
+  // Interactive: plan all, ask once, apply the approved plans.
+  const planned = await mapLimit(hosts, Math.max(1, concurrency), (h) => runHost(h, { dryRun: true }));
+  const toApply = planned.filter((o) => o.status === 'planned' && o.plan && !hostPlanIsEmpty(o.plan));
+  if (toApply.length === 0) {
+    planned.forEach((o) => onOutcome?.(o));
+    return { outcomes: planned, exitCode: fleetExitCode(planned) };
+  }
+  if (!(await confirm(toApply.map((o) => o.plan as HostPlan)))) {
+    return { outcomes: planned, declined: true, exitCode: 1 };
+  }
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  const applied = await mapLimit(planned, Math.max(1, concurrency), async (o) => {
+    if (!toApply.includes(o)) {
+      onOutcome?.(o);
+      return o;
+    }
+    const res = await runHost(byName.get(o.host) as HostEntry, { approved: o.plan as HostPlan, dryRun: false });
+    onOutcome?.(res);
+    return res;
+  });
+  return { outcomes: applied, exitCode: fleetExitCode(applied) };
+}
+
+export async function undoFleet(opts: Pick<FixFleetOptions, 'hosts' | 'sessionOptions' | 'concurrency' | 'journalDir' | 'staleLockMs' | 'open'> & { onOutcome?: (o: UndoOutcome) => void }): Promise<{ outcomes: UndoOutcome[]; exitCode: number }> {
+  const open = opts.open ?? ((h: HostEntry) => openSession(h, opts.sessionOptions));
+  const outcomes = await mapLimit(opts.hosts, Math.max(1, opts.concurrency), async (host) => {
+    let session: HostSession | undefined;
+    let o: UndoOutcome;
+    try {
+      session = await open(host);
+      o = await undoHost(session, host, { ...(opts.journalDir ? { journalDir: opts.journalDir } : {}), ...(opts.staleLockMs !== undefined ? { staleLockMs: opts.staleLockMs } : {}) });
+    } catch (err) {
+      o = { host: host.name, status: 'error', reasons: [errorMessage(err).replace(/^host [^:]+: /, '')] };
+    } finally {
+      await session?.close().catch(() => undefined);
+    }
+    opts.onOutcome?.(o);
+    return o;
+  });
+  const exitCode = outcomes.some((o) => o.status === 'error') ? 1 : outcomes.some((o) => o.status === 'rollback-failed' || o.status === 'unchanged') ? 2 : 0;
+  return { outcomes, exitCode };
+}

@@ -1,0 +1,193 @@
+import assert from 'node:assert/strict';
+import { parseBaseline } from '../../core/baseline.js';
+import type { HostEntry } from '../../core/inventory.js';
+import type { SysctlConfFile, SysctlState } from '../../checks/sysctl-persisted.js';
+import { resolvePersisted } from '../../checks/sysctl-persisted.js';
+import {
+  decideSysctl,
+  buildSysctlPlan,
+  declaredKeys,
+  renderKdriftConf,
+  neutraliseLines,
+  neutralisedLine,
+  applyToFiles,
+  KDRIFT_CONF,
+  type ExactContents,
+} from '../../remediation/sysctl-plan.js';
+
+const NOW = new Date('2026-11-25T12:00:00Z');
+const host: HostEntry = { name: 'lb', address: '10.0.0.1', port: 22, user: 'root', roles: ['load-balancer'] };
+
+function baselineWith(sysctls: Record<string, unknown>) {
+  return parseBaseline({ roles: { 'load-balancer': { sysctls } } }, 'test');
+}
+
+function state(runtime: Record<string, string | null>, files: SysctlConfFile[], masked: SysctlState['masked'] = []): SysctlState {
+  return { runtime: new Map(Object.entries(runtime)), runtimeErrors: new Map(), files, masked, unreadable: [] };
+}
+
+/** Exact contents as the planner reads them: the collected content + a final newline (what a real file has). */
+function exactOf(files: SysctlConfFile[], extra: Record<string, string | null> = {}): ExactContents {
+  const m = new Map<string, string | null>(files.map((f) => [f.target ?? f.path, `${f.content}\n`]));
+  if (!m.has(KDRIFT_CONF)) m.set(KDRIFT_CONF, null);
+  for (const [k, v] of Object.entries(extra)) m.set(k, v);
+  return m;
+}
+
+function plan(sysctls: Record<string, unknown>, st: SysctlState, opts: { includeManual?: boolean } = {}) {
+  const declared = declaredKeys(host, baselineWith(sysctls));
+  const d = decideSysctl({ declared, state: st, ...opts });
+  return { decisions: d, plan: buildSysctlPlan(d, st, exactOf(st.files), NOW) };
+}
+
+const WS = 'net.ipv4.tcp_window_scaling';
+
+describe('remediation sysctl planning', () => {
+  it('the outage: runtime 0 and a later hardening file → runtime write, kdrift file created, hardening line commented', () => {
+    const hardening = { path: '/etc/sysctl.d/99-hardening.conf', content: `# hardening\n${WS}=0\nnet.ipv4.tcp_syncookies = 1` };
+    const st = state({ [WS]: '0' }, [{ path: '/etc/sysctl.d/60-fleet.conf', content: `${WS} = 1` }, hardening]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    assert.deepEqual(p.runtime, [{ key: WS, from: '0', to: '1' }]);
+    assert.deepEqual(p.keys, [WS]);
+    const kd = p.files.find((f) => f.path === KDRIFT_CONF);
+    assert.ok(kd, 'kdrift file planned');
+    assert.equal(kd.before, null);
+    assert.match(kd.after, new RegExp(`^# Managed by kdrift[^\\n]*\\n(#[^\\n]*\\n)*${WS.replace(/\./g, '\\.')} = 1\\n$`));
+    const hf = p.files.find((f) => f.path === hardening.path);
+    assert.ok(hf, 'hardening file planned');
+    assert.equal(hf.after, `# hardening\n# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: ${WS}=0\nnet.ipv4.tcp_syncookies = 1\n`);
+    assert.match(hf.diff, /^-net\.ipv4\.tcp_window_scaling=0$/m);
+    // The resolver agrees after the edits: kdrift's value is the effective one.
+    const after = applyToFiles(st.files, p.files);
+    const eff = resolvePersisted(after, [WS]).get(WS);
+    assert.equal(eff?.[eff.length - 1]?.file, KDRIFT_CONF);
+    assert.equal(eff?.[eff.length - 1]?.value, '1');
+  });
+
+  it('a conflicting line in a file applied BEFORE kdrift\'s is left alone (it cannot override)', () => {
+    const st = state({ [WS]: '0' }, [{ path: '/etc/sysctl.d/10-early.conf', content: `${WS} = 0` }]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    assert.deepEqual(p.files.map((f) => f.path), [KDRIFT_CONF]);
+  });
+
+  it('/etc/sysctl.conf is applied last: its conflicting line is neutralised', () => {
+    const st = state({ [WS]: '1' }, [{ path: '/etc/sysctl.conf', content: `${WS}=0` }]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    assert.deepEqual(p.runtime, []);
+    assert.deepEqual(p.files.map((f) => f.path).sort(), ['/etc/sysctl.conf', KDRIFT_CONF]);
+  });
+
+  it('a later line that already sets the target value is left alone', () => {
+    const st = state({ [WS]: '0' }, [{ path: '/etc/sysctl.d/99-x.conf', content: `${WS}=1` }]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    // persisted is already ok: only the runtime changes
+    assert.deepEqual(p.runtime, [{ key: WS, from: '0', to: '1' }]);
+    assert.deepEqual(p.files, []);
+  });
+
+  it('a symlinked file is edited through its target in /etc (the symlink stays)', () => {
+    const st = state({ [WS]: '1' }, [{ path: '/etc/sysctl.d/99-link.conf', target: '/etc/kdrift-test/real.conf', content: `${WS}=0` }]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    assert.ok(p.files.some((f) => f.path === '/etc/kdrift-test/real.conf'));
+    assert.ok(!p.files.some((f) => f.path === '/etc/sysctl.d/99-link.conf'));
+  });
+
+  it('a vendor file is never edited: a same-named copy in /etc/sysctl.d shadows it', () => {
+    const st = state({ [WS]: '0' }, [{ path: '/usr/lib/sysctl.d/99-vendor.conf', content: `a.b = 1\n${WS} = 0` }]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    const shadow = p.files.find((f) => f.path === '/etc/sysctl.d/99-vendor.conf');
+    assert.ok(shadow);
+    assert.equal(shadow.before, null);
+    assert.equal(shadow.shadowOf, '/usr/lib/sysctl.d/99-vendor.conf');
+    assert.match(shadow.after, /\na\.b = 1\n# kdrift 2026-11-25: disabled/);
+  });
+
+  it('a symlink to a file outside /etc is refused: the key is skipped with the reason', () => {
+    const st = state({ [WS]: '0' }, [{ path: '/etc/sysctl.d/99-x.conf', target: '/opt/x.conf', content: `${WS} = 0` }]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    assert.deepEqual(p.runtime, []);
+    assert.deepEqual(p.files, []);
+    assert.match(p.skipped[0]?.reason ?? '', /outside \/etc/);
+  });
+
+  it('a masked kdrift file (-> /dev/null) is not unmasked: keys needing persistence are skipped', () => {
+    const st = state({ [WS]: '0' }, [], [{ dir: '/etc/sysctl.d', name: '90-kdrift.conf', target: '/dev/null' }]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    assert.deepEqual(p.runtime, []);
+    assert.match(p.skipped[0]?.reason ?? '', /masked/);
+  });
+
+  it('policy manual is skipped unless includeManual; never is always skipped', () => {
+    const st = state({ [WS]: '0', 'net.ipv4.tcp_sack': '0' }, []);
+    const sysctls = { [WS]: { equals: 1, remediation: 'manual' }, 'net.ipv4.tcp_sack': { equals: 1, remediation: 'never' } };
+    const a = plan(sysctls, st).plan;
+    assert.deepEqual(a.keys, []);
+    assert.equal(a.skipped.length, 2);
+    const b = plan(sysctls, st, { includeManual: true }).plan;
+    assert.deepEqual(b.keys, [WS]);
+    assert.match(b.skipped.find((s) => s.key === 'net.ipv4.tcp_sack')?.reason ?? '', /never/);
+  });
+
+  it('runtime ok and nothing persisted is not a drift (as checks/sysctl judges it): nothing planned', () => {
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '1' }, []));
+    assert.deepEqual(p.runtime, []);
+    assert.deepEqual(p.files, []);
+  });
+
+  it('a key missing from /proc/sys is skipped with a reason, never written', () => {
+    const { plan: p } = plan({ 'net.ipv4.nope': { equals: 1, remediation: 'auto' } }, state({ 'net.ipv4.nope': null }, []));
+    assert.deepEqual(p.runtime, []);
+    assert.match(p.skipped[0]?.reason ?? '', /not present/);
+  });
+
+  it('a second plan on the fixed state changes nothing (idempotent)', () => {
+    const hardening = { path: '/etc/sysctl.d/99-hardening.conf', content: `${WS}=0` };
+    const st = state({ [WS]: '0' }, [hardening]);
+    const { plan: first } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    // The host after the fix: files as written (exact bytes minus the final newline, as collected), runtime 1.
+    const written = applyToFiles(st.files, first.files).map((f) => ({ ...f, content: f.content.replace(/\n$/, '') }));
+    const fixed = state({ [WS]: '1' }, written);
+    const declared = declaredKeys(host, baselineWith({ [WS]: { equals: 1, remediation: 'auto' } }));
+    const d = decideSysctl({ declared, state: fixed });
+    const exact = new Map(applyToFiles(st.files, first.files).map((f) => [f.path, f.content] as [string, string | null]));
+    const second = buildSysctlPlan(d, fixed, exact, NOW);
+    assert.deepEqual(second.runtime, []);
+    assert.deepEqual(second.files, []);
+  });
+
+  it('a glob line after kdrift does not need neutralising: an explicit line beats every glob', () => {
+    const st = state({ 'net.ipv4.conf.all.rp_filter': '0' }, [{ path: '/etc/sysctl.d/99-glob.conf', content: 'net.ipv4.conf.*.rp_filter = 0' }]);
+    const { plan: p } = plan({ 'net.ipv4.conf.all.rp_filter': { equals: 1, remediation: 'auto' } }, st);
+    assert.deepEqual(p.files.map((f) => f.path), [KDRIFT_CONF]);
+    assert.deepEqual(p.keys, ['net.ipv4.conf.all.rp_filter']);
+  });
+
+  it('a negative match (-key) applied after kdrift is neutralised too', () => {
+    const st = state({ [WS]: '0' }, [{ path: '/etc/sysctl.d/99-neg.conf', content: `-${WS}` }]);
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
+    assert.ok(p.files.some((f) => f.path === '/etc/sysctl.d/99-neg.conf'));
+  });
+});
+
+describe('remediation kdrift file and line neutralisation', () => {
+  it('renders keys sorted under the managed-by header, keeping keys already there', () => {
+    const a = renderKdriftConf(null, new Map([['net.ipv4.tcp_sack', '1'], ['net.core.somaxconn', '4096']]));
+    const b = renderKdriftConf(a, new Map([['net.ipv4.tcp_window_scaling', '1']]));
+    assert.match(b, /^# Managed by kdrift/);
+    assert.deepEqual(b.split('\n').filter((l) => l && !l.startsWith('#')), ['net.core.somaxconn = 4096', 'net.ipv4.tcp_sack = 1', 'net.ipv4.tcp_window_scaling = 1']);
+    assert.equal(renderKdriftConf(b, new Map([['net.ipv4.tcp_sack', '1']])), b, 'same content renders to the same bytes');
+  });
+
+  it('the marker names kdrift, the date, the declared value and the old line, and keeps a CR', () => {
+    assert.equal(neutralisedLine(`${WS} = 0\r`, WS, '1', NOW), `# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: ${WS} = 0\r`);
+  });
+
+  it('neutralising keeps every other byte, including a missing final newline', () => {
+    const out = neutraliseLines(`a = 1\n-${WS} = 0\nb = 2`, [{ line: 2, key: WS, target: '1' }], NOW);
+    assert.equal(out, `a = 1\n# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: -${WS} = 0\nb = 2`);
+  });
+
+  it('refuses when the line no longer sets the planned key (file changed meanwhile)', () => {
+    assert.throws(() => neutraliseLines('a = 1\nb = 2\n', [{ line: 2, key: WS, target: '1' }], NOW), /no longer sets/);
+  });
+});
