@@ -61,8 +61,9 @@ export const command: Command = {
       connectCount: intOption(values['connect-count'], 'connect-count', 3),
       samples: intOption(values.samples, 'samples', 50, 0),
       serve,
-      onReady: ({ metricsAddress }) => {
-        if (metricsAddress) process.stderr.write(`kdrift probe: metrics at http://${metricsAddress}/metrics\n`);
+      // One line on stderr once attached: whoever drives traffic for the probe (tests, scripts) waits for it.
+      onReady: ({ netnsCookie, metricsAddress }) => {
+        process.stderr.write(`kdrift probe: attached (netns cookie ${netnsCookie})${metricsAddress ? `, metrics at http://${metricsAddress}/metrics` : ''}\n`);
       },
     });
     process.stdout.write(values.json ? JSON.stringify(obs) + '\n' : renderHuman(obs));
