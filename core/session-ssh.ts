@@ -46,6 +46,25 @@ export interface SshSessionOptions {
 const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
 const ALGORITHMS_FOR_KEY_TYPE: Record<string, string[]> = { 'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'] };
 
+/**
+ * Prefixed to every remote command: the shell reports its pid (= its process group, since sshd runs each session
+ * under setsid) on stderr, so a timed-out command can be killed with `kill -- -PGID`. A constant, built from no
+ * value; the marker line is removed from stderr before anyone sees it. Needed because sshd refuses "signal"
+ * channel requests for root logins (no post-auth privilege separation), and closing a channel kills nothing.
+ */
+const PID_MARKER = 'kdrift-remote-pid=';
+const PID_PREAMBLE = `printf '${PID_MARKER}%s\\n' "$$" >&2; `;
+
+/** Finds and removes the PID_PREAMBLE line from a command's stderr. */
+export function takePidMarker(stderr: Buffer): { pid?: number; rest: Buffer } {
+  const at = stderr.indexOf(PID_MARKER);
+  if (at < 0) return { rest: stderr };
+  const nl = stderr.indexOf(0x0a, at);
+  if (nl < 0) return { rest: stderr };
+  const pid = Number(stderr.subarray(at + PID_MARKER.length, nl).toString('latin1'));
+  return { ...(Number.isInteger(pid) && pid > 1 ? { pid } : {}), rest: Buffer.concat([stderr.subarray(0, at), stderr.subarray(nl + 1)]) };
+}
+
 /** SFTP status codes (draft-ietf-secsh-filexfer-02 §7) → errno names, so local and SSH sessions report alike. */
 const SFTP_STATUS_CODE: Record<number, string> = { 2: 'ENOENT', 3: 'EACCES', 4: 'EIO', 8: 'ENOTSUP' };
 
@@ -163,6 +182,8 @@ export class SshSession implements HostSession {
       keepaliveInterval: opts.keepaliveIntervalMs ?? 10_000,
       keepaliveCountMax: 3,
       hostVerifier,
+      // KDRIFT_SSH_DEBUG=1 prints ssh2's protocol trace (for diagnosing a host; never on by default).
+      ...(process.env.KDRIFT_SSH_DEBUG ? { debug: (msg: string) => process.stderr.write(`[ssh ${entry.name}] ${msg}\n`) } : {}),
       // ssh2 validates this list; every entry is one it supports.
       algorithms: { serverHostKey: serverHostKey as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
     };
@@ -230,26 +251,14 @@ export class SshSession implements HostSession {
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const command = quoteArgv(argv);
+    const command = PID_PREAMBLE + quoteArgv(argv);
     this.assertAlive();
     const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     for (;;) {
       const release = await this.channels.acquire();
       this.assertAliveOr(release);
-      const stream = await this.openExec(command).catch((err: Error) => {
-        const activeBefore = this.channels.active;
-        release();
-        // sshd refuses channels beyond its MaxSessions: remember the smaller limit and queue again, unless this was
-        // the only channel (then the server refuses us outright).
-        if (/open failed|administratively prohibited/i.test(err.message) && activeBefore > 1 && !this.deadReason) {
-          this.channels.limit = Math.max(1, activeBefore - 1);
-          return undefined;
-        }
-        this.assertAlive();
-        throw new HostError(this.host, `cannot start ${describeArgv(argv)}: ${err.message}`);
-      });
-      if (!stream) continue;
-      return this.runOnChannel(stream, argv, opts, timeoutMs, release);
+      const result = await this.runOnChannel(command, argv, opts, timeoutMs, release);
+      if (result !== 'retry') return result;
     }
   }
 
@@ -260,73 +269,114 @@ export class SshSession implements HostSession {
     }
   }
 
-  private openExec(command: string): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Opens an exec channel and collects its result. The stream's listeners are attached synchronously in ssh2's
+   * callback: the exit status can arrive in the same TCP read as the exec confirmation, and ssh2 emits it at once.
+   * 'retry' = the server refused the channel because of its MaxSessions; the limit was lowered, queue again.
+   */
+  private runOnChannel(
+    command: string,
+    argv: readonly string[],
+    opts: ExecOptions,
+    timeoutMs: number | undefined,
+    release: () => void,
+  ): Promise<ExecResult | 'retry'> {
+    return new Promise<ExecResult | 'retry'>((resolve, reject) => {
+      const onOpenError = (err: Error) => {
+        const activeBefore = this.channels.active;
+        release();
+        // sshd refuses channels beyond its MaxSessions: remember the smaller limit and queue again, unless this was
+        // the only channel (then the server refuses us outright).
+        if (/open fail|administratively prohibited/i.test(err.message) && activeBefore > 1 && !this.deadReason) {
+          this.channels.limit = Math.max(1, activeBefore - 1);
+          return resolve('retry');
+        }
+        if (this.deadReason) return reject(new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`));
+        reject(new HostError(this.host, `cannot start ${describeArgv(argv)}: ${err.message}`));
+      };
       try {
-        this.client.exec(command, (err, stream) => (err ? reject(err) : resolve(stream)));
+        this.client.exec(command, (err, stream) => (err ? onOpenError(err) : this.collect(stream, argv, opts, timeoutMs, release, resolve, reject)));
       } catch (err) {
-        reject(err as Error);
+        onOpenError(err as Error);
       }
     });
   }
 
-  private runOnChannel(
+  private collect(
     stream: ClientChannel,
     argv: readonly string[],
     opts: ExecOptions,
     timeoutMs: number | undefined,
     release: () => void,
-  ): Promise<ExecResult> {
-    return new Promise<ExecResult>((resolve, reject) => {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let code: number | null | undefined;
-      let signal: string | null = null;
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        fn();
-      };
-      stream.on('data', (d: Buffer) => out.push(d));
-      stream.stderr.on('data', (d: Buffer) => err.push(d));
-      stream.on('exit', (c: number | null, sig?: string) => {
-        code = c;
-        if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
-      });
-      stream.on('error', () => undefined); // surfaced through 'close' without an exit status
-      stream.on('close', () => {
-        release(); // the channel slot is free only once both sides closed it
-        settle(() => {
-          if (code === undefined) {
-            const why = this.deadReason ?? 'the channel closed without an exit status';
-            reject(new HostError(this.host, `connection to ${this.where} lost while running ${describeArgv(argv)} (${why})`));
-          } else {
-            resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) });
-          }
-        });
-      });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          settle(() => {
-            // OpenSSH's sshd (7.9+) delivers "signal" requests to the session's process group; closing the channel
-            // then frees the slot even if the signal was not honoured.
-            try {
-              stream.signal('KILL');
-            } catch {
-              // channel already closing
-            }
-            stream.close();
-            // If the server never confirms the close, do not hold the slot forever.
-            setTimeout(release, 5000).unref();
-            reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} on ${this.where} (killed): ${describeArgv(argv)}`));
-          });
-        }, timeoutMs);
-      }
-      stream.end(opts.stdin ?? undefined); // always send EOF, or a command that reads stdin waits forever
+    resolve: (r: ExecResult) => void,
+    reject: (e: Error) => void,
+  ): void {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let code: number | null | undefined;
+    let signal: string | null = null;
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      fn();
+    };
+    stream.on('data', (d: Buffer) => out.push(d));
+    stream.stderr.on('data', (d: Buffer) => err.push(d));
+    stream.on('exit', (c: number | null, sig?: string) => {
+      code = c;
+      if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
     });
+    stream.on('error', () => undefined); // surfaced through 'close' without an exit status
+    stream.on('close', () => {
+      release(); // the channel slot is free only once both sides closed it
+      settle(() => {
+        if (code === undefined) {
+          reject(
+            new HostError(
+              this.host,
+              this.deadReason
+                ? `connection to ${this.where} lost while running ${describeArgv(argv)} (${this.deadReason})`
+                : `${describeArgv(argv)} ended without an exit status (the server closed its channel)`,
+            ),
+          );
+        } else {
+          resolve({ code, signal, stdout: Buffer.concat(out), stderr: takePidMarker(Buffer.concat(err)).rest });
+        }
+      });
+    });
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        settle(() => {
+          // OpenSSH's sshd (7.9+) delivers "signal" requests to the session's process group; closing the channel
+          // then frees the slot even if the signal was not honoured.
+          try {
+            sendSignal(stream, 'KILL'); // honoured by sshd for non-root users
+          } catch {
+            // channel already closing
+          }
+          stream.close();
+          const { pid } = takePidMarker(Buffer.concat(err));
+          if (pid !== undefined) this.killRemoteGroup(pid);
+          // If the server never confirms the close, do not hold the slot forever.
+          setTimeout(release, 5000).unref();
+          reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} on ${this.where} (killed): ${describeArgv(argv)}`));
+        });
+      }, timeoutMs);
+    }
+    stream.end(opts.stdin ?? undefined); // always send EOF, or a command that reads stdin waits forever
+  }
+
+  /** Kills a timed-out command's process group from a fresh channel; close() waits for these. */
+  private readonly pendingKills = new Set<Promise<unknown>>();
+  private killRemoteGroup(pgid: number): void {
+    if (this.deadReason) return;
+    const p = this.exec(['kill', '-s', 'KILL', '--', `-${pgid}`], { timeoutMs: 10_000 })
+      .catch(() => undefined) // best effort: the group may have exited already
+      .finally(() => this.pendingKills.delete(p));
+    this.pendingKills.add(p);
   }
 
   private sftp(): Promise<SFTPWrapper> {
@@ -419,6 +469,7 @@ export class SshSession implements HostSession {
 
   async close(): Promise<void> {
     if (this.deadReason === 'closed by kdrift') return;
+    await Promise.all([...this.pendingKills]);
     const wasDead = this.deadReason !== undefined;
     this.deadReason = 'closed by kdrift';
     if (wasDead) return;
@@ -441,6 +492,23 @@ export class SshSession implements HostSession {
     const code = typeof err.code === 'number' ? SFTP_STATUS_CODE[err.code] : err.code;
     if (code) return new HostFileError(this.host, file, code, fileErrorMessage(op, file, code));
     return new HostError(this.host, `cannot ${op} ${file}: ${err.message}`);
+  }
+}
+
+/**
+ * ssh2's Channel.signal() sends nothing once our side has sent EOF, and exec() always sends EOF right away (stdin is
+ * closed). So use the protocol object Channel.signal() itself would call (ssh2 1.x internals, checked at run time).
+ */
+function sendSignal(stream: ClientChannel, name: string): void {
+  const ch = stream as unknown as {
+    _client?: { _protocol?: { signal?: (id: number, sig: string) => void } };
+    outgoing?: { id: number; state: string };
+  };
+  const protocol = ch._client?._protocol;
+  if (protocol?.signal && ch.outgoing && (ch.outgoing.state === 'open' || ch.outgoing.state === 'eof')) {
+    protocol.signal(ch.outgoing.id, name);
+  } else {
+    stream.signal(name);
   }
 }
 
@@ -493,6 +561,9 @@ function describeConnectError(entry: HostEntry, where: string, err: Error & { le
       return `connection reset by ${where}`;
     default:
       break;
+  }
+  if (/connection lost before handshake/i.test(err.message)) {
+    return `${where} closed the connection before the SSH handshake (sshd refusing: MaxStartups throttling, or a tcp wrapper / not an SSH server)`;
   }
   if (err.level === 'client-authentication') {
     return `authentication refused for ${entry.user}@${where} (tried ${creds.tried.join(', ')})`;
