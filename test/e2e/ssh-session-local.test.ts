@@ -1,0 +1,116 @@
+/**
+ * LocalSession (this machine, no SSH) and the session plumbing in core/sessions.ts.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import path from 'node:path';
+import { HostError, KdriftError } from '../../core/errors.js';
+import { HostFileError } from '../../core/host-file-error.js';
+import { LocalSession } from '../../core/session-local.js';
+import { openSession, sessionOptionsFromArgs } from '../../core/sessions.js';
+import { HOSTILE_STRINGS } from '../unit/shell-quote.hostile.js';
+
+describe('LocalSession', () => {
+  let dir: string;
+  let s: LocalSession;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'kdrift-local-'));
+  });
+  beforeEach(() => {
+    s = new LocalSession('here', { commandTimeoutMs: 20_000 });
+  });
+  afterEach(() => s.close());
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('passes argv to the program untouched (no shell): hostile strings arrive as they are', async () => {
+    const res = await s.exec(['printf', '%s\\0', ...HOSTILE_STRINGS]);
+    assert.equal(res.stdout.toString('utf8'), HOSTILE_STRINGS.map((x) => `${x}\0`).join(''));
+  });
+
+  it('passes stdin and reports exit code and stderr', async () => {
+    const res = await s.exec(['sh', '-c', 'cat; echo err >&2; exit 4'], { stdin: 'in put' });
+    assert.deepEqual([res.code, res.stdout.toString(), res.stderr.toString()], [4, 'in put', 'err\n']);
+  });
+
+  it('a missing command exits 127 like a remote shell would', async () => {
+    const res = await s.exec(['kdrift-no-such-command', 'x']);
+    assert.equal(res.code, 127);
+    assert.match(res.stderr.toString(), /command not found/);
+  });
+
+  it('a timeout kills the whole process group (children too) and names host, command and timeout', async () => {
+    const marker = `32.${process.pid}`;
+    const t0 = performance.now();
+    await assert.rejects(s.exec(['sh', '-c', `sleep ${marker} & sleep ${marker}; wait`], { timeoutMs: 500 }), (err: unknown) => {
+      assert.ok(err instanceof HostError);
+      assert.match(err.message, /^host here: command timed out after 500ms \(killed\): 'sh' -c /);
+      return true;
+    });
+    assert.ok(performance.now() - t0 < 1500);
+    await new Promise((r) => setTimeout(r, 100));
+    const left = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === `sleep ${marker}`);
+    assert.deepEqual(left, []);
+  });
+
+  it('readFile of a missing file is a HostFileError ENOENT', async () => {
+    await assert.rejects(s.readFile(path.join(dir, 'nope')), (err: unknown) => err instanceof HostFileError && err.code === 'ENOENT');
+  });
+
+  it('writeFileAtomic keeps the existing mode, writes exact bytes and leaves no temp file', async () => {
+    const d = mkdtempSync(path.join(dir, 'w-'));
+    const f = path.join(d, 'conf');
+    writeFileSync(f, 'old');
+    chmodSync(f, 0o600);
+    await s.writeFileAtomic(f, Buffer.from([0, 1, 2, 255]));
+    assert.deepEqual([...readFileSync(f)], [0, 1, 2, 255]);
+    assert.equal(statSync(f).mode & 0o7777, 0o600);
+    await s.writeFileAtomic(path.join(d, 'fresh'), 'x');
+    assert.equal(statSync(path.join(d, 'fresh')).mode & 0o7777, 0o644);
+    assert.deepEqual(readdirSync(d).sort(), ['conf', 'fresh']);
+  });
+
+  it('writeFileAtomic through a symlink replaces the target and keeps the link', async () => {
+    const d = mkdtempSync(path.join(dir, 'l-'));
+    writeFileSync(path.join(d, 'sysctl.conf'), 'a=1\n');
+    symlinkSync('sysctl.conf', path.join(d, '99-sysctl.conf'));
+    await s.writeFileAtomic(path.join(d, '99-sysctl.conf'), 'a=2\n');
+    assert.ok(lstatSync(path.join(d, '99-sysctl.conf')).isSymbolicLink());
+    assert.equal(readFileSync(path.join(d, 'sysctl.conf'), 'utf8'), 'a=2\n');
+  });
+
+  it('a closed session refuses further calls', async () => {
+    await s.close();
+    await assert.rejects(s.exec(['true']), /session is closed/);
+  });
+});
+
+describe('sessions: openSession and sessionOptionsFromArgs', () => {
+  it('openSession gives a LocalSession for a local host', async () => {
+    const s = await openSession({ name: 'me', address: '127.0.0.1', port: 22, user: 'root', roles: ['x'], local: true });
+    try {
+      assert.ok(s instanceof LocalSession);
+      assert.equal((await s.exec(['true'])).code, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('maps the CLI host options and the inventory known_hosts to SessionOptions', () => {
+    const opts = sessionOptionsFromArgs(
+      { 'accept-new-host-keys': true, 'connect-timeout': '2s', 'command-timeout': '500ms' },
+      { knownHosts: '/lab/known_hosts' },
+    );
+    assert.deepEqual(opts, { knownHostsPath: '/lab/known_hosts', acceptNewHostKeys: true, connectTimeoutMs: 2000, commandTimeoutMs: 500 });
+  });
+
+  it('defaults: ~/.ssh/known_hosts, unknown keys refused, timeouts left to the session defaults', () => {
+    assert.deepEqual(sessionOptionsFromArgs({}, {}), { knownHostsPath: path.join(os.homedir(), '.ssh', 'known_hosts'), acceptNewHostKeys: false });
+  });
+
+  it('a malformed duration is a KdriftError naming the option', () => {
+    assert.throws(() => sessionOptionsFromArgs({ 'connect-timeout': 'soon' }, {}), (err: unknown) => err instanceof KdriftError && /--connect-timeout .*"soon"/.test(err.message));
+    assert.throws(() => sessionOptionsFromArgs({ 'command-timeout': '0s' }, {}), /--command-timeout must be a positive duration/);
+  });
+});
