@@ -260,17 +260,40 @@ export function orderConfFiles(
  *   V value | M (missing) | E error          — one per key, in argument order
  *   D dir, then per entry N name [L resolved-target] (C content | U why-unreadable)
  *   S content | X (absent) | U error         — /etc/sysctl.conf
- * `$(...)` strips trailing newlines: harmless for sysctl values and for line-based conf files.
+ * Conf files are read with `read` (a builtin), exactly, trailing newline or not; runtime values with one awk (full
+ * reads); NUL bytes cannot be carried (no sysctl value or conf file has one). Processes per host: one awk, plus one
+ * readlink per symlink.
  */
 export const COLLECT_SCRIPT = `LC_ALL=C; export LC_ALL
 root=$1; shift
 rec() { printf '%s %s:' "$1" "\${#2}"; printf '%s\\n' "$2"; }
+# readf FILE: c = its exact content, with shell builtins only (no process per conf file); status 1 when it cannot
+# be opened. Only for regular files: see the awk below for /proc/sys.
+readf() {
+  c=; l=
+  { while IFS= read -r l; do c="$c$l
+"; done; c="$c$l"; } 2>/dev/null <"$1" || return 1
+}
+# Runtime values: ONE awk reads every key with full-buffer reads. (/proc/sys handlers answer a read at a non-zero
+# offset with EOF, so the shell's byte-at-a-time \`read\` would see "3" of "32768".) An empty argument = no such key.
+n=$#
 for k in "$@"; do
   p="$root/proc/sys/$k"
-  if [ -f "$p" ]; then
-    if v=$(cat -- "$p" 2>&1); then rec V "$v"; else rec E "$v"; fi
-  else rec M ""; fi
+  [ -f "$p" ] || p=
+  set -- "$@" "$p"
 done
+shift "$n"
+awk 'BEGIN {
+  for (i = 1; i < ARGC; i++) {
+    f = ARGV[i]
+    if (f == "") { printf "M 0:\\n"; continue }
+    v = ""; n = 0
+    while ((r = (getline line < f)) > 0) v = v (n++ ? "\\n" : "") line
+    if (r < 0) { e = "cannot read " f; printf "E %d:%s\\n", length(e), e }
+    else printf "V %d:%s\\n", length(v), v
+    close(f)
+  }
+}' "$@" || exit 1
 for d in ${SYSCTL_DIRS.join(' ')}; do
   rec D "$d"
   [ -d "$root$d" ] || continue
@@ -279,14 +302,14 @@ for d in ${SYSCTL_DIRS.join(' ')}; do
     rec N "\${f##*/}"
     if [ -L "$f" ]; then rec L "$(readlink -f -- "$f")"; fi
     if [ -f "$f" ]; then
-      if c=$(cat -- "$f" 2>&1); then rec C "$c"; else rec U "$c"; fi
+      if readf "$f"; then rec C "$c"; else rec U "cannot open"; fi
     elif [ -e "$f" ]; then rec U "not a regular file"
     else rec U "dangling symlink"; fi
   done
 done
 f="$root${SYSCTL_CONF}"
 if [ -f "$f" ]; then
-  if c=$(cat -- "$f" 2>&1); then rec S "$c"; else rec U "$c"; fi
+  if readf "$f"; then rec S "$c"; else rec U "cannot open"; fi
 else rec X ""; fi
 `;
 

@@ -152,6 +152,14 @@ describe('collection script framing', () => {
     assert.equal(st.files[0]?.path, '/etc/sysctl.d/50-hostile name.conf');
     assert.equal(st.files[0]?.content, hostile);
   });
+  it('multi_character_runtime_values_from_the_real_proc_sys_are_read_whole', async () => {
+    // /proc/sys answers a read at a non-zero offset with EOF: a byte-at-a-time reader would see "3" of "32768".
+    const keys = ['kernel.pid_max', 'net.ipv4.tcp_rmem', 'net.ipv4.ip_local_port_range', 'kernel.hostname'];
+    const session = new LocalSession('self');
+    const st = await collectSysctlState(session, keys);
+    await session.close();
+    for (const k of keys) assert.equal(st.runtime.get(k), readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim(), k);
+  });
   it('truncated_output_is_an_error_not_a_partial_state', () => {
     assert.throws(() => parseRecords(Buffer.from('V 5:ab\n')), /truncated|length/);
     assert.throws(() => parseRecords(Buffer.from('garbage')), /bad record/);
