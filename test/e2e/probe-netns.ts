@@ -106,24 +106,45 @@ export async function startAgent(ns: string, args: string[]): Promise<AgentRun> 
 
 /**
  * A TCP server in the netns (python3, so SO_RCVBUF can be set before listen). mode 'close': accept and close;
- * 'hold': accept and keep the connection without ever reading (the receive window fills and closes).
+ * 'hold': accept and keep the connection without ever reading (the receive window fills and closes); 'drain': read
+ * everything. With `beforeListen`, the server waits until that callback (given its pid) has run before it creates its
+ * socket (e.g. to move it into a cgroup first: a socket belongs to its creator's cgroup).
  */
-export async function startServer(ns: string, addr: string, port: number, mode: 'close' | 'hold', rcvbuf?: number): Promise<ChildProcess> {
+export async function startServer(
+  ns: string,
+  addr: string,
+  port: number,
+  mode: 'close' | 'hold' | 'drain',
+  opts: { rcvbuf?: number; beforeListen?: (pid: number) => void } = {},
+): Promise<ChildProcess> {
   const script = `
-import socket, sys
-addr, port, mode, rcvbuf = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+import socket, sys, threading
+addr, port, mode, rcvbuf, gate = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5] == '1'
+if gate:
+    print('waiting', flush=True)
+    sys.stdin.readline()
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if rcvbuf: s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
 s.bind((addr, port)); s.listen(128)
 print('ready', flush=True)
 held = []
+def drain(c):
+    while c.recv(65536): pass
+    c.close()
 while True:
     c, _ = s.accept()
     if mode == 'hold': held.append(c)
+    elif mode == 'drain': threading.Thread(target=drain, args=(c,), daemon=True).start()
     else: c.close()
 `;
-  const child = spawnIn(ns, ['python3', '-c', script, addr, String(port), mode, String(rcvbuf ?? 0)]);
+  const gate = opts.beforeListen !== undefined;
+  const child = spawnIn(ns, ['python3', '-c', script, addr, String(port), mode, String(opts.rcvbuf ?? 0), gate ? '1' : '0']);
+  if (opts.beforeListen) {
+    await waitForLine(child, 'stdout', /^waiting/);
+    opts.beforeListen(child.pid as number);
+    child.stdin?.write('go\n');
+  }
   await waitForLine(child, 'stdout', /^ready/);
   return child;
 }

@@ -4,7 +4,17 @@
  * `ip netns exec`, drives connections, and checks what the agent reports and whom it blames.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { BpfObject } from '../../probe/bpf.js';
+import { cgroup2Root } from '../../probe/cgroup.js';
+import { LocalSession } from '../../core/session-local.js';
+import type { HostSession } from '../../core/session.js';
+import type { HostEntry } from '../../core/inventory.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
+import { zeroWindowSpec } from '../../checks/tcp-zero-window.spec.js';
+import { behaviourChecks } from '../../checks/behaviours.js';
+import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
+import { zeroWindowCheck } from '../../checks/tcp-zero-window.js';
 import path from 'node:path';
 import type { ProbeObservation, PortSummary } from '../../probe/observation.js';
 import { REPO, cleanup, killGroup, makeNetnsPair, runClient, startAgent, startServer, sysctlIn } from './probe-netns.js';
@@ -19,7 +29,7 @@ function row(obs: ProbeObservation, direction: 'in' | 'out'): PortSummary {
   return r;
 }
 
-describe('probe agent in network namespaces (window scaling, zero window)', function () {
+describe('probe agent in network namespaces (window scaling, zero window, retransmits)', function () {
   this.timeout(60_000);
   let srvAddr = '';
 
@@ -30,7 +40,20 @@ describe('probe agent in network namespaces (window scaling, zero window)', func
     }
     srvAddr = makeNetnsPair(SRV, CLI, 1).addrA;
   });
-  after(cleanup);
+  let dropCgroup = '';
+  let drop: BpfObject | undefined;
+  after(async () => {
+    cleanup();
+    drop?.close();
+    // The receiver was SIGKILLed by cleanup(); its cgroup can go once it has exited.
+    for (let i = 0; dropCgroup && existsSync(dropCgroup) && i < 40; i++) {
+      try {
+        rmdirSync(dropCgroup);
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  });
 
   async function scenario(srvScaling: number, cliScaling: number, agentsIn: string[]): Promise<Map<string, ProbeObservation>> {
     sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', srvScaling);
@@ -113,7 +136,7 @@ describe('probe agent in network namespaces (window scaling, zero window)', func
     sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', 1);
     const srvAgent = await startAgent(SRV, ['--duration', '5s', '--port', String(PORT)]);
     const cliAgent = await startAgent(CLI, ['--duration', '5s', '--port', String(PORT)]);
-    const server = await startServer(SRV, srvAddr, PORT, 'hold', 4096);
+    const server = await startServer(SRV, srvAddr, PORT, 'hold', { rcvbuf: 4096 });
     try {
       await runClient(CLI, srvAddr, PORT, 1, 2.5);
       const srv = row(await srvAgent.result, 'in');
@@ -125,6 +148,93 @@ describe('probe agent in network namespaces (window scaling, zero window)', func
       assert.ok(cli.dataSegmentsOut > 0 && srv.segmentsIn > 0);
     } finally {
       killGroup(server);
+    }
+  });
+
+  it('counts retransmits on the sender when the receiver drops incoming data segments', async () => {
+    sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', 1);
+    sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', 1);
+    // The drop program changes traffic: it goes on our own child cgroup, holding only the receiver, never the root.
+    dropCgroup = path.join(await cgroup2Root(), 'kdbp-drop');
+    if (!existsSync(dropCgroup)) mkdirSync(dropCgroup);
+    drop = BpfObject.open(path.join(REPO, 'bpf', 'test_drop.bpf.o'));
+    drop.load();
+    const port = Buffer.alloc(4);
+    port.writeUInt32LE(PORT);
+    drop.update('kd_drop_port', Buffer.alloc(4), port);
+    drop.attachCgroup('kd_drop_ingress', dropCgroup);
+
+    const cliAgent = await startAgent(CLI, ['--duration', '4s', '--port', String(PORT)]);
+    const server = await startServer(SRV, srvAddr, PORT, 'drain', {
+      beforeListen: (pid) => writeFileSync(path.join(dropCgroup, 'cgroup.procs'), String(pid)),
+    });
+    try {
+      await runClient(CLI, srvAddr, PORT, 1, 1.5);
+      const obs = await cliAgent.result;
+      const cli = row(obs, 'out');
+      assert.ok(cli.dataSegmentsOut > 0, JSON.stringify(cli));
+      assert.ok(cli.retransmits >= 1, `the sender retransmitted: ${JSON.stringify(cli)}`);
+      assert.ok(cli.retransmitRate !== null && cli.retransmitRate > 0 && cli.retransmitRate < 1, String(cli.retransmitRate));
+      assert.equal(obs.retransmitHook, 'tp_btf');
+    } finally {
+      killGroup(server);
+      drop.close();
+      drop = undefined;
+    }
+  });
+
+  it('gives a behaviour drift finding blamed on the local side from ONE agent run for both behaviour checks of a host', async () => {
+    sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', 0);
+    const server = await startServer(SRV, '0.0.0.0', PORT, 'close');
+    const local = new LocalSession('srv');
+    const argvs: string[][] = [];
+    // Counts the execs the checks make: the engine calls each kind's collect, and they must share one agent run.
+    const session: HostSession = {
+      host: 'srv',
+      exec: (argv, opts) => {
+        argvs.push([...argv]);
+        return local.exec(argv, opts);
+      },
+      readFile: (p) => local.readFile(p),
+      writeFileAtomic: (p, d, o) => local.writeFileAtomic(p, d, o),
+      close: () => local.close(),
+    };
+    const host: HostEntry = {
+      name: 'srv',
+      address: srvAddr,
+      port: 22,
+      user: 'root',
+      roles: ['load-balancer'],
+      agentCommand: ['ip', 'netns', 'exec', SRV, process.execPath, '--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts')],
+    };
+    const ctx = { host, roles: host.roles };
+    const ws = new Map([['port 8080', windowScalingSpec.parse({ check: 'tcp.windowScaling', port: PORT, minShare: 0.99, window: '2s' })]]);
+    const zw = new Map([['port 8080', zeroWindowSpec.parse({ check: 'tcp.zeroWindow', port: PORT, max: 0, window: '2s' })]]);
+    try {
+      assert.deepEqual(behaviourChecks.map((k) => k.kind), ['tcp.windowScaling', 'tcp.zeroWindow', 'tcp.retransmits']);
+      const [wsObs, zwObs] = await Promise.all([windowScalingCheck.collect(session, ws, ctx), zeroWindowCheck.collect(session, zw, ctx)]);
+      assert.equal(argvs.length, 1, `one exec for both checks: ${JSON.stringify(argvs)}`);
+      assert.deepEqual(argvs[0]?.slice(-10), ['probe', '--json', '--duration', '2000ms', '--port', '8080', '--connect', '127.0.0.1:8080', '--connect-count', '3']);
+      assert.equal(wsObs, zwObs);
+
+      const [f] = windowScalingCheck.judge(wsObs, ws, ctx);
+      assert.ok(f);
+      assert.equal(f.status, 'drift');
+      assert.equal(f.layer, 'behaviour');
+      assert.equal(f.key, 'port 8080');
+      assert.equal(f.expected, 'share >= 0.99');
+      assert.equal(f.actual, '0.00 (0/6)', 'three test connections, seen from both ends');
+      assert.match(f.reason ?? '', /6 lacked by this host/);
+      const ev = f.evidence as { lackedBy: Record<string, number>; samples: unknown[] };
+      assert.deepEqual(ev.lackedBy, { local: 6, peer: 0, unknown: 0 });
+      assert.ok(ev.samples.length > 0 && ev.samples.length <= 5);
+
+      const [z] = zeroWindowCheck.judge(zwObs, zw, ctx);
+      assert.equal(z?.status, 'ok');
+      assert.equal(z?.actual, '0 (sent 0, received 0)');
+    } finally {
+      killGroup(server);
+      await local.close();
     }
   });
 });
