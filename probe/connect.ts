@@ -8,7 +8,7 @@ export interface ConnectTarget {
 
 /** `HOST:PORT` or `[v6]:PORT`. */
 export function parseConnectTarget(raw: string): ConnectTarget {
-  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(raw) ?? /^([A-Za-z0-9_.-]+):(\d{1,5})$/.exec(raw);
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(raw) ?? /^([A-Za-z0-9][A-Za-z0-9_.-]*):(\d{1,5})$/.exec(raw);
   const port = m ? Number(m[2]) : NaN;
   if (!m || !(port >= 1 && port <= 65535)) throw new KdriftError(`--connect "${raw}" is not HOST:PORT (e.g. 127.0.0.1:80 or [::1]:80)`);
   return { host: m[1] as string, port };
