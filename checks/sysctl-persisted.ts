@@ -256,61 +256,55 @@ export function orderConfFiles(
 /**
  * The collection script: fixed text, never built from values. Arguments: $1 = root prefix ('' on a real host; a
  * fixture tree in tests), then the keys as paths relative to /proc/sys. Output: records `TAG LEN:PAYLOAD\n`, LEN in
- * bytes (LC_ALL=C makes ${#v} count bytes), so any content frames unambiguously:
+ * bytes (LC_ALL=C), so any content frames unambiguously:
  *   V value | M (missing) | E error          — one per key, in argument order
  *   D dir, then per entry N name [L resolved-target] (C content | U why-unreadable)
  *   S content | X (absent) | U error         — /etc/sysctl.conf
- * Conf files are read with `read` (a builtin), exactly, trailing newline or not; runtime values with one awk (full
- * reads); NUL bytes cannot be carried (no sysctl value or conf file has one). Processes per host: one awk, plus one
- * readlink per symlink.
+ * The shell only lists (builtins: globs, test -L/-f/-ef); ONE awk reads every file, with buffered reads, in that
+ * order. Two reasons: /proc/sys answers a read at a non-zero offset with EOF, so the shell's byte-at-a-time `read`
+ * would see "3" of "32768"; and every process and syscall counts (process creation ~20 ms on a small VM, measured
+ * here). Processes per host: sh + awk, plus one readlink per symlink that points neither to /dev/null nor to
+ * /etc/sysctl.conf. Contents come back line-joined (a final newline is not kept; line numbers are); NUL bytes cannot
+ * be carried (no sysctl value or conf file has one).
  */
 export const COLLECT_SCRIPT = `LC_ALL=C; export LC_ALL
 root=$1; shift
-rec() { printf '%s %s:' "$1" "\${#2}"; printf '%s\\n' "$2"; }
-# readf FILE: c = its exact content, with shell builtins only (no process per conf file); status 1 when it cannot
-# be opened. Only for regular files: see the awk below for /proc/sys.
-readf() {
-  c=; l=
-  { while IFS= read -r l; do c="$c$l
-"; done; c="$c$l"; } 2>/dev/null <"$1" || return 1
-}
-# Runtime values: ONE awk reads every key with full-buffer reads. (/proc/sys handlers answer a read at a non-zero
-# offset with EOF, so the shell's byte-at-a-time \`read\` would see "3" of "32768".) An empty argument = no such key.
 n=$#
 for k in "$@"; do
   p="$root/proc/sys/$k"
-  [ -f "$p" ] || p=
-  set -- "$@" "$p"
+  if [ -f "$p" ]; then set -- "$@" "V:$p"; else set -- "$@" "M:"; fi
 done
-shift "$n"
-awk 'BEGIN {
-  for (i = 1; i < ARGC; i++) {
-    f = ARGV[i]
-    if (f == "") { printf "M 0:\\n"; continue }
-    v = ""; n = 0
-    while ((r = (getline line < f)) > 0) v = v (n++ ? "\\n" : "") line
-    if (r < 0) { e = "cannot read " f; printf "E %d:%s\\n", length(e), e }
-    else printf "V %d:%s\\n", length(v), v
-    close(f)
-  }
-}' "$@" || exit 1
 for d in ${SYSCTL_DIRS.join(' ')}; do
-  rec D "$d"
+  set -- "$@" "D:$d"
   [ -d "$root$d" ] || continue
   for f in "$root$d"/*.conf; do
     [ -e "$f" ] || [ -L "$f" ] || continue
-    rec N "\${f##*/}"
-    if [ -L "$f" ]; then rec L "$(readlink -f -- "$f")"; fi
-    if [ -f "$f" ]; then
-      if readf "$f"; then rec C "$c"; else rec U "cannot open"; fi
-    elif [ -e "$f" ]; then rec U "not a regular file"
-    else rec U "dangling symlink"; fi
+    set -- "$@" "N:\${f##*/}"
+    if [ -L "$f" ]; then
+      if [ "$f" -ef /dev/null ]; then set -- "$@" "L:/dev/null"
+      elif [ "$f" -ef "$root${SYSCTL_CONF}" ]; then set -- "$@" "L:$root${SYSCTL_CONF}"
+      else set -- "$@" "L:$(readlink -f -- "$f")"; fi
+    fi
+    if [ -f "$f" ]; then set -- "$@" "C:$f"
+    elif [ -e "$f" ]; then set -- "$@" "U:not a regular file"
+    else set -- "$@" "U:dangling symlink"; fi
   done
 done
 f="$root${SYSCTL_CONF}"
-if [ -f "$f" ]; then
-  if readf "$f"; then rec S "$c"; else rec U "cannot open"; fi
-else rec X ""; fi
+if [ -f "$f" ]; then set -- "$@" "S:$f"; else set -- "$@" "X:"; fi
+shift "$n"
+exec awk 'BEGIN {
+  for (i = 1; i < ARGC; i++) {
+    a = ARGV[i]; t = substr(a, 1, 1); p = substr(a, 3)
+    if (t == "V" || t == "C" || t == "S") {
+      v = ""; n = 0
+      while ((r = (getline line < p)) > 0) v = v (n++ ? "\\n" : "") line
+      close(p)
+      if (r < 0) { v = "cannot read " p; t = (t == "V" ? "E" : "U") }
+    } else v = p
+    printf "%s %d:%s\\n", t, length(v), v
+  }
+}' "$@"
 `;
 
 interface RawRecord {
@@ -404,6 +398,7 @@ export async function collectSysctlState(
   opts: { root?: string; timeoutMs?: number } = {},
 ): Promise<SysctlState> {
   const root = opts.root ?? '';
+  if (root !== '' && !root.startsWith('/')) throw new Error(`sysctl root prefix must be absolute, got "${root}"`);
   const rel = keys.map((k) => sysctlProcPath(k).slice('/proc/sys/'.length));
   const res = await session.exec(['sh', '-c', COLLECT_SCRIPT, 'sh', root, ...rel], opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
   if (res.code !== 0) {
