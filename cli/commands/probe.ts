@@ -49,8 +49,10 @@ export const command: Command = {
     const connect = (values.connect ?? []).map(parseConnectTarget);
     let serve: { host: string; port: number } | undefined;
     if (values.serve !== undefined) {
-      const t = parseConnectTarget(values.serve);
-      serve = { host: t.host, port: t.port };
+      // Port 0 picks a free port (printed on stderr once attached).
+      const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9][A-Za-z0-9_.-]*)):(\d{1,5})$/.exec(values.serve);
+      if (!m || Number(m[3]) > 65535) throw new KdriftError(`--serve "${values.serve}" is not ADDR:PORT (e.g. 127.0.0.1:9464)`);
+      serve = { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
     }
     const { runProbe, renderHuman } = await import('../../probe/run.js');
     const obs = await runProbe({
