@@ -107,7 +107,18 @@ export const sysctlRemediation: RemediationKind<SysctlPlan> = {
 
   async undo(session: HostSession, record: JournalKindRecord): Promise<string[]> {
     const problems: string[] = [];
-    const writes = record.runtime.filter((r) => r.before !== null).map((r) => ({ key: r.key, value: r.before as string }));
+    const procPaths = record.runtime.map((r) => sysctlProcPath(r.key));
+    // Only what differs from the backup is touched: an item kdrift never got to change (a failed apply) is left alone,
+    // which also keeps an undo working on a read-only directory it could not write in the first place.
+    let current: Awaited<ReturnType<typeof snapshot>> | undefined;
+    try {
+      current = await snapshot(session, procPaths, record.files.map((f) => f.path));
+    } catch (err) {
+      problems.push(`could not read the current state before undo: ${(err as Error).message}`);
+    }
+    const writes = record.runtime
+      .filter((r, i) => r.before !== null && (!current || !sameSysctlValue(current.runtime.get(procPaths[i] as string) ?? null, r.before)))
+      .map((r) => ({ key: r.key, value: r.before as string }));
     try {
       for (const f of await writeRuntime(session, writes, false)) problems.push(`${f.key} could not be set back to ${f.value}: ${f.error}`);
     } catch (err) {
@@ -115,16 +126,23 @@ export const sysctlRemediation: RemediationKind<SysctlPlan> = {
     }
     // Files in reverse order of writing; each restored byte for byte, then its mode and owner.
     for (const f of [...record.files].reverse()) {
+      const now = current?.files.get(f.path);
       try {
         if (!f.existed) {
+          if (current && isAbsent(now)) continue;
           const rm = await session.exec(['rm', '-f', '--', f.path]);
           if (rm.code !== 0) problems.push(`${f.path} (created by kdrift) could not be removed: ${rm.stderr.toString('utf8').trim()}`);
           continue;
         }
-        await writeFile(session, f.path, Buffer.from(f.before ?? '', 'base64'), f.mode ?? 0o644);
-        const own = await session.exec(['chown', '--', `${f.uid ?? 0}:${f.gid ?? 0}`, f.path]);
-        const mod = await session.exec(['chmod', '--', (f.mode ?? 0o644).toString(8), f.path]);
-        if (own.code !== 0 || mod.code !== 0) problems.push(`${f.path}: restoring owner/mode failed: ${(own.stderr.toString('utf8') + mod.stderr.toString('utf8')).trim()}`);
+        const before = Buffer.from(f.before ?? '', 'base64');
+        const bytesOk = current !== undefined && isFile(now) && now.bytes.equals(before);
+        const metaOk = bytesOk && isFile(now) && now.mode === f.mode && now.uid === f.uid && now.gid === f.gid;
+        if (!bytesOk) await writeFile(session, f.path, before, f.mode ?? 0o644);
+        if (!metaOk) {
+          const own = await session.exec(['chown', '--', `${f.uid ?? 0}:${f.gid ?? 0}`, f.path]);
+          const mod = await session.exec(['chmod', '--', (f.mode ?? 0o644).toString(8), f.path]);
+          if (own.code !== 0 || mod.code !== 0) problems.push(`${f.path}: restoring owner/mode failed: ${(own.stderr.toString('utf8') + mod.stderr.toString('utf8')).trim()}`);
+        }
       } catch (err) {
         problems.push(`${f.path} could not be restored: ${(err as Error).message}`);
       }

@@ -12,7 +12,7 @@ import { sessionOptionsFromArgs } from '../../core/sessions.js';
 import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
 import type { Baseline } from '../../core/baseline.js';
 import { fixFleet, undoFleet } from '../../remediation/fleet.js';
-import type { HostPlan } from '../../remediation/host.js';
+import { hostPlanIsEmpty, type HostPlan } from '../../remediation/host.js';
 import { renderPlan, renderOutcome, renderUndo } from '../../remediation/render.js';
 
 const usage = `Usage: kdrift fix (--stack NAME | --inventory FILE) [--host NAME ...] [--role ROLE] [options]
@@ -108,7 +108,8 @@ export const command: Command = {
     const printedPlans = new Set<string>();
     const showPlan = (plan: HostPlan) => {
       printedPlans.add(plan.host);
-      print(renderPlan(plan));
+      const worthShowing = !hostPlanIsEmpty(plan) || plan.unfinished !== undefined || plan.plans.some((p) => p.skipped.length > 0);
+      if (worthShowing) print(renderPlan(plan));
     };
     const result = await fixFleet({
       hosts,

@@ -1,0 +1,169 @@
+/**
+ * Shared by test/e2e/fix*.test.ts: the `kdfx` lab (subnet 76), byte-exact snapshots of a lab host's sysctl state taken
+ * from outside the host (so the code under test is not also the witness), drift injection, and the kdrift CLI run as a
+ * child process.
+ */
+import { spawn } from 'node:child_process';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync, writeFileSync, chmodSync, chownSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { labUp, labExec, type LabStatus } from '../../lab/index.js';
+import { loadInventory, type HostEntry } from '../../core/inventory.js';
+
+export const LAB = 'kdfx';
+export const SUBNET = 76;
+export const WS = 'net.ipv4.tcp_window_scaling';
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const JOURNAL_DIR = '/var/lib/kdrift/journal';
+
+export async function upLab(): Promise<LabStatus> {
+  // lab up is idempotent; retry once on a transient failure of a helper process.
+  try {
+    return await labUp({ name: LAB, subnet: SUBNET });
+  } catch {
+    return labUp({ name: LAB, subnet: SUBNET });
+  }
+}
+
+export function netnsName(host: string): string {
+  return `${LAB}-${host}`;
+}
+
+/** The host's /etc/sysctl.d and /etc/sysctl.conf as seen from the root namespace (ip netns exec binds these). */
+export function etcDir(host: string): string {
+  return `/etc/netns/${netnsName(host)}`;
+}
+
+export type FileShot = { link: string } | { b64: string; mode: number; uid: number; gid: number };
+export interface HostShot {
+  runtime: Record<string, string>;
+  files: Record<string, FileShot>;
+}
+
+function shotFile(p: string): FileShot {
+  const st = lstatSync(p);
+  if (st.isSymbolicLink()) return { link: readlinkSync(p) };
+  return { b64: readFileSync(p).toString('base64'), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+}
+
+/** Every file of the host's sysctl.d + sysctl.conf (bytes, mode, owner, symlink targets) and the runtime values of `keys`. */
+export async function hostShot(host: string, keys: readonly string[]): Promise<HostShot> {
+  const dir = etcDir(host);
+  const files: Record<string, FileShot> = {};
+  for (const name of readdirSync(path.join(dir, 'sysctl.d')).sort()) files[`sysctl.d/${name}`] = shotFile(path.join(dir, 'sysctl.d', name));
+  files['sysctl.conf'] = shotFile(path.join(dir, 'sysctl.conf'));
+  const procPaths = keys.map((k) => `/proc/sys/${k.replace(/\./g, '/')}`);
+  const res = await labExec(LAB, host, ['sh', '-c', 'for p; do printf "%s=" "$p"; cat "$p"; done', 'sh', ...procPaths]);
+  if (res.code !== 0) throw new Error(`reading runtime values on ${host}: ${res.stderr}`);
+  const runtime: Record<string, string> = {};
+  for (const line of res.stdout.split('\n').filter(Boolean)) {
+    const eq = line.indexOf('=');
+    runtime[line.slice('/proc/sys/'.length, eq).replace(/\//g, '.')] = line.slice(eq + 1).replace(/\s+/g, ' ').trim();
+  }
+  return { runtime, files };
+}
+
+/** Puts a host back to a snapshot: files rewritten / removed, runtime values written back. */
+export async function restoreShot(host: string, shot: HostShot): Promise<void> {
+  const dir = etcDir(host);
+  for (const name of readdirSync(path.join(dir, 'sysctl.d'))) {
+    if (!(`sysctl.d/${name}` in shot.files)) rmSync(path.join(dir, 'sysctl.d', name), { force: true });
+  }
+  for (const [rel, f] of Object.entries(shot.files)) {
+    const p = path.join(dir, rel);
+    if ('link' in f) {
+      if (!existsSync(p) || !lstatSync(p).isSymbolicLink() || readlinkSync(p) !== f.link) {
+        rmSync(p, { force: true });
+        symlinkSync(f.link, p);
+      }
+      continue;
+    }
+    // In place (same inode): /etc/sysctl.conf is bind-mounted into the running host by inode.
+    writeFileSync(p, Buffer.from(f.b64, 'base64'));
+    chmodSync(p, f.mode);
+    chownSync(p, f.uid, f.gid);
+  }
+  const args = Object.entries(shot.runtime).map(([k, v]) => `${k}=${v}`);
+  if (args.length) {
+    const res = await labExec(LAB, host, ['sysctl', '-q', '-w', ...args]);
+    if (res.code !== 0) throw new Error(`restoring runtime values on ${host}: ${res.stderr}`);
+  }
+}
+
+/** The outage: tcp_window_scaling=0 at runtime and in a hardening file applied after everything else. */
+export const HARDENING_FILE = '99-hardening.conf';
+export const HARDENING_TEXT = `# written by harden.sh (CIS 3.3.x)\nnet.ipv4.tcp_syncookies = 1\n${WS}=0\n`;
+
+export async function injectOutage(host = 'lb'): Promise<void> {
+  writeFileSync(path.join(etcDir(host), 'sysctl.d', HARDENING_FILE), HARDENING_TEXT, { mode: 0o644 });
+  const res = await labExec(LAB, host, ['sysctl', '-q', '-w', `${WS}=0`]);
+  if (res.code !== 0) throw new Error(`injecting drift: ${res.stderr}`);
+}
+
+export function journals(): string[] {
+  try {
+    return readdirSync(JOURNAL_DIR).filter((f) => f.endsWith('.json')).sort();
+  } catch {
+    return [];
+  }
+}
+
+export function readJournalFile(name: string): { status: string; host: string; events: { status: string; message: string }[] } {
+  return JSON.parse(readFileSync(path.join(JOURNAL_DIR, name), 'utf8'));
+}
+
+export function removeJournals(keep: readonly string[]): void {
+  for (const f of journals()) if (!keep.includes(f)) rmSync(path.join(JOURNAL_DIR, f), { force: true });
+}
+
+/** Locks kdrift fix left in /run/lock (there must be none after a run). */
+export function leftLocks(): string[] {
+  try {
+    return readdirSync('/run/lock').filter((f) => f.startsWith('kdrift-fix-'));
+  } catch {
+    return [];
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs `kdrift <args>` from the TypeScript sources (what the tests check is the current code, not a stale dist/). */
+export function runKdrift(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  const code = 'const { main } = await import("./cli/main.ts"); process.exitCode = await main(process.argv.slice(1));';
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (c) => {
+      clearTimeout(timer);
+      resolve({ code: c, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - t0 });
+    });
+  });
+}
+
+export async function labHost(status: LabStatus, name: string): Promise<HostEntry> {
+  const inv = await loadInventory({ inventory: status.inventoryFile });
+  const h = inv.hosts.find((x) => x.name === name);
+  if (!h) throw new Error(`no host ${name} in ${status.inventoryFile}`);
+  return h;
+}
+
+export async function labInventory(status: LabStatus) {
+  return loadInventory({ inventory: status.inventoryFile });
+}

@@ -1,0 +1,135 @@
+/**
+ * The outage from DESIGN.md, fixed for real on the `kdfx` lab: tcp_window_scaling=0 on lb at runtime and in a
+ * hardening file applied after everything else → `kdrift fix --yes` → runtime 1, persisted 1 (the resolver agrees),
+ * the hardening line commented with kdrift's marker, and the probe on the client shows its new connections to lb
+ * negotiating window scaling. A second fix changes nothing; --dry-run changes nothing.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { labDown, type LabStatus } from '../../lab/index.js';
+import { openSession } from '../../core/sessions.js';
+import type { HostSession } from '../../core/session.js';
+import { collectSysctlState, resolvePersisted } from '../../checks/sysctl-persisted.js';
+import { collectBehaviours } from '../../checks/behaviours.js';
+import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
+import type { Finding } from '../../core/finding.js';
+import {
+  LAB,
+  WS,
+  HARDENING_FILE,
+  upLab,
+  hostShot,
+  restoreShot,
+  injectOutage,
+  journals,
+  readJournalFile,
+  removeJournals,
+  leftLocks,
+  runKdrift,
+  labHost,
+  etcDir,
+  type HostShot,
+} from './fix-lab.js';
+
+const KEYS = [WS, 'net.ipv4.tcp_sack', 'net.core.somaxconn'];
+
+/** The client's own view: new client → lb connections (over the WAN) and whether they negotiated window scaling. */
+async function clientToLb(status: LabStatus): Promise<Finding> {
+  const client = await labHost(status, 'client');
+  const session = await openSession(client, { knownHostsPath: status.knownHosts });
+  try {
+    const spec = windowScalingSpec.parse({ check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: '2s' });
+    const obs = await collectBehaviours(session, [spec], { host: client }, { drive: false, connectTargets: [`${status.wan.lbAddress}:80`], connectCount: 3 });
+    const [finding] = windowScalingCheck.judge(obs, new Map([['port 80', spec]]), { host: client, roles: client.roles });
+    return finding as Finding;
+  } finally {
+    await session.close();
+  }
+}
+
+describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () {
+  this.timeout(180_000);
+  let status: LabStatus;
+  let clean: HostShot;
+  let journalsBefore: string[];
+
+  before(async () => {
+    status = await upLab();
+    clean = await hostShot('lb', KEYS);
+    journalsBefore = journals();
+  });
+
+  afterEach(async () => {
+    if (clean) await restoreShot('lb', clean);
+  });
+
+  after(async () => {
+    removeJournals(journalsBefore ?? journals());
+    await labDown(LAB);
+  });
+
+  it('--dry-run prints the runtime change and the diffs, and leaves every file and value byte-for-byte unchanged', async () => {
+    await injectOutage();
+    const before = await hostShot('lb', KEYS);
+    const jBefore = journals();
+    const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--dry-run']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, new RegExp(`${WS.replace(/\./g, '\\.')}  runtime 0 → 1`));
+    assert.match(res.stdout, /\+\+\+ b\/etc\/sysctl\.d\/90-kdrift\.conf/);
+    assert.match(res.stdout, /^ {2}-net\.ipv4\.tcp_window_scaling=0$/m);
+    assert.match(res.stdout, /planned \(dry run: nothing changed\)/);
+    assert.deepEqual(await hostShot('lb', KEYS), before);
+    assert.deepEqual(journals(), jBefore, 'a dry run writes no journal');
+    assert.deepEqual(leftLocks(), []);
+  });
+
+  it('fix --yes: runtime 1, persisted 1 by the resolver, hardening line commented, client→lb connections negotiate; a second fix changes nothing', async () => {
+    await injectOutage();
+    // The test can fail: with the drift in place, the client's connections to lb do NOT negotiate window scaling.
+    const broken = await clientToLb(status);
+    assert.equal(broken.status, 'drift', `before the fix: ${JSON.stringify(broken)}`);
+
+    const jBefore = journals();
+    const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /lb: applied and VERIFIED/);
+    assert.match(res.stdout, /behaviour ok: tcp\.windowScaling port 80/);
+
+    // Runtime and persisted, read through a fresh session by the same resolver the report uses.
+    const lb = await labHost(status, 'lb');
+    const session: HostSession = await openSession(lb, { knownHostsPath: status.knownHosts });
+    try {
+      const state = await collectSysctlState(session, [WS]);
+      assert.equal(state.runtime.get(WS), '1');
+      const eff = resolvePersisted(state.files, [WS]).get(WS);
+      const last = eff?.[eff.length - 1];
+      assert.equal(last?.value, '1');
+      assert.equal(last?.file, '/etc/sysctl.d/90-kdrift.conf');
+    } finally {
+      await session.close();
+    }
+    const hardening = readFileSync(path.join(etcDir('lb'), 'sysctl.d', HARDENING_FILE), 'utf8');
+    assert.match(hardening, /^# kdrift \d{4}-\d\d-\d\d: disabled, conflicts with declared net\.ipv4\.tcp_window_scaling = 1; was: net\.ipv4\.tcp_window_scaling=0$/m);
+    assert.match(hardening, /^net\.ipv4\.tcp_syncookies = 1$/m, 'other lines of the hardening file stay');
+
+    // The journal says verified.
+    const newJournals = journals().filter((j) => !jBefore.includes(j));
+    assert.equal(newJournals.length, 1);
+    assert.equal(readJournalFile(newJournals[0] as string).status, 'verified');
+    assert.deepEqual(leftLocks(), []);
+
+    // The behaviour came back where it matters: new client → lb connections negotiate window scaling.
+    const fixed = await clientToLb(status);
+    assert.equal(fixed.status, 'ok', JSON.stringify(fixed));
+
+    // Idempotent: a second fix plans nothing, writes nothing (no journal either).
+    const after = await hostShot('lb', KEYS);
+    const second = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /lb: nothing to do/);
+    assert.deepEqual(await hostShot('lb', KEYS), after);
+    assert.deepEqual(journals().filter((j) => !jBefore.includes(j)), newJournals);
+  });
+});
