@@ -7,7 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { labDown, labExec, labExecOk, labUp, type LabStatus } from '../../lab/index.js';
 import type { Report } from '../../core/report.js';
 import { countsAsDrift } from '../../core/report.js';
@@ -15,13 +15,15 @@ import { countsAsDrift } from '../../core/report.js';
 const LAB = 'kdrp';
 const SUBNET = 72;
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** tsx's loader by absolute URL: the CLI may run in another working directory. */
+const TSX = pathToFileURL(path.join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 const HARDEN = '/etc/sysctl.d/90-harden.conf';
 
 /** Runs the CLI from source (tsx), as `kdrift ...` would, and collects its output. */
 function kdrift(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
   const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', entry, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' } });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
