@@ -190,11 +190,30 @@ export class SshSession implements HostSession {
 
     await new Promise<void>((resolve, reject) => {
       let done = false;
+      const onConnect = () => (stage = 'handshake');
+      const onHandshake = () => {
+        stage = 'auth';
+        if (pendingNewKey) recordKey = known.append(lookupName, pendingNewKey);
+      };
+      const onReady = () => {
+        if (done) return;
+        (recordKey ?? Promise.resolve()).then(() => {
+          if (done) return;
+          done = true;
+          detach();
+          resolve();
+        }, (err: Error) => fail(`host key accepted but not recorded: ${err.message}`));
+      };
+      const onError = (err: Error & { level?: string; code?: string }) => fail(keyRefusal ?? describeConnectError(entry, where, err, creds));
+      const onClose = () => fail(keyRefusal ?? `connection to ${where} closed during ${stage === 'auth' ? 'authentication' : 'the SSH handshake'}`);
+      const detach = () => {
+        clearTimeout(timer);
+        client.off('connect', onConnect).off('handshake', onHandshake).off('ready', onReady).off('error', onError).off('close', onClose);
+      };
       const fail = (message: string) => {
         if (done) return;
         done = true;
-        clearTimeout(timer);
-        client.removeAllListeners();
+        detach();
         client.on('error', () => undefined); // late errors from the torn-down socket
         client.destroy();
         reject(new HostError(entry.name, message));
@@ -208,27 +227,7 @@ export class SshSession implements HostSession {
               : `SSH authentication as ${entry.user} at ${where} did not finish`;
         fail(`connect timeout after ${formatMs(connectTimeoutMs)}: ${why}`);
       }, connectTimeoutMs);
-      client.on('connect', () => (stage = 'handshake'));
-      client.on('handshake', () => {
-        stage = 'auth';
-        if (pendingNewKey) recordKey = known.append(lookupName, pendingNewKey);
-      });
-      client.on('ready', () => {
-        if (done) return;
-        (recordKey ?? Promise.resolve()).then(
-          () => {
-            done = true;
-            clearTimeout(timer);
-            client.removeAllListeners();
-            resolve();
-          },
-          (err: Error) => fail(`host key accepted but not recorded: ${err.message}`),
-        );
-      });
-      client.on('error', (err: Error & { level?: string; code?: string }) => {
-        fail(keyRefusal ?? describeConnectError(entry, where, err, creds));
-      });
-      client.on('close', () => fail(keyRefusal ?? `connection to ${where} closed during ${stage === 'auth' ? 'authentication' : 'the SSH handshake'}`));
+      client.on('connect', onConnect).on('handshake', onHandshake).on('ready', onReady).on('error', onError).on('close', onClose);
       try {
         client.connect(config);
       } catch (err) {
