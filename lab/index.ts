@@ -1,0 +1,490 @@
+/**
+ * The embedded lab fleet: `lb`, `app1`, `app2`, `client` as network namespaces on this machine, joined by a bridge
+ * in the root namespace, each with its own sshd and /etc; HAProxy on lb in front of an HTTP app server on app1/app2;
+ * and a WAN link (TUN + user-space delay line) between client and lb so round-trip time is real.
+ * lab/README.md describes it; this module is the API tests and the CLI use.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, chownSync, chmodSync, openSync, closeSync } from 'node:fs';
+import net from 'node:net';
+import { KdriftError } from '../core/errors.js';
+import { labPaths, distScript, netnsPath, type LabPaths } from './paths.js';
+import {
+  labPlan,
+  hostPlan,
+  validateLabName,
+  parseBandwidth,
+  DEFAULT_LAB_NAME,
+  DEFAULT_SUBNET,
+  DEFAULT_RTT_MS,
+  APP_PORT,
+  HTTP_PORT,
+  NON_ROOT_USER,
+  type LabPlan,
+  type HostPlan,
+  type LabHostName,
+} from './plan.js';
+import { run, type RunResult } from './run.js';
+import { spawnDetached, readPid, isOurs, stopPid, removePidFile } from './procs.js';
+import {
+  ensureNamespaces,
+  ensureLan,
+  ensureWanDevices,
+  removeNetwork,
+  netnsPids,
+  netnsExists,
+  wanDeviceKind,
+} from './network.js';
+import { writeHostEtc, removeHostEtc } from './etc.js';
+import { provisionHost } from './provision.js';
+import { ensureKey, publicKey, writeSshdConfig, sshdArgv } from './sshd.js';
+import { haproxyConfigText } from './haproxy.js';
+import { writeIfChanged } from './etc.js';
+import { writeClientFiles, removePulumiStack } from './client-files.js';
+import { tunAddonPath } from './tun-native.js';
+
+export { DEFAULT_LAB_NAME, LAB_HOSTS, type LabHostName } from './plan.js';
+
+export interface LabUpOptions {
+  name?: string;
+  /** The lab uses 10.N.0.0/16. Default 77. */
+  subnet?: number;
+  /** WAN round-trip time client ⇄ lb in ms; 0 gives a plain veth link. Default 50 (or what the lab already has). */
+  rttMs?: number;
+  /** WAN bandwidth cap: "100mbit" (tc units) or bytes per second; 0 removes the cap. */
+  bandwidth?: string | number;
+}
+
+export interface LabHostStatus {
+  name: LabHostName;
+  netns: string;
+  roles: string[];
+  address: string;
+  wanAddress?: string;
+  sshPort: number;
+  sshdAlive: boolean;
+}
+
+export interface LabStatus {
+  name: string;
+  /** Some part of the lab exists (namespaces or state). */
+  exists: boolean;
+  /** Every namespace, sshd, service and the WAN link are up. */
+  healthy: boolean;
+  subnet: number;
+  hosts: LabHostStatus[];
+  sshConfig: string;
+  knownHosts: string;
+  identityFile: string;
+  inventoryFile: string;
+  /** Pulumi.lab.yaml, written for the default lab only. */
+  pulumiStack?: string;
+  nonRootUser: string;
+  services: { haproxy: boolean; app1: boolean; app2: boolean };
+  wan: {
+    kind: 'delay-line' | 'plain' | 'missing';
+    rttMs: number;
+    /** Bandwidth cap in bytes per second; null when uncapped. */
+    bandwidthBytesPerSec: number | null;
+    clientAddress: string;
+    lbAddress: string;
+    /** The link carries packets: the delay line runs (or the plain veth exists). */
+    alive: boolean;
+    pid: number | null;
+  };
+}
+
+interface LabState {
+  name: string;
+  subnet: number;
+  rttMs: number;
+  bandwidthBytesPerSec: number;
+}
+
+const REQUIRED_BINARIES: [string, string][] = [
+  ['ip', 'iproute2'],
+  ['sshd', 'openssh-server'],
+  ['ssh-keygen', 'openssh-client'],
+  ['haproxy', 'haproxy'],
+  ['sysctl', 'procps'],
+];
+
+function findBinary(cmd: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+  return dirs.map((d) => `${d}/${cmd}`).find((p) => existsSync(p));
+}
+
+function preflight(): void {
+  if (process.getuid?.() !== 0) throw new KdriftError('the lab needs root (network namespaces, veth, TUN, sshd on port 22): run as root');
+  const missing = REQUIRED_BINARIES.filter(([cmd]) => !findBinary(cmd));
+  if (missing.length > 0) {
+    throw new KdriftError(
+      `missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(', ')}; install them with \`bash scripts/setup.sh\` (lab up installs nothing itself)`,
+    );
+  }
+}
+
+function readState(paths: LabPaths): LabState | undefined {
+  try {
+    return JSON.parse(readFileSync(paths.stateFile, 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One `lab up`/`lab down` per lab at a time; a lock left by a dead process is taken over. */
+async function withLock<T>(paths: LabPaths, name: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${paths.dir}.lock`;
+  mkdirSync(`${paths.root}/.lab`, { recursive: true });
+  for (let i = 0; ; i++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeFileSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch {
+      const holder = readPid(lock);
+      if (holder === undefined || !isAlive(holder)) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      if (i > 600) throw new KdriftError(`lab ${name} is locked by process ${holder} (another lab up/down)`);
+      await sleep(100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Brings the lab to its declared shape; idempotent (a second call changes nothing) and mends dead processes. */
+export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
+  preflight();
+  const name = validateLabName(opts.name ?? DEFAULT_LAB_NAME);
+  const paths = labPaths(name);
+  return withLock(paths, name, async () => {
+    const previous = readState(paths);
+    const subnet = opts.subnet ?? previous?.subnet ?? DEFAULT_SUBNET;
+    if (previous && previous.subnet !== subnet && anyNamespace(labPlan(name, previous.subnet))) {
+      throw new KdriftError(`lab ${name} is up with subnet ${previous.subnet}; run \`kdrift lab down --name ${name}\` before changing it`, '--subnet');
+    }
+    const rttMs = opts.rttMs ?? previous?.rttMs ?? DEFAULT_RTT_MS;
+    if (!(rttMs >= 0 && rttMs <= 10_000)) throw new KdriftError(`rtt must be 0-10000 ms, got ${rttMs}`, '--rtt');
+    const bandwidthBytesPerSec =
+      opts.bandwidth === undefined
+        ? (previous?.bandwidthBytesPerSec ?? 0)
+        : typeof opts.bandwidth === 'number'
+          ? opts.bandwidth
+          : parseBandwidth(opts.bandwidth);
+    const state: LabState = { name, subnet, rttMs, bandwidthBytesPerSec };
+    const plan = labPlan(name, subnet);
+    const useDelayLine = rttMs > 0 || bandwidthBytesPerSec > 0;
+    // Fail before changing anything when a piece we will need is not built.
+    const scripts = { app: distScript('app-server'), delay: useDelayLine ? distScript('delay-line') : '' };
+    if (useDelayLine && !tunAddonPath()) {
+      throw new KdriftError('the lab TUN helper is not built: run `npx cmake-js compile -d native --out native/build` (or bash scripts/setup.sh)');
+    }
+
+    for (const d of [paths.dir, `${paths.dir}/hosts`, paths.runDir, paths.logDir]) {
+      mkdirSync(d, { recursive: true, mode: 0o755 });
+      chmodSync(d, 0o755);
+    }
+    writeIfChanged(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
+
+    // Keys: the lab's client key (authorized on every host for root and the non-root user) and one host key per host.
+    await ensureKey(paths.identityFile, `kdrift-lab-${name}`);
+    writeIfChanged(paths.authorizedKeys, publicKey(paths.identityFile) + '\n');
+    chmodSync(paths.authorizedKeys, 0o644);
+    for (const h of plan.hosts) {
+      const hp = paths.host(h.name);
+      mkdirSync(hp.dir, { recursive: true, mode: 0o755 });
+      chmodSync(hp.dir, 0o755);
+      mkdirSync(hp.home, { recursive: true, mode: 0o700 });
+      mkdirSync(hp.nonRootHome, { recursive: true, mode: 0o755 });
+      chownSync(hp.nonRootHome, NON_ROOT_USER.uid, NON_ROOT_USER.gid);
+    }
+    await Promise.all(plan.hosts.map((h) => ensureKey(paths.host(h.name).hostKey, `${name}-${h.name}`)));
+
+    // Namespaces, /etc, LAN. A new namespace loses its "provisioned" marker: it is a fresh host.
+    const created = await ensureNamespaces(plan);
+    for (const h of plan.hosts) {
+      const hp = paths.host(h.name);
+      if (created.has(h.name)) rmSync(hp.provisioned, { force: true });
+      writeHostEtc(plan, h, { home: hp.home, nonRootHome: hp.nonRootHome });
+    }
+    await ensureLan(plan);
+    for (const h of plan.hosts) {
+      const marker = paths.host(h.name).provisioned;
+      if (existsSync(marker)) continue;
+      await provisionHost(h);
+      writeFileSync(marker, new Date().toISOString() + '\n');
+    }
+
+    // WAN: TUN devices + delay line, or a plain veth.
+    const devicesChanged = await ensureWanDevices(plan, useDelayLine ? 'tun' : 'veth');
+    await ensureDelayLine(plan, paths, useDelayLine ? { script: scripts.delay, rttMs, bandwidthBytesPerSec } : undefined, devicesChanged);
+
+    // Services: app servers, then HAProxy, then every sshd.
+    const waits: Promise<void>[] = [];
+    for (const h of plan.hosts.filter((x) => x.name === 'app1' || x.name === 'app2')) {
+      const proc = `app-${h.name}`;
+      if (!isOurs(readPid(paths.pidFile(proc)), ['app-server.js', h.netns])) {
+        spawnDetached(['ip', 'netns', 'exec', h.netns, process.execPath, scripts.app, '--port', String(APP_PORT), '--name', h.netns], {
+          logFile: paths.logFile(proc),
+          pidFile: paths.pidFile(proc),
+        });
+      }
+      waits.push(waitForPort(h.address, APP_PORT, `app server on ${h.name}`, paths.logFile(proc)));
+    }
+    await Promise.all(waits);
+    await ensureHaproxy(plan, paths);
+    const sshWaits: Promise<void>[] = [];
+    for (const h of plan.hosts) {
+      const proc = `sshd-${h.name}`;
+      const changed = writeSshdConfig(h, paths);
+      const pid = readPid(paths.pidFile(proc));
+      const alive = isOurs(pid, paths.host(h.name).sshdConfig);
+      if (alive && changed) await stopPid(pid);
+      if (!alive || changed) spawnDetached(sshdArgv(h, paths), { logFile: paths.logFile(proc), pidFile: paths.pidFile(proc) });
+      sshWaits.push(waitForPort(h.address, 22, `sshd on ${h.name}`, paths.logFile(proc)));
+    }
+    await Promise.all(sshWaits);
+
+    writeClientFiles(plan, paths, { writePulumiStack: name === DEFAULT_LAB_NAME });
+    const status = await labStatus(name);
+    if (!status.healthy) throw new KdriftError(`lab ${name} is not healthy after up: ${JSON.stringify(status.services)} wan alive=${status.wan.alive}`);
+    return status;
+  });
+}
+
+function anyNamespace(plan: LabPlan): boolean {
+  return plan.hosts.some((h) => netnsExists(h.netns));
+}
+
+function delayLineArgv(plan: LabPlan, paths: LabPaths, script: string, rttMs: number, bandwidthBytesPerSec: number): string[] {
+  const end = (h: LabHostName) => `${netnsPath(hostPlan(plan, h).netns)}:${plan.wan.dev}`;
+  return [
+    process.execPath,
+    script,
+    '--a',
+    end('client'),
+    '--b',
+    end('lb'),
+    '--delay-ms',
+    String(rttMs / 2),
+    ...(bandwidthBytesPerSec > 0 ? ['--rate', String(bandwidthBytesPerSec)] : []),
+    '--gso',
+    '--ready',
+    paths.pidFile('delay-line.ready'),
+  ];
+}
+
+/** Starts the delay line if it is dead, runs with other settings, or its devices were recreated. */
+async function ensureDelayLine(
+  plan: LabPlan,
+  paths: LabPaths,
+  want: { script: string; rttMs: number; bandwidthBytesPerSec: number } | undefined,
+  devicesChanged: boolean,
+): Promise<void> {
+  const pidFile = paths.pidFile('delay-line');
+  const pid = readPid(pidFile);
+  const running = isOurs(pid, ['delay-line.js', netnsPath(hostPlan(plan, 'client').netns)]);
+  const argv = want ? delayLineArgv(plan, paths, want.script, want.rttMs, want.bandwidthBytesPerSec) : undefined;
+  const same = running && argv !== undefined && sameArgv(pid, argv);
+  if (running && (!same || devicesChanged)) await stopPid(pid);
+  if (!argv) {
+    removePidFile(pidFile);
+    return;
+  }
+  if (same && !devicesChanged) return;
+  const ready = paths.pidFile('delay-line.ready');
+  rmSync(ready, { force: true });
+  // Several packets in flight per direction each take a thread-pool thread only while a read is pending (one per fd);
+  // a larger pool keeps DNS/fs work of nothing else from starving it.
+  const started = spawnDetached(argv, { logFile: paths.logFile('delay-line'), pidFile, env: { ...process.env, UV_THREADPOOL_SIZE: '4' } });
+  for (let i = 0; i < 100; i++) {
+    if (existsSync(ready)) return;
+    if (!isAlive(started)) break;
+    await sleep(20);
+  }
+  throw new KdriftError(`the WAN delay line did not start; see ${paths.logFile('delay-line')}: ${tail(paths.logFile('delay-line'))}`);
+}
+
+function sameArgv(pid: number, argv: string[]): boolean {
+  try {
+    const got = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s.length > 0);
+    return got.length === argv.length && got.every((a, i) => a === argv[i]);
+  } catch {
+    return false;
+  }
+}
+
+async function ensureHaproxy(plan: LabPlan, paths: LabPaths): Promise<void> {
+  const lb = hostPlan(plan, 'lb');
+  const cfg = paths.host('lb').haproxyConfig;
+  const pidFile = paths.pidFile('haproxy');
+  const changed = writeIfChanged(cfg, haproxyConfigText(plan, pidFile));
+  const pid = readPid(pidFile);
+  const alive = isOurs(pid, ['haproxy', cfg]);
+  if (alive && changed) await stopPid(pid);
+  if (!alive || changed) {
+    const res = await run(['ip', 'netns', 'exec', lb.netns, '/usr/sbin/haproxy', '-q', '-D', '-f', cfg, '-p', pidFile]);
+    if (res.code !== 0) throw new KdriftError(`HAProxy on lb did not start: ${res.stderr.trim() || `exit ${res.code}`}`);
+  }
+  await waitForPort(lb.address, HTTP_PORT, 'HAProxy on lb', undefined);
+}
+
+/** Waits until address:port accepts a TCP connection (from the root namespace, over the bridge). */
+async function waitForPort(address: string, port: number, what: string, logFile: string | undefined, timeoutMs = 8000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: address, port, timeout: 500 });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+      s.once('timeout', () => {
+        s.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new KdriftError(`${what} is not accepting connections on ${address}:${port}${logFile ? `; see ${logFile}: ${tail(logFile)}` : ''}`);
+    await sleep(25);
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export async function labStatus(name: string = DEFAULT_LAB_NAME): Promise<LabStatus> {
+  validateLabName(name);
+  const paths = labPaths(name);
+  const state = readState(paths);
+  const plan = labPlan(name, state?.subnet ?? DEFAULT_SUBNET);
+  const hosts: LabHostStatus[] = plan.hosts.map((h) => ({
+    name: h.name,
+    netns: h.netns,
+    roles: h.roles,
+    address: h.address,
+    ...(h.wanAddress ? { wanAddress: h.wanAddress } : {}),
+    sshPort: 22,
+    sshdAlive: netnsExists(h.netns) && isOurs(readPid(paths.pidFile(`sshd-${h.name}`)), paths.host(h.name).sshdConfig),
+  }));
+  const services = {
+    haproxy: isOurs(readPid(paths.pidFile('haproxy')), ['haproxy', paths.host('lb').haproxyConfig]),
+    app1: isOurs(readPid(paths.pidFile('app-app1')), ['app-server.js', hostPlan(plan, 'app1').netns]),
+    app2: isOurs(readPid(paths.pidFile('app-app2')), ['app-server.js', hostPlan(plan, 'app2').netns]),
+  };
+  const kind = await wanDeviceKind(plan);
+  const dlPid = readPid(paths.pidFile('delay-line'));
+  const dlAlive = isOurs(dlPid, ['delay-line.js', netnsPath(hostPlan(plan, 'client').netns)]);
+  const wan: LabStatus['wan'] = {
+    kind: kind === 'tun' ? 'delay-line' : kind === 'veth' ? 'plain' : 'missing',
+    rttMs: state?.rttMs ?? 0,
+    bandwidthBytesPerSec: state?.bandwidthBytesPerSec ? state.bandwidthBytesPerSec : null,
+    clientAddress: plan.wan.clientAddress,
+    lbAddress: plan.wan.lbAddress,
+    alive: kind === 'tun' ? dlAlive : kind === 'veth',
+    pid: kind === 'tun' && dlAlive ? (dlPid as number) : null,
+  };
+  const exists = anyNamespace(plan) || state !== undefined;
+  const healthy =
+    plan.hosts.every((h) => netnsExists(h.netns)) && hosts.every((h) => h.sshdAlive) && services.haproxy && services.app1 && services.app2 && wan.alive;
+  return {
+    name,
+    exists,
+    healthy,
+    subnet: plan.subnet,
+    hosts,
+    sshConfig: paths.sshConfig,
+    knownHosts: paths.knownHosts,
+    identityFile: paths.identityFile,
+    inventoryFile: paths.inventoryFile,
+    ...(name === DEFAULT_LAB_NAME ? { pulumiStack: paths.pulumiStack } : {}),
+    nonRootUser: NON_ROOT_USER.name,
+    services,
+    wan,
+  };
+}
+
+/**
+ * Removes everything the lab made, found by name (works on a half-built lab): processes (every process inside the
+ * lab's namespaces, and the delay line), TUN/veth devices, bridge, namespaces, /etc/netns dirs, the state dir and,
+ * for the default lab, Pulumi.lab.yaml.
+ */
+export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
+  preflight();
+  validateLabName(name);
+  const paths = labPaths(name);
+  await withLock(paths, name, async () => {
+    const state = readState(paths);
+    const plan = labPlan(name, state?.subnet ?? DEFAULT_SUBNET);
+    const dl = readPid(paths.pidFile('delay-line'));
+    if (isOurs(dl, ['delay-line.js', netnsPath(hostPlan(plan, 'client').netns)])) await stopPid(dl, 1000);
+    // Processes recorded in pid files (they may have been moved out of, or outlived, a namespace) ...
+    const recorded: number[] = [];
+    for (const h of plan.hosts) {
+      const sshd = readPid(paths.pidFile(`sshd-${h.name}`));
+      if (isOurs(sshd, paths.host(h.name).sshdConfig)) recorded.push(sshd);
+    }
+    const hap = readPid(paths.pidFile('haproxy'));
+    if (isOurs(hap, ['haproxy', paths.host('lb').haproxyConfig])) recorded.push(hap);
+    for (const app of ['app1', 'app2'] as const) {
+      const pid = readPid(paths.pidFile(`app-${app}`));
+      if (isOurs(pid, ['app-server.js', hostPlan(plan, app).netns])) recorded.push(pid);
+    }
+    // ... and anything else still running inside the lab's namespaces (SSH sessions, probes a test left).
+    const inside = (await Promise.all(plan.hosts.map((h) => netnsPids(h.netns)))).flat();
+    const all = [...new Set([...recorded, ...inside])].filter((p) => p !== process.pid);
+    await Promise.all(all.map((p) => stopPid(p, 1500)));
+    await removeNetwork(plan);
+    for (const h of plan.hosts) removeHostEtc(h.netns);
+    if (name === DEFAULT_LAB_NAME) removePulumiStack(paths);
+    rmSync(paths.dir, { recursive: true, force: true });
+  });
+}
+
+export interface LabExecOptions {
+  input?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * Runs argv inside a lab host: its network namespace AND a mount namespace with the host's /etc (ip netns exec),
+ * exactly what an SSH session on that host sees. Never a shell string.
+ */
+export async function labExec(name: string, host: string, argv: readonly string[], opts: LabExecOptions = {}): Promise<RunResult> {
+  validateLabName(name);
+  const state = readState(labPaths(name));
+  const h: HostPlan = hostPlan(labPlan(name, state?.subnet ?? DEFAULT_SUBNET), host);
+  if (!netnsExists(h.netns)) throw new KdriftError(`lab ${name} has no host ${host} (namespace ${h.netns} does not exist): run kdrift lab up`);
+  if (argv.length === 0) throw new KdriftError('labExec: empty command');
+  return run(['ip', 'netns', 'exec', h.netns, ...argv], opts);
+}
+
+/** labExec that throws unless the command exits 0; returns stdout. */
+export async function labExecOk(name: string, host: string, argv: readonly string[], opts: LabExecOptions = {}): Promise<string> {
+  const res = await labExec(name, host, argv, opts);
+  if (res.code !== 0) throw new KdriftError(`\`${argv.join(' ')}\` on lab host ${host} failed (exit ${res.code}): ${res.stderr.trim()}`);
+  return res.stdout;
+}

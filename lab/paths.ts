@@ -1,0 +1,75 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KdriftError } from '../core/errors.js';
+import type { LabHostName } from './plan.js';
+
+/** The repository root: the nearest parent of this module with the kdrift package.json (works from lab/ and dist/lab/). */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bin', 'kdrift.js'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new KdriftError('cannot find the kdrift repository root above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+}
+
+/** Where one lab keeps its state (gitignored). */
+export function labPaths(name: string) {
+  const root = repoRoot();
+  const dir = path.join(root, '.lab', name);
+  return {
+    root,
+    dir,
+    stateFile: path.join(dir, 'lab.json'),
+    identityFile: path.join(dir, 'id_ed25519'),
+    authorizedKeys: path.join(dir, 'authorized_keys'),
+    knownHosts: path.join(dir, 'known_hosts'),
+    sshConfig: path.join(dir, 'ssh_config'),
+    inventoryFile: path.join(dir, 'inventory.yaml'),
+    runDir: path.join(dir, 'run'),
+    logDir: path.join(dir, 'log'),
+    host: (h: LabHostName) => {
+      const hostDir = path.join(dir, 'hosts', h);
+      return {
+        dir: hostDir,
+        home: path.join(hostDir, 'home'),
+        nonRootHome: path.join(hostDir, 'home-nonroot'),
+        hostKey: path.join(hostDir, 'ssh_host_ed25519_key'),
+        sshdConfig: path.join(hostDir, 'sshd_config'),
+        haproxyConfig: path.join(hostDir, 'haproxy.cfg'),
+        provisioned: path.join(hostDir, 'provisioned'),
+      };
+    },
+    pidFile: (proc: string) => path.join(dir, 'run', `${proc}.pid`),
+    logFile: (proc: string) => path.join(dir, 'log', `${proc}.log`),
+    /** Pulumi stack config at the repo root; only the default lab writes it. */
+    pulumiStack: path.join(root, 'Pulumi.lab.yaml'),
+  };
+}
+export type LabPaths = ReturnType<typeof labPaths>;
+
+/** `ip netns exec NS` bind-mounts every entry of this directory over /etc inside the host. */
+export function etcNetnsDir(netns: string): string {
+  return path.join('/etc/netns', netns);
+}
+
+export function netnsPath(netns: string): string {
+  return path.join('/run/netns', netns);
+}
+
+/**
+ * The lab's helper processes run from the compiled tree (dist/lab/*.js) so they start fast. A dist file older than
+ * its source would run stale code: refuse it with the command that fixes it.
+ */
+export function distScript(script: 'app-server' | 'delay-line' | 'load'): string {
+  const root = repoRoot();
+  const js = path.join(root, 'dist', 'lab', `${script}.js`);
+  const ts = path.join(root, 'lab', `${script}.ts`);
+  if (!existsSync(js)) throw new KdriftError(`${js} is missing: build with \`npx tsc -p .\` (or bash scripts/setup.sh)`);
+  if (existsSync(ts) && statSync(ts).mtimeMs > statSync(js).mtimeMs + 1000) {
+    throw new KdriftError(`${js} is older than ${ts}: rebuild with \`npx tsc -p .\``);
+  }
+  return js;
+}

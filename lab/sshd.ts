@@ -1,0 +1,55 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { runOk } from './run.js';
+import { writeIfChanged } from './etc.js';
+import type { LabPaths } from './paths.js';
+import type { HostPlan } from './plan.js';
+
+/** Each lab host runs its own sshd: own ed25519 host key, key-only auth (the lab's client key), on its LAN address. */
+export async function ensureKey(file: string, comment: string): Promise<void> {
+  if (existsSync(file) && existsSync(`${file}.pub`)) return;
+  await runOk(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], { input: 'y\n' });
+}
+
+export function publicKey(file: string): string {
+  return readFileSync(`${file}.pub`, 'utf8').trim();
+}
+
+export function sshdConfigText(h: HostPlan, paths: LabPaths): string {
+  const hp = paths.host(h.name);
+  return [
+    `# sshd for lab host ${h.name} (netns ${h.netns}); started by kdrift lab up`,
+    'Port 22',
+    `ListenAddress ${h.address}`,
+    `HostKey ${hp.hostKey}`,
+    `PidFile ${paths.pidFile(`sshd-${h.name}`)}`,
+    `AuthorizedKeysFile ${paths.authorizedKeys}`,
+    'PubkeyAuthentication yes',
+    'PermitRootLogin prohibit-password',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    'StrictModes yes',
+    'X11Forwarding no',
+    'AllowTcpForwarding no',
+    'PrintMotd no',
+    'PrintLastLog no',
+    'UseDNS no',
+    // A fleet run opens many sessions at once; the defaults (10:30:100) would drop some.
+    'MaxStartups 256:30:512',
+    'MaxSessions 64',
+    'Subsystem sftp internal-sftp',
+    'LogLevel ERROR',
+    '',
+  ].join('\n');
+}
+
+/** Writes the config; returns true when it changed (a running sshd must then be restarted). */
+export function writeSshdConfig(h: HostPlan, paths: LabPaths): boolean {
+  return writeIfChanged(paths.host(h.name).sshdConfig, sshdConfigText(h, paths));
+}
+
+export function sshdArgv(h: HostPlan, paths: LabPaths): string[] {
+  // sshd refuses to start without its privilege-separation directory (the Debian service creates it at start).
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  return ['ip', 'netns', 'exec', h.netns, '/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)];
+}
