@@ -328,14 +328,18 @@ describe('SSH sessions against real sshd', function () {
       const doomed = await newSshd('doomed');
       const s = await open(hostFor(doomed, { name: 'doomed' }), { knownHostsPath: knownHostsWith('doomed', [[doomed]]) });
       assert.equal((await s.exec(['true'])).code, 0);
-      const running = rejection(s.exec(['sleep', '20']));
-      await new Promise((r) => setTimeout(r, 200));
-      await doomed.stop(); // kills sshd and the per-connection child serving us
+      const marker = `20.${process.pid}`;
+      const running = rejection(s.exec(['sleep', marker]));
+      // Wait until the remote command really runs (on a loaded machine that can take a while).
+      for (let i = 0; i < 100 && !execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).includes(`sleep ${marker}`); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await doomed.stop(); // kills sshd and the per-connection child serving us (and so the sleep)
       const [during] = await running;
-      assert.match(during.message, /host doomed: connection to 127\.0\.0\.1:\d+ lost while running 'sleep' 20/);
+      assert.match(during.message, new RegExp(`host doomed: connection to 127\\.0\\.0\\.1:\\d+ lost while running 'sleep' ${marker.replace('.', '\\.')}`));
       const [after, ms] = await rejection(s.exec(['true']));
       assert.match(after.message, /host doomed: connection to 127\.0\.0\.1:\d+ is gone/);
-      assert.ok(ms < 50, `took ${ms} ms`);
+      assert.ok(ms < 200, `took ${ms} ms`);
       const [fileErr] = await rejection(s.readFile('/etc/hostname'));
       assert.match(fileErr.message, /is gone/);
     });
