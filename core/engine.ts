@@ -171,8 +171,12 @@ export function verdictFor(findings: readonly Finding[], plan: Pick<HostPlan, 'b
   if (configDrift.length > 0 && behaviourDrift.length > 0) return 'both';
   if (behaviourDrift.length > 0) return 'behaviour drift';
   if (configDrift.length === 0) return 'ok';
+  // "Not yet shown" needs a behaviour that depends on a drifted key AND was observed without drift; a behaviour that
+  // could not be observed (unknown) shows nothing either way.
   const drifted = new Set(configDrift.map((f) => f.key));
-  const watched = plan.behaviours.some((b) => b.spec.dependsOn.some((k) => drifted.has(k)));
+  const observedOk = (b: HostPlan['behaviours'][number]) =>
+    findings.some((f) => f.layer === 'behaviour' && f.check === b.spec.check && f.key === behaviourKey(b.spec) && f.status === 'ok');
+  const watched = plan.behaviours.some((b) => b.spec.dependsOn.some((k) => drifted.has(k)) && observedOk(b));
   return watched ? 'config drift not yet shown by behaviour' : 'config drift';
 }
 

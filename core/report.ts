@@ -12,7 +12,8 @@ export const REPORT_VERSION = 1;
  *   'behaviour drift'                           behaviour drifts while the declared config is in place;
  *   'config drift not yet shown by behaviour'   config drifts, and a behaviour that depends on a drifted key was
  *                                               observed without drift (e.g. no affected connections yet);
- *   'config drift'                              config drifts, no behaviour declared depends on the drifted keys;
+ *   'config drift'                              config drifts, and no behaviour that depends on the drifted keys was
+ *                                               observed ok (none declared, or it could not be observed);
  *   'ok'                                        neither.
  */
 export type Verdict = 'config drift' | 'behaviour drift' | 'both' | 'config drift not yet shown by behaviour' | 'ok';

@@ -123,6 +123,31 @@ describe('kdrift report on the lab (e2e)', function () {
     assert.match(text.stdout, /net\.ipv4\.tcp_window_scaling\s+persisted\s+drift\s+= 1\s+0\s+\/etc\/sysctl\.d\/90-harden\.conf:2/);
   });
 
+  it('probe_on_a_clean_lb_sees_window_scaling_negotiated_and_the_verdict_is_ok', async () => {
+    const res = await kdrift(['report', '--inventory', lab.inventoryFile, '--role', 'load-balancer', '--probe', '--format', 'json']);
+    timings.probeReportLbCli = res.ms;
+    assert.equal(res.code, 0, res.stderr + res.stdout.slice(0, 3000));
+    const lb = (JSON.parse(res.stdout) as Report).hosts[0];
+    assert.equal(lb?.name, 'lb');
+    assert.equal(lb?.verdict, 'ok');
+    const ws = lb?.findings.find((f) => f.check === 'tcp.windowScaling');
+    assert.equal(ws?.status, 'ok', JSON.stringify(ws));
+    assert.equal(ws?.layer, 'behaviour');
+    assert.equal(ws?.key, 'port 80');
+  });
+
+  it('window_scaling_0_on_lb_with_probe_is_config_and_behaviour_drift_both', async () => {
+    await labExecOk(LAB, 'lb', ['sysctl', '-q', '-w', 'net.ipv4.tcp_window_scaling=0']);
+    const res = await kdrift(['report', '--inventory', lab.inventoryFile, '--role', 'load-balancer', '--probe', '--format', 'json']);
+    assert.equal(res.code, 2, res.stderr);
+    const lb = (JSON.parse(res.stdout) as Report).hosts[0];
+    assert.equal(lb?.verdict, 'both');
+    assert.deepEqual(lb?.findings.filter(countsAsDrift).map((f) => `${f.check} ${f.key} ${f.layer}`), [
+      'sysctl net.ipv4.tcp_window_scaling runtime',
+      'tcp.windowScaling port 80 behaviour',
+    ]);
+  });
+
   it('a_down_host_exits_1_and_the_other_hosts_findings_are_still_present', async () => {
     const pid = await sshdPid('app2');
     process.kill(pid, 'SIGTERM');

@@ -179,6 +179,8 @@ describe('verdict (config joined with behaviour)', () => {
   it('behaviour_drift_alone_is_behaviour_drift', () => assert.equal(verdictFor([f('runtime', 'ok'), f('behaviour', 'drift', 'port 80')], plan), 'behaviour drift'));
   it('config_drift_watched_by_an_ok_behaviour_is_not_yet_shown', () =>
     assert.equal(verdictFor([f('runtime', 'drift'), f('behaviour', 'ok', 'port 80')], plan), 'config drift not yet shown by behaviour'));
-  it('config_drift_no_behaviour_depends_on_is_config_drift', () => assert.equal(verdictFor([f('runtime', 'drift', 'net.ipv4.tcp_sack')], plan), 'config drift'));
+  it('config_drift_no_behaviour_depends_on_is_config_drift', () => assert.equal(verdictFor([f('runtime', 'drift', 'net.ipv4.tcp_sack'), f('behaviour', 'ok', 'port 80')], plan), 'config drift'));
+  it('config_drift_whose_behaviour_could_not_be_observed_is_config_drift', () =>
+    assert.equal(verdictFor([f('runtime', 'drift'), f('behaviour', 'unknown', 'port 80')], plan), 'config drift'));
   it('nothing_drifting_is_ok', () => assert.equal(verdictFor([f('runtime', 'ok'), f('behaviour', 'ok', 'port 80')], plan), 'ok'));
 });
