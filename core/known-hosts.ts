@@ -112,9 +112,16 @@ export function hostKeyLookupName(host: string, port: number): string {
 
 /** OpenSSH match_pattern: `*` any run of characters, `?` exactly one; the whole name must match. */
 export function matchWildcard(name: string, pattern: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  // Most patterns are plain names; a fleet of 1,000 hosts checks each against every line, so skip the regex then.
+  if (!pattern.includes('*') && !pattern.includes('?')) return name === pattern;
+  let re = wildcardCache.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+    wildcardCache.set(pattern, re);
+  }
   return re.test(name);
 }
+const wildcardCache = new Map<string, RegExp>();
 
 /** OpenSSH match_hostname: a matching negated pattern vetoes the line; otherwise any positive match applies it. */
 export function hostMatches(hosts: HostMatcher, name: string): boolean {
