@@ -171,15 +171,16 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     try {
       const left = await newestUnfinished(conn.session, journalDir, netns);
       if (left) {
+        const leftStatus = left.doc.status; // rollbackJournal moves it on
         const res = await rollbackJournal(conn.session, left.path, left.doc, kinds, { onlyIfUntouched: true });
         if (!res.restored) {
           return done({
-            status: left.doc.status === 'rollback-failed' || res.attempted ? 'rollback-failed' : 'unchanged',
-            reasons: [`an earlier fix left journal ${left.path} (${left.doc.status}) and it cannot be rolled back automatically:`, ...res.problems, `check the host, then run: kdrift fix --undo --host ${host.name}`],
+            status: leftStatus === 'rollback-failed' || res.attempted ? 'rollback-failed' : 'unchanged',
+            reasons: [`an earlier fix left journal ${left.path} (${leftStatus}) and it cannot be rolled back automatically:`, ...res.problems, `check the host, then run: kdrift fix --undo --host ${host.name}`],
             journal: left.path,
           });
         }
-        recovered = { journal: left.path, status: left.doc.status };
+        recovered = { journal: left.path, status: leftStatus };
       }
     } catch (err) {
       return done({ status: 'unchanged', reasons: [errorMessage(err)] });

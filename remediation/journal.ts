@@ -141,7 +141,7 @@ function permissionHint(msg: string): string {
 
 /** The journal files of one netns, oldest first (names sort by time). */
 export async function listJournals(session: HostSession, dir: string, netns: string): Promise<string[]> {
-  const script = 'd=$1; p=$2; [ -d "$d" ] || exit 0; [ -r "$d" ] && [ -x "$d" ] || { echo "cannot read $d" >&2; exit 1; }; for f in "$d/$p"-*.json; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0';
+  const script = 'd=$1; p=$2; [ -d "$d" ] || exit 0; [ -r "$d" ] && [ -x "$d" ] || { echo "cannot read $d: permission denied" >&2; exit 1; }; for f in "$d/$p"-*.json; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0';
   const res = await session.exec(['sh', '-c', script, 'sh', dir, netns]);
   if (res.code !== 0) throw new HostError(session.host, `cannot list journals in ${dir}: ${permissionHint(res.stderr.toString('utf8').trim())}`);
   return res.stdout.toString('utf8').split('\n').filter((l) => l.length > 0).sort();

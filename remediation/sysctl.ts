@@ -192,9 +192,26 @@ async function writeFile(session: HostSession, path: string, data: Buffer, mode:
     await session.writeFileAtomic(path, data, { mode });
   } catch (err) {
     const msg = (err as Error).message;
-    if (!/EBUSY|resource busy/i.test(msg)) throw new HostError(session.host, `cannot write ${path}: ${msg.replace(/^host [^:]+: /, '')}`);
+    if (!/EBUSY|resource busy/i.test(msg)) {
+      throw new HostError(session.host, `cannot write ${path}: ${msg.replace(/^host [^:]+: /, '')}${await whyNotWritable(session, path)}`);
+    }
     const res = await session.exec(['sh', '-c', 'cat > "$1"', 'sh', path], { stdin: data });
     if (res.code !== 0) throw new HostError(session.host, `cannot write ${path} (in place, it is a mount point): ${res.stderr.toString('utf8').trim()}`);
+  }
+}
+
+/**
+ * SFTP reports most failures as a bare "failure" (EIO): ask the host's shell why the directory cannot be written, so
+ * the reason says "Read-only file system" or "Permission denied".
+ */
+async function whyNotWritable(session: HostSession, path: string): Promise<string> {
+  const probe = 'd=$(dirname -- "$1"); t="$d/.kdrift-write-test.$$"; if ( : > "$t" ) 2>/dev/null; then rm -f -- "$t"; exit 0; fi; ( : > "$t" ) 2>&1 | sed "s/^.*: //"; exit 1';
+  try {
+    const res = await session.exec(['sh', '-c', probe, 'sh', path]);
+    const why = res.stdout.toString('utf8').trim();
+    return res.code !== 0 && why ? ` (${why}${/permission denied/i.test(why) ? ': kdrift fix needs root on the host' : ''})` : '';
+  } catch {
+    return '';
   }
 }
 
