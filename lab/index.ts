@@ -314,7 +314,8 @@ async function ensureDelayLine(
   // Several packets in flight per direction each take a thread-pool thread only while a read is pending (one per fd);
   // a larger pool keeps DNS/fs work of nothing else from starving it.
   const started = spawnDetached(argv, { logFile: paths.logFile('delay-line'), pidFile, env: { ...process.env, UV_THREADPOOL_SIZE: '4' } });
-  for (let i = 0; i < 100; i++) {
+  // Generous: on a busy machine a node process can take seconds to start.
+  for (const until = Date.now() + 20_000; Date.now() < until; ) {
     if (existsSync(ready)) return;
     if (!isAlive(started)) break;
     await sleep(20);
@@ -347,7 +348,7 @@ async function ensureHaproxy(plan: LabPlan, paths: LabPaths): Promise<void> {
 }
 
 /** Waits until address:port accepts a TCP connection (from the root namespace, over the bridge). */
-async function waitForPort(address: string, port: number, what: string, logFile: string | undefined, timeoutMs = 8000): Promise<void> {
+async function waitForPort(address: string, port: number, what: string, logFile: string | undefined, timeoutMs = 20_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
