@@ -23,9 +23,14 @@
 struct kd_cfg {
 	__u8 ns_filter;   /* 1: only netns cookies present in the watch_ns map */
 	__u8 port_filter; /* 1: only ports present in the watch_port map */
-	__u8 events;      /* 1: emit sampled per-connection events (tcp_wscale only) */
+	__u8 events;      /* KD_EV_* bits: which per-connection events to emit (tcp_wscale only) */
 	__u8 sample_shift; /* emit one event per 2^shift connections per CPU */
 	__u32 pad;
 };
+
+/* Event classes. User space turns a class off once it holds enough samples of it, so a busy host pays for a few
+ * hundred events, not one per connection; the counters stay exact. */
+#define KD_EV_NEGOTIATED 1
+#define KD_EV_LACKING 2
 
 #endif

@@ -2,13 +2,16 @@
 /* TCP stalls per (netns, service port, direction), counted in the kernel: zero-window advertisements both ways,
  * zero-window probes both ways, retransmits, and data segments (the denominator of a retransmit rate).
  *
- *  - sock_ops (cgroup v2 root): at ESTABLISHED, remember on the socket (sk_storage) which port is the service port and
- *    whether we opened or accepted the connection, for watched connections only.
  *  - cgroup_skb egress/ingress (root): reads the TCP header of every segment of a watched connection; th->window == 0
  *    is an exact zero-window advertisement in any TCP state.
  *  - tp_btf/tcp_retransmit_skb (tracepoint/tcp/tcp_retransmit_skb where BTF tracing is refused): retransmits.
  *
- * Observe only: both cgroup_skb programs and the sock_ops program return 1 on every path. No per-packet events. */
+ * The service port and direction of a segment's connection: with a port filter, the watched port (our local port →
+ * we accepted: "in"; the remote port → we connected: "out"); without one, the lower port of the two (ephemeral ports
+ * are the high ones). A first version kept the direction in sk_storage from a sock_ops program; allocating that
+ * storage per connection cost ~10 % of a loopback connect/accept/close, for no better answer on service ports.
+ *
+ * Observe only: both cgroup_skb programs return 1 on every path. No per-packet events. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -39,13 +42,6 @@ struct {
 	__type(key, __u16);
 	__type(value, __u8);
 } kd_st_port SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct kd_st_sk);
-} kd_st_sk SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -120,23 +116,26 @@ static __always_inline __u64 sk_netns(const struct sock *sk)
 	return net ? BPF_CORE_READ(net, net_cookie) : 0;
 }
 
-/* The counter slot of a connection; NULL when the connection is not watched. For sockets without our storage (they
- * predate the probe) the direction is unknown and the port is the watched one, or the lower of the two. */
-static __always_inline struct kd_st_val *slot(struct kd_cfg *cfg, __u64 ns, struct kd_st_sk *st, __u16 lport, __u16 rport)
+/* The counter slot of a segment's connection; NULL when the connection is not watched. */
+static __always_inline struct kd_st_val *slot(struct kd_cfg *cfg, __u64 ns, __u16 lport, __u16 rport)
 {
 	struct kd_st_key key = { .netns_cookie = ns };
-	if (st) {
-		key.port = st->port;
-		key.direction = st->direction;
-	} else if (cfg->port_filter) {
-		if (port_watched(cfg, lport))
+	if (cfg->port_filter) {
+		if (port_watched(cfg, lport)) {
 			key.port = lport;
-		else if (port_watched(cfg, rport))
+			key.direction = KD_DIR_IN;
+		} else if (port_watched(cfg, rport)) {
 			key.port = rport;
-		else
+			key.direction = KD_DIR_OUT;
+		} else {
 			return 0;
+		}
+	} else if (lport < rport) {
+		key.port = lport;
+		key.direction = KD_DIR_IN;
 	} else {
-		key.port = lport < rport ? lport : rport;
+		key.port = rport;
+		key.direction = KD_DIR_OUT;
 	}
 	struct kd_st_val *v = bpf_map_lookup_elem(&kd_st_count, &key);
 	if (v)
@@ -150,30 +149,6 @@ static __always_inline struct kd_st_val *slot(struct kd_cfg *cfg, __u64 ns, stru
 		return 0;
 	}
 	return bpf_map_lookup_elem(&kd_st_count, &key);
-}
-
-SEC("sockops")
-int kd_st_sockops(struct bpf_sock_ops *skops)
-{
-	__u32 op = skops->op;
-	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		return 1;
-	struct kd_cfg *cfg = get_cfg();
-	if (!cfg)
-		return 1;
-	int passive = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
-	__u16 port = passive ? (__u16)skops->local_port : (__u16)bpf_ntohl(skops->remote_port);
-	if (!ns_watched(cfg, bpf_get_netns_cookie(skops)) || !port_watched(cfg, port))
-		return 1;
-	struct bpf_sock *sk = skops->sk;
-	if (!sk)
-		return 1;
-	struct kd_st_sk *st = bpf_sk_storage_get(&kd_st_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (st) {
-		st->port = port;
-		st->direction = passive ? KD_DIR_IN : KD_DIR_OUT;
-	}
-	return 1;
 }
 
 /* Parses IP + TCP headers at the network header; returns TCP payload length, or -1 when not TCP. */
@@ -238,8 +213,7 @@ static __always_inline int observe(struct __sk_buff *skb, int egress)
 		return 1; /* nothing to count: never create a counter slot for it */
 	__u16 lport = bpf_ntohs(egress ? th.source : th.dest);
 	__u16 rport = bpf_ntohs(egress ? th.dest : th.source);
-	struct kd_st_sk *st = bpf_sk_storage_get(&kd_st_sk, bsk, 0, 0);
-	struct kd_st_val *v = slot(cfg, ns, st, lport, rport);
+	struct kd_st_val *v = slot(cfg, ns, lport, rport);
 	if (!v)
 		return 1;
 	if (egress) {
@@ -272,7 +246,7 @@ int kd_st_ingress(struct __sk_buff *skb)
 	return observe(skb, 0);
 }
 
-static __always_inline void count_retransmit(const struct sock *sk, struct kd_st_sk *st)
+static __always_inline void count_retransmit(const struct sock *sk)
 {
 	struct kd_cfg *cfg = get_cfg();
 	if (!cfg || !sk)
@@ -282,7 +256,7 @@ static __always_inline void count_retransmit(const struct sock *sk, struct kd_st
 		return;
 	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	struct kd_st_val *v = slot(cfg, ns, st, lport, rport);
+	struct kd_st_val *v = slot(cfg, ns, lport, rport);
 	if (v)
 		v->retransmits += 1;
 }
@@ -290,15 +264,14 @@ static __always_inline void count_retransmit(const struct sock *sk, struct kd_st
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(kd_st_retrans, const struct sock *sk, const struct sk_buff *skb)
 {
-	struct kd_st_sk *st = bpf_sk_storage_get(&kd_st_sk, (struct sock *)sk, 0, 0);
-	count_retransmit(sk, st);
+	count_retransmit(sk);
 	return 0;
 }
 
-/* Fallback when BTF tracing programs are refused: no socket storage, so the direction is unknown. */
+/* Fallback when BTF tracing programs are refused (the socket pointer is read with probe reads instead). */
 SEC("tracepoint/tcp/tcp_retransmit_skb")
 int kd_st_retrans_tp(struct trace_event_raw_tcp_retransmit_skb *ctx)
 {
-	count_retransmit((const struct sock *)ctx->skaddr, 0);
+	count_retransmit((const struct sock *)ctx->skaddr);
 	return 0;
 }

@@ -2,9 +2,8 @@
 #ifndef KD_TCP_STALLS_H
 #define KD_TCP_STALLS_H
 
-/* Key: (netns, service port, direction). The service port is the listening port for accepted connections and the
- * remote port for connections this host opened; for sockets that predate the probe the direction is unknown and the
- * port is the watched one (or the lower of the two). */
+/* Key: (netns, service port, direction). The service port is the watched port of the segment's connection (local:
+ * direction "in", remote: "out"), or without a port filter the lower of the two ports. */
 struct kd_st_key {
 	__u64 netns_cookie;
 	__u16 port;
@@ -23,13 +22,6 @@ struct kd_st_val {
 	__u64 data_segs_out;   /* data segments sent (GSO counted per segment), retransmits included */
 	__u64 segs_in;         /* data segments received */
 	__u64 pad;
-};
-
-/* Per-socket state recorded by the sock_ops program at ESTABLISHED. */
-struct kd_st_sk {
-	__u16 port;
-	__u8 direction;
-	__u8 pad;
 };
 
 _Static_assert(sizeof(struct kd_st_key) == 16, "kd_st_key layout is encoded by probe/codec.ts");

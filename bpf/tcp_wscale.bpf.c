@@ -184,7 +184,7 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	};
 	count(&key);
 
-	if (!cfg->events)
+	if (!(cfg->events & (wscale_ok ? KD_EV_NEGOTIATED : KD_EV_LACKING)))
 		return 1;
 	__u32 seq_idx = KD_WS_STAT_SEQ;
 	__u64 *seq = bpf_map_lookup_elem(&kd_ws_stat, &seq_idx);

@@ -11,6 +11,8 @@ import {
   decodeStallValues,
   decodeWscaleEvent,
   encodeConfig,
+  EVENTS_LACKING,
+  EVENTS_NEGOTIATED,
   encodeU16,
   encodeU32,
   encodeU64,
@@ -27,8 +29,11 @@ export interface ProbeOptions {
   ports: readonly number[];
   /** 'self': only this process's netns; 'all': every netns of the host. */
   netns: 'self' | 'all';
-  /** Connection samples kept in memory (counts stay exact beyond it). */
-  maxSamples?: number;
+  /**
+   * Connection samples kept per class (negotiated / not negotiated). Once a class is full the kernel stops emitting
+   * it: the counters stay exact, and a busy host does not pay for an event per connection.
+   */
+  maxSamples?: { negotiated: number; lacking: number };
   /** Ring-buffer drain interval. */
   drainIntervalMs?: number;
 }
@@ -41,6 +46,8 @@ export class Probe {
   private readonly startedAtNs = process.hrtime.bigint();
   private samplesSeen = 0;
   private readonly samples: WscaleEvent[] = [];
+  private readonly kept = { negotiated: 0, lacking: 0 };
+  private events = EVENTS_NEGOTIATED | EVENTS_LACKING;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -50,7 +57,8 @@ export class Probe {
     private readonly ring: RingBuffer,
     readonly netnsCookie: bigint,
     readonly retransmitHook: 'tp_btf' | 'tracepoint',
-    private readonly maxSamples: number,
+    private readonly maxSamples: { negotiated: number; lacking: number },
+    private readonly opts: ProbeOptions,
   ) {}
 
   static async start(opts: ProbeOptions): Promise<Probe> {
@@ -61,7 +69,7 @@ export class Probe {
     try {
       ws = BpfObject.openBundled(WSCALE);
       load(ws, 'the window-scaling program');
-      configure(ws, 'kd_ws', opts, cookie, true);
+      configure(ws, 'kd_ws', opts, cookie, EVENTS_NEGOTIATED | EVENTS_LACKING);
 
       let hook: 'tp_btf' | 'tracepoint' = 'tp_btf';
       try {
@@ -72,17 +80,16 @@ export class Probe {
         st = openStalls('tracepoint');
         hook = 'tracepoint';
       }
-      configure(st, 'kd_st', opts, cookie, false);
+      configure(st, 'kd_st', opts, cookie, 0);
 
       // Rings and filters are ready before anything is attached: the first callback already sees the filter.
       const ring = ws.ringBuffer('kd_ws_events');
       attach(() => ws!.attachCgroup('kd_ws_sockops', cgroupRoot), `kd_ws_sockops to ${cgroupRoot}`);
-      attach(() => st!.attachCgroup('kd_st_sockops', cgroupRoot), `kd_st_sockops to ${cgroupRoot}`);
       attach(() => st!.attachCgroup('kd_st_egress', cgroupRoot), `kd_st_egress to ${cgroupRoot}`);
       attach(() => st!.attachCgroup('kd_st_ingress', cgroupRoot), `kd_st_ingress to ${cgroupRoot}`);
       attach(() => st!.attach(hook === 'tp_btf' ? 'kd_st_retrans' : 'kd_st_retrans_tp'), 'the retransmit tracepoint');
 
-      const probe = new Probe(ws, st, ring, cookie, hook, opts.maxSamples ?? 2000);
+      const probe = new Probe(ws, st, ring, cookie, hook, opts.maxSamples ?? { negotiated: 100, lacking: 1000 }, opts);
       probe.timer = setInterval(() => probe.drain(), opts.drainIntervalMs ?? 20);
       probe.timer.unref();
       return probe;
@@ -98,7 +105,19 @@ export class Probe {
     if (this.closed) return;
     for (const rec of this.ring.consume()) {
       this.samplesSeen++;
-      if (this.samples.length < this.maxSamples) this.samples.push(decodeWscaleEvent(rec));
+      const e = decodeWscaleEvent(rec);
+      const cls = e.wscaleOk ? 'negotiated' : 'lacking';
+      if (this.kept[cls] < this.maxSamples[cls]) {
+        this.kept[cls]++;
+        this.samples.push(e);
+      }
+    }
+    let events = 0;
+    if (this.kept.negotiated < this.maxSamples.negotiated) events |= EVENTS_NEGOTIATED;
+    if (this.kept.lacking < this.maxSamples.lacking) events |= EVENTS_LACKING;
+    if (events !== this.events) {
+      this.events = events;
+      configure(this.ws, 'kd_ws', this.opts, this.netnsCookie, events, false);
     }
   }
 
@@ -213,11 +232,11 @@ function attach(fn: () => number, what: string): void {
   }
 }
 
-/** Writes the filter maps (`<prefix>_ns`, `<prefix>_port`) and the config (`<prefix>_cfg`). */
-function configure(obj: BpfObject, prefix: string, opts: ProbeOptions, cookie: bigint, events: boolean): void {
+/** Writes the filter maps (`<prefix>_ns`, `<prefix>_port`, unless only the events change) and the config (`<prefix>_cfg`). */
+function configure(obj: BpfObject, prefix: string, opts: ProbeOptions, cookie: bigint, events: number, filters = true): void {
   const one = Buffer.from([1]);
-  if (opts.netns === 'self') obj.update(`${prefix}_ns`, encodeU64(cookie), one, BPF_ANY);
-  for (const p of opts.ports) obj.update(`${prefix}_port`, encodeU16(p), one, BPF_ANY);
+  if (filters && opts.netns === 'self') obj.update(`${prefix}_ns`, encodeU64(cookie), one, BPF_ANY);
+  if (filters) for (const p of opts.ports) obj.update(`${prefix}_port`, encodeU16(p), one, BPF_ANY);
   obj.update(
     `${prefix}_cfg`,
     encodeU32(0),

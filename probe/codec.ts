@@ -26,14 +26,17 @@ function offerName(code: number): Offer {
 export interface FilterConfig {
   nsFilter: boolean;
   portFilter: boolean;
-  events: boolean;
+  /** EVENTS_* bits: which connection events the kernel emits. */
+  events: number;
   sampleShift: number;
 }
+export const EVENTS_NEGOTIATED = 1;
+export const EVENTS_LACKING = 2;
 export function encodeConfig(c: FilterConfig): Buffer {
   const b = Buffer.alloc(8);
   b.writeUInt8(c.nsFilter ? 1 : 0, 0);
   b.writeUInt8(c.portFilter ? 1 : 0, 1);
-  b.writeUInt8(c.events ? 1 : 0, 2);
+  b.writeUInt8(c.events & 3, 2);
   b.writeUInt8(Math.max(0, Math.min(15, c.sampleShift)), 3);
   return b;
 }

@@ -80,6 +80,8 @@ export function waitForLine(child: ChildProcess, stream: 'stdout' | 'stderr', re
 export interface AgentRun {
   child: ChildProcess;
   result: Promise<ProbeObservation>;
+  /** SIGTERM (the agent detaches and prints what it saw), then its observation: no race with a fixed window. */
+  finish(): Promise<ProbeObservation>;
 }
 
 /** Starts `kdrift probe --json ...` in the netns from the sources and waits until it has attached. */
@@ -100,8 +102,20 @@ export async function startAgent(ns: string, args: string[]): Promise<AgentRun> 
     });
   });
   result.catch(() => {}); // observed by the test; avoid an unhandled rejection if it fails before being awaited
-  await waitForLine(child, 'stderr', /attached/);
-  return { child, result };
+  try {
+    await waitForLine(child, 'stderr', /attached/, 60_000);
+  } catch (err) {
+    killGroup(child); // an agent that attached late must not stay attached (its TCP_SAVE_SYN would change later tests)
+    throw err;
+  }
+  return {
+    child,
+    result,
+    finish: () => {
+      if (child.pid !== undefined && child.exitCode === null) child.kill('SIGTERM');
+      return result;
+    },
+  };
 }
 
 /**

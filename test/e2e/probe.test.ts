@@ -58,13 +58,13 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
   async function scenario(srvScaling: number, cliScaling: number, agentsIn: string[]): Promise<Map<string, ProbeObservation>> {
     sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', srvScaling);
     sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', cliScaling);
-    const agents = await Promise.all(agentsIn.map(async (ns) => [ns, await startAgent(ns, ['--duration', '3s', '--port', String(PORT)])] as const));
+    const agents = await Promise.all(agentsIn.map(async (ns) => [ns, await startAgent(ns, ['--duration', '60s', '--port', String(PORT)])] as const));
     // The server starts after the agents attached, so its listener saves SYNs and the passive side sees the offer.
     const server = await startServer(SRV, srvAddr, PORT, 'close');
     try {
       await runClient(CLI, srvAddr, PORT, 5);
       const out = new Map<string, ProbeObservation>();
-      for (const [ns, a] of agents) out.set(ns, await a.result);
+      for (const [ns, a] of agents) out.set(ns, await a.finish());
       return out;
     } finally {
       killGroup(server);
@@ -121,9 +121,9 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', 0);
     const server = await startServer(SRV, srvAddr, PORT, 'close');
     try {
-      const agent = await startAgent(SRV, ['--duration', '3s', '--port', String(PORT)]);
+      const agent = await startAgent(SRV, ['--duration', '60s', '--port', String(PORT)]);
       await runClient(CLI, srvAddr, PORT, 3);
-      const obs = await agent.result;
+      const obs = await agent.finish();
       assert.deepEqual(row(obs, 'in').lackedBy, { local: 0, peer: 3, unknown: 0 });
       for (const s of obs.samples) assert.equal(s.peerOffered, 'unknown');
     } finally {
@@ -134,13 +134,13 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
   it('counts zero-window advertisements and probes when the receiver stops reading', async () => {
     sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', 1);
     sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', 1);
-    const srvAgent = await startAgent(SRV, ['--duration', '5s', '--port', String(PORT)]);
-    const cliAgent = await startAgent(CLI, ['--duration', '5s', '--port', String(PORT)]);
+    const srvAgent = await startAgent(SRV, ['--duration', '60s', '--port', String(PORT)]);
+    const cliAgent = await startAgent(CLI, ['--duration', '60s', '--port', String(PORT)]);
     const server = await startServer(SRV, srvAddr, PORT, 'hold', { rcvbuf: 4096 });
     try {
       await runClient(CLI, srvAddr, PORT, 1, 2.5);
-      const srv = row(await srvAgent.result, 'in');
-      const cli = row(await cliAgent.result, 'out');
+      const srv = row(await srvAgent.finish(), 'in');
+      const cli = row(await cliAgent.finish(), 'out');
       assert.ok(srv.zeroWindow.sent >= 1, `server advertised zero windows: ${JSON.stringify(srv)}`);
       assert.ok(cli.zeroWindow.received >= 1, `client saw zero windows: ${JSON.stringify(cli)}`);
       assert.ok(cli.zeroWindowProbes.sent >= 1, `client probed the zero window: ${JSON.stringify(cli)}`);
@@ -164,13 +164,13 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     drop.update('kd_drop_port', Buffer.alloc(4), port);
     drop.attachCgroup('kd_drop_ingress', dropCgroup);
 
-    const cliAgent = await startAgent(CLI, ['--duration', '4s', '--port', String(PORT)]);
+    const cliAgent = await startAgent(CLI, ['--duration', '60s', '--port', String(PORT)]);
     const server = await startServer(SRV, srvAddr, PORT, 'drain', {
       beforeListen: (pid) => writeFileSync(path.join(dropCgroup, 'cgroup.procs'), String(pid)),
     });
     try {
       await runClient(CLI, srvAddr, PORT, 1, 1.5);
-      const obs = await cliAgent.result;
+      const obs = await cliAgent.finish();
       const cli = row(obs, 'out');
       assert.ok(cli.dataSegmentsOut > 0, JSON.stringify(cli));
       assert.ok(cli.retransmits >= 1, `the sender retransmitted: ${JSON.stringify(cli)}`);

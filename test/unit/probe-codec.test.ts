@@ -97,7 +97,7 @@ describe('probe codec (byte layouts shared with bpf/*.h)', () => {
   });
 
   it('encodes the filter config as struct kd_cfg, clamping the sample shift', () => {
-    assert.deepEqual([...encodeConfig({ nsFilter: true, portFilter: false, events: true, sampleShift: 99 })], [1, 0, 1, 15, 0, 0, 0, 0]);
+    assert.deepEqual([...encodeConfig({ nsFilter: true, portFilter: false, events: 2, sampleShift: 99 })], [1, 0, 2, 15, 0, 0, 0, 0]);
   });
 });
 

@@ -1,0 +1,213 @@
+/**
+ * Probe overhead: loopback connect/accept/close rate (bench/probe-connloop.c, 20k connections a run) bare, with the
+ * kdrift probe attached, and with a bpftrace script observing the same thing (window scaling of every new connection
+ * through BTF on tracepoint:sock:inet_sock_set_state). Interleaved repetitions; medians and ratios printed.
+ *
+ * Two measures: the connection rate (wall clock; noisy on a shared machine) and the CPU cost per connection = the
+ * loop's own CPU time (the kernel's TCP + BPF work on loopback runs in its context) + the CPU the observer process
+ * (agent or bpftrace) used meanwhile. Overhead = extra CPU per connection over bare. The CPU measure is what
+ * other load on the machine disturbs least.
+ *
+ *   node --import tsx bench/probe-overhead.ts [--reps 5] [--count 20000]
+ *
+ * Needs root, clang, bpftrace; mounts tracefs at /sys/kernel/tracing if it is not mounted and unmounts it only then.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { reps: { type: 'string' }, count: { type: 'string' } } });
+const REPS = Number(values.reps ?? 5);
+const COUNT = Number(values.count ?? 20000);
+
+type Config = 'bare' | 'probe --port' | 'probe --netns all' | 'bpftrace printf' | 'bpftrace count';
+const CONFIGS: Config[] = ['bare', 'probe --port', 'probe --netns all', 'bpftrace printf', 'bpftrace count'];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`timeout waiting for ${re}: ${buf.slice(-300)}`)), timeoutMs);
+    child[stream]?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (re.test(buf)) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`exited ${code} before ${re}: ${buf.slice(-300)}`));
+    });
+  });
+}
+
+/** SIGINT, then wait for the streams to close too (so everything it printed has been read). */
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null && child.stdout?.readableEnded !== false) return resolve(child.exitCode);
+    child.once('close', (code) => resolve(code));
+    child.kill('SIGINT');
+  });
+}
+
+/** utime + stime of a process in ns (from /proc/<pid>/stat, clock ticks of 10 ms). */
+function cpuNs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 1e7;
+  } catch {
+    return 0;
+  }
+}
+
+function bpftraceScript(port: number, mode: 'printf' | 'count'): string {
+  const body =
+    mode === 'printf'
+      ? 'printf("%d %d %d %d %d\\n", args->sport, args->dport, $rx.wscale_ok, $rx.snd_wscale, $rx.rcv_wscale);'
+      : '@ws[$rx.wscale_ok, $rx.snd_wscale] = count();';
+  // BEGIN runs once every probe is attached: its line is the readiness signal ("Attaching..." comes before).
+  return `BEGIN { printf("ready\\n"); }
+tracepoint:sock:inet_sock_set_state
+/args->newstate == 1 && args->protocol == 6 && (args->sport == ${port} || args->dport == ${port})/
+{
+  $rx = ((struct tcp_sock *)args->skaddr)->rx_opt;
+  ${body}
+}
+`;
+}
+
+interface Observer {
+  child?: ChildProcess;
+  check: () => string;
+  done: () => Promise<void>;
+}
+
+async function startObserver(cfg: Config, port: number): Promise<Observer> {
+  if (cfg === 'bare') return { check: () => '', done: async () => {} };
+  if (cfg.startsWith('probe')) {
+    const filter = cfg === 'probe --port' ? ['--port', String(port)] : ['--netns', 'all'];
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts'), 'probe', '--json', '--samples', '0', '--duration', '1h', ...filter], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(child, 'stderr', /attached/);
+    return {
+      child,
+      check: () => {
+        const o = JSON.parse(out) as { summary: Array<{ port: number; direction: string; connections: number; negotiated: number }>; dropped: { events: number } };
+        const mine = o.summary.filter((r) => r.port === port && r.direction !== 'unknown');
+        const seen = mine.reduce((n, r) => n + r.connections, 0);
+        return `saw ${seen} connection ends (${mine.reduce((n, r) => n + r.negotiated, 0)} negotiated), dropped samples ${o.dropped.events}`;
+      },
+      done: async () => {
+        await stop(child);
+      },
+    };
+  }
+  const mode = cfg === 'bpftrace printf' ? 'printf' : 'count';
+  const child = spawn('bpftrace', ['-e', bpftraceScript(port, mode)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let lines = 0;
+  let tail = '';
+  const ready = waitFor(child, 'stdout', /^ready$/m);
+  child.stdout?.on('data', (d: Buffer) => {
+    const s = d.toString();
+    lines += s.split('\n').length - 1;
+    tail = (tail + s).slice(-400);
+  });
+  await ready;
+  return {
+    child,
+    check: () => (mode === 'printf' ? `printed ${lines - 2} lines` : `map: ${tail.trim().split('\n').filter((l) => l.startsWith('@')).join(' ')}`),
+    done: async () => {
+      await stop(child);
+    },
+  };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+async function main(): Promise<void> {
+  if (process.geteuid?.() !== 0) throw new Error('run as root');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kdbp-bench-'));
+  const loop = path.join(dir, 'connloop');
+  execFileSync('clang', ['-O2', '-o', loop, path.join(REPO, 'bench', 'probe-connloop.c')]);
+  const mountedTracefs = !readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[2] === 'tracefs');
+  if (mountedTracefs) execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
+  const rates = new Map<Config, number[]>(CONFIGS.map((c) => [c, []]));
+  const cpus = new Map<Config, number[]>(CONFIGS.map((c) => [c, []]));
+  execFileSync(loop, [String(await freePort()), String(COUNT)]); // warm-up, not counted
+  try {
+    for (let rep = 0; rep < REPS; rep++) {
+      // Rotate the order every repetition so slow drift of the machine does not favour one configuration.
+      const order = CONFIGS.map((_, i) => CONFIGS[(i + rep) % CONFIGS.length] as Config);
+      for (const cfg of order) {
+        const port = await freePort();
+        const obs = await startObserver(cfg, port);
+        let ns: number;
+        let cpu: number;
+        try {
+          const before = cpuNs(obs.child?.pid);
+          const [wall, loopCpu] = execFileSync(loop, [String(port), String(COUNT)], { encoding: 'utf8' }).trim().split(' ').map(Number);
+          ns = wall as number;
+          cpu = (loopCpu as number) + (cpuNs(obs.child?.pid) - before);
+        } finally {
+          await obs.done();
+        }
+        const rate = COUNT / (ns / 1e9);
+        rates.get(cfg)?.push(rate);
+        cpus.get(cfg)?.push(cpu / COUNT / 1000);
+        const note = obs.check();
+        process.stdout.write(
+          `rep ${rep + 1} ${cfg.padEnd(18)} ${rate.toFixed(0).padStart(6)} conn/s  ${(cpu / COUNT / 1000).toFixed(1).padStart(6)} µs CPU/conn${note ? `  (${note})` : ''}\n`,
+        );
+      }
+    }
+  } finally {
+    if (mountedTracefs) execFileSync('umount', ['/sys/kernel/tracing']);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const bare = median(rates.get('bare') ?? []);
+  const bareCpu = median(cpus.get('bare') ?? []);
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  process.stdout.write(`\nmedians over ${REPS} repetitions of ${COUNT} loopback connections (kernel ${os.release()}, ${os.cpus().length} CPUs, load ${load}):\n`);
+  for (const cfg of CONFIGS) {
+    const m = median(rates.get(cfg) ?? []);
+    const c = median(cpus.get(cfg) ?? []);
+    process.stdout.write(
+      `  ${cfg.padEnd(18)} ${m.toFixed(0).padStart(6)} conn/s = ${((m / bare) * 100).toFixed(1).padStart(5)} % of bare   ` +
+        `${c.toFixed(2).padStart(6)} µs CPU/conn = overhead ${(((c - bareCpu) / bareCpu) * 100).toFixed(1).padStart(5)} %\n`,
+    );
+  }
+  const ov = (cfg: Config) => median(cpus.get(cfg) ?? []) - bareCpu;
+  for (const probe of ['probe --port', 'probe --netns all'] as const) {
+    for (const bt of ['bpftrace printf', 'bpftrace count'] as const) {
+      const ratio = ov(probe) > 0 ? `${(ov(bt) / ov(probe)).toFixed(1)}×` : `∞ (probe overhead ${ov(probe).toFixed(2)} µs, within noise)`;
+      process.stdout.write(`  CPU overhead ${bt} / ${probe}: ${ratio}\n`);
+    }
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exitCode = 1;
+});
