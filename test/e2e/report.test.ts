@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import YAML from 'yaml';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,10 +21,10 @@ const TSX = pathToFileURL(path.join(REPO, 'node_modules/tsx/dist/loader.mjs')).h
 const HARDEN = '/etc/sysctl.d/90-harden.conf';
 
 /** Runs the CLI from source (tsx), as `kdrift ...` would, and collects its output. */
-function kdrift(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+function kdrift(args: string[], cwd = REPO): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
   const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', entry, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', entry, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -91,6 +92,19 @@ describe('kdrift report on the lab (e2e)', function () {
     assert.match(await readFile(path.join(tmp, 'clean.prom'), 'utf8'), /^kdrift_host_up\{host="lb",role="load-balancer"\} 1$/m);
     assert.match(await readFile(path.join(tmp, 'clean.text'), 'utf8'), /No drift/);
     assert.match(await readFile(path.join(tmp, 'clean.html'), 'utf8'), /^<!DOCTYPE html>/);
+  });
+
+  it('stack_config_with_the_same_hosts_gives_the_same_clean_report_named_after_the_stack', async () => {
+    // What `kdrift report --stack lab` reads: a Pulumi stack config with kdrift:* keys (written here for this lab).
+    const inv = YAML.parse(await readFile(lab.inventoryFile, 'utf8')) as Record<string, unknown>;
+    const config = Object.fromEntries(Object.entries(inv).map(([k, v]) => [`kdrift:${k}`, v]));
+    await writeFile(path.join(tmp, 'Pulumi.kdrp.yaml'), YAML.stringify({ config }));
+    const res = await kdrift(['report', '--stack', 'kdrp', '--format', 'json'], tmp);
+    assert.equal(res.code, 0, res.stderr);
+    const report = JSON.parse(res.stdout) as Report;
+    assert.equal(report.stack, 'kdrp');
+    assert.equal(report.summary.hosts, 4);
+    assert.equal(report.summary.findings, 0);
   });
 
   it('window_scaling_0_at_runtime_on_lb_exits_2_with_exactly_that_finding', async () => {
