@@ -15,7 +15,7 @@ import type { Finding } from '../core/finding.js';
 import type { HostSession } from '../core/session.js';
 import { sysctlProcPath } from '../core/sysctl-key.js';
 import type { CheckContext, CheckKind } from './kind.js';
-import { collectSysctlState, resolvePersisted, type SysctlAssignment, type SysctlState } from './sysctl-persisted.js';
+import { SYSCTL_CONF, collectSysctlState, resolvePersisted, type SysctlAssignment, type SysctlState } from './sysctl-persisted.js';
 
 export interface SysctlObservation extends SysctlState {
   /** Every assignment per key asked for, in application order (last = effective). */
@@ -37,8 +37,39 @@ export function assignmentSource(a: SysctlAssignment, state: Pick<SysctlState, '
   return a.pattern ? `${where} (glob ${a.pattern})` : where;
 }
 
+/**
+ * Files a boot reads (as root) that the session could not (e.g. mode 0600 under a non-root SSH user). A dangling
+ * symlink is not one: a boot cannot read it either. Returned with their place in application order.
+ */
+function blindFiles(obs: SysctlObservation): { path: string; order: string }[] {
+  return obs.unreadable
+    .filter((e) => e.error !== 'dangling symlink')
+    .map((e) => ({ path: `${e.dir}/${e.name}`, order: orderOf(`${e.dir}/${e.name}`) }));
+}
+
+/** Sort key in application order: files of the directories by name, /etc/sysctl.conf after all of them. */
+function orderOf(path: string): string {
+  return path === SYSCTL_CONF ? '\uffff' : path.slice(path.lastIndexOf('/') + 1);
+}
+
 export function judgeSysctl(obs: SysctlObservation, specs: ReadonlyMap<string, SysctlExpectation>, host: string): Finding[] {
   const findings: Finding[] = [];
+  const blind = blindFiles(obs);
+  /**
+   * A persisted verdict stands only if no unreadable file is applied after the effective assignment (or at all, when
+   * nothing readable sets the key, or the effective line is a glob an explicit line anywhere would beat).
+   */
+  const overriders = (effective: SysctlAssignment | undefined) =>
+    blind.filter((b) => effective === undefined || effective.pattern !== undefined || b.order > orderOf(effective.file)).map((b) => b.path);
+  const pushPersisted = (f: Finding, effective: SysctlAssignment | undefined) => {
+    const hidden = overriders(effective);
+    if (hidden.length === 0) {
+      findings.push(f);
+      return;
+    }
+    const after = effective ? ` after ${effective.file}` : '';
+    findings.push({ ...f, status: 'unknown', reason: `cannot read ${hidden.join(', ')}, which a boot applies${after} and which may set this key` });
+  };
   for (const [key, spec] of specs) {
     const base = { host, check: 'sysctl', key, expected: describeExpectation(spec), severity: spec.severity };
     const runtime = obs.runtime.get(key) ?? null;
@@ -77,24 +108,29 @@ export function judgeSysctl(obs: SysctlObservation, specs: ReadonlyMap<string, S
         ...history,
       });
     } else if (effective === undefined) {
-      findings.push({
+      const f: Finding = {
         ...base,
         layer: 'persisted',
         status: runtimeOk ? 'unknown' : 'drift',
         actual: null,
         reason: runtimeOk ? NOT_PERSISTED : 'not persisted, and the runtime value drifts: nothing on disk brings the declared value back',
-      });
+      };
+      // "Not persisted" is itself a verdict an unreadable file could contradict.
+      pushPersisted(f, undefined);
     } else {
       const ok = meetsExpectation(spec, effective.value);
-      findings.push({
-        ...base,
-        layer: 'persisted',
-        status: ok ? 'ok' : 'drift',
-        actual: effective.value,
-        source: assignmentSource(effective, obs),
-        ...(ok || !spec.reason ? {} : { reason: spec.reason }),
-        ...history,
-      });
+      pushPersisted(
+        {
+          ...base,
+          layer: 'persisted',
+          status: ok ? 'ok' : 'drift',
+          actual: effective.value,
+          source: assignmentSource(effective, obs),
+          ...(ok || !spec.reason ? {} : { reason: spec.reason }),
+          ...history,
+        },
+        effective,
+      );
     }
   }
   return findings;

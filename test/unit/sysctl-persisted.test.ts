@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { LocalSession } from '../../core/session-local.js';
 import type { HostSession } from '../../core/session.js';
 import { sysctlExpectationSchema } from '../../core/baseline.js';
-import { makeSysctlCheck } from '../../checks/sysctl.js';
+import { judgeSysctl, makeSysctlCheck } from '../../checks/sysctl.js';
 import {
   collectSysctlState,
   parseRecords,
@@ -163,5 +163,39 @@ describe('collection script framing', () => {
   it('truncated_output_is_an_error_not_a_partial_state', () => {
     assert.throws(() => parseRecords(Buffer.from('V 5:ab\n')), /truncated|length/);
     assert.throws(() => parseRecords(Buffer.from('garbage')), /bad record/);
+  });
+});
+
+describe('sysctl judge: files the session cannot read', () => {
+  const spec = new Map([['net.ipv4.tcp_window_scaling', sysctlExpectationSchema.parse({ equals: 1 })]]);
+  const obs = (files: { path: string; content: string }[], unreadable: { dir: string; name: string; error: string }[]) => ({
+    runtime: new Map([['net.ipv4.tcp_window_scaling', '1']]),
+    runtimeErrors: new Map<string, string>(),
+    files,
+    masked: [],
+    unreadable,
+    persisted: resolvePersisted(files, ['net.ipv4.tcp_window_scaling']),
+  });
+  const persisted = (o: ReturnType<typeof obs>) => judgeSysctl(o, spec, 'h').find((f) => f.layer === 'persisted');
+  const fleet = { path: '/etc/sysctl.d/60-fleet.conf', content: 'net.ipv4.tcp_window_scaling = 1\n' };
+
+  it('unreadable_file_applied_after_the_effective_one.unknown', () => {
+    const f = persisted(obs([fleet], [{ dir: '/etc/sysctl.d', name: '90-secret.conf', error: 'cannot read' }]));
+    assert.equal(f?.status, 'unknown');
+    assert.match(f?.reason ?? '', /cannot read \/etc\/sysctl\.d\/90-secret\.conf, which a boot applies after \/etc\/sysctl\.d\/60-fleet\.conf/);
+  });
+  it('unreadable_file_applied_before_the_effective_one.ok', () => {
+    assert.equal(persisted(obs([fleet], [{ dir: '/usr/lib/sysctl.d', name: '10-vendor.conf', error: 'cannot read' }]))?.status, 'ok');
+  });
+  it('unreadable_sysctl_conf_is_applied_last.unknown', () => {
+    assert.equal(persisted(obs([fleet], [{ dir: '/etc', name: 'sysctl.conf', error: 'cannot read' }]))?.status, 'unknown');
+  });
+  it('dangling_symlink_is_not_read_at_boot_either.ok', () => {
+    assert.equal(persisted(obs([fleet], [{ dir: '/etc/sysctl.d', name: '99-gone.conf', error: 'dangling symlink' }]))?.status, 'ok');
+  });
+  it('nothing_readable_sets_the_key_and_a_file_is_unreadable.unknown_naming_the_file', () => {
+    const f = persisted(obs([], [{ dir: '/etc/sysctl.d', name: '90-secret.conf', error: 'cannot read' }]));
+    assert.equal(f?.status, 'unknown');
+    assert.match(f?.reason ?? '', /cannot read \/etc\/sysctl\.d\/90-secret\.conf/);
   });
 });
