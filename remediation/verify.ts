@@ -12,7 +12,7 @@ import type { BehaviourSpec } from '../checks/registry.js';
 import { checkHost } from '../core/engine.js';
 import type { HostReport } from '../core/report.js';
 
-export const DEFAULT_VERIFY_WINDOW_MS = 2000;
+export const DEFAULT_VERIFY_WINDOW_MS = 1000;
 
 export interface VerifyOptions {
   /** Observe dependent behaviours with the probe (default true). */

@@ -32,7 +32,8 @@ included, observed by the probe agent with its own test connections. What does n
                        lost its session); a later kdrift fix also rolls such a fix back first when nothing changed since
   --baseline FILE      role baselines (YAML/JSON, or a module); default the inventory's, else stacks/baselines
   --json               print the plans and outcomes as JSON
-  --verify-window DUR  probe window for behaviour verification (default 2s)
+  --verify-window DUR  probe window for behaviour verification (default 1s; the probe drives its own test
+                       connections at the start of it)
 
 Exit codes: 0 all planned fixes verified (or nothing to do); 2 something could not be fixed (and was rolled back, or
 left unchanged); 1 bad input, or a host that could not be planned.
