@@ -137,6 +137,34 @@ describe('kdrift report on the lab (e2e)', function () {
     assert.match(text.stdout, /net\.ipv4\.tcp_window_scaling\s+persisted\s+drift\s+= 1\s+0\s+\/etc\/sysctl\.d\/90-harden\.conf:2/);
   });
 
+  it('file_a_non_root_ssh_user_cannot_read_makes_persisted_unknown_not_ok', async () => {
+    const secret = '/etc/sysctl.d/95-secret.conf';
+    const inv = YAML.parse(await readFile(lab.inventoryFile, 'utf8')) as { hosts: { user: string }[] };
+    for (const h of inv.hosts) h.user = lab.nonRootUser;
+    const nonRoot = path.join(tmp, 'nonroot.yaml');
+    await writeFile(nonRoot, YAML.stringify(inv));
+    await labExecOk(LAB, 'lb', ['tee', secret], { input: 'net.ipv4.tcp_sack = 1\n' });
+    try {
+      await labExecOk(LAB, 'lb', ['chmod', '600', secret]);
+      const res = await kdrift(['check', '--host', 'lb', '--inventory', nonRoot, '--format', 'json']);
+      assert.equal(res.code, 0, res.stderr);
+      const lb = (JSON.parse(res.stdout) as Report).hosts[0];
+      // Runtime values are world-readable: all ok. What a boot applies is not knowable without the file: unknown.
+      assert.ok(lb?.findings.filter((f) => f.layer === 'runtime').every((f) => f.status === 'ok'));
+      const persisted = lb?.findings.filter((f) => f.layer === 'persisted') ?? [];
+      assert.equal(persisted.length, 11);
+      for (const f of persisted) {
+        assert.equal(f.status, 'unknown', JSON.stringify(f));
+        assert.match(f.reason ?? '', /cannot read \/etc\/sysctl\.d\/95-secret\.conf, which a boot applies after \/etc\/sysctl\.d\/60-fleet\.conf/);
+      }
+      // As root the same host is fully known and clean.
+      const asRoot = await kdrift(['check', '--host', 'lb', '--inventory', lab.inventoryFile, '--format', 'json']);
+      assert.equal((JSON.parse(asRoot.stdout) as Report).summary.unknown, 0);
+    } finally {
+      await labExec(LAB, 'lb', ['rm', '-f', secret]);
+    }
+  });
+
   it('probe_on_a_clean_lb_sees_window_scaling_negotiated_and_the_verdict_is_ok', async () => {
     const res = await kdrift(['report', '--inventory', lab.inventoryFile, '--role', 'load-balancer', '--probe', '--format', 'json']);
     timings.probeReportLbCli = res.ms;
