@@ -111,7 +111,7 @@ async function main(): Promise<void> {
       },
       'kdrift-exec': async () => {
         await mapLimit(hosts, CONCURRENCY, async (h) => {
-          const s = await openSession(h, { knownHostsPath: knownHosts });
+          const s = await openSession(h, { knownHostsPath: knownHosts, commandTimeoutMs: 0 }); // no timeout, like ssh
           try {
             const res = await s.exec(['cat', ...KEYS]);
             if (res.code !== 0) throw new Error(`${h.name}: exit ${res.code}: ${res.stderr.toString()}`);
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       },
       'kdrift-sftp': async () => {
         await mapLimit(hosts, CONCURRENCY, async (h) => {
-          const s = await openSession(h, { knownHostsPath: knownHosts });
+          const s = await openSession(h, { knownHostsPath: knownHosts, commandTimeoutMs: 0 }); // no timeout, like ssh
           try {
             const parts = await Promise.all(KEYS.map((k) => s.readFile(k)));
             check(h, Buffer.concat(parts).toString());
