@@ -84,7 +84,8 @@ export function behaviourKey(spec: BehaviourSpec): string {
 
 /**
  * Checks one host through an open session: config always, behaviour with `probe`. Host failures come back as
- * `status: "error"` (never thrown) so remediation can re-verify one host with the same call the report uses.
+ * `status: "error"` (not thrown) so remediation can re-verify one host with the same call the report uses; only a
+ * bad declaration (planHost) throws, as it is an input error.
  */
 export async function checkHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: CheckHostOptions = {}): Promise<HostReport> {
   const started = Date.now();
@@ -131,22 +132,21 @@ async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckCon
     m.set(behaviourKey(spec), spec);
     byCheck.set(spec.check, m);
   }
-  // Behaviour checks observe live traffic for a window each; run them concurrently so a host costs one window.
-  await Promise.all(
-    [...byCheck].map(async ([check, specs]) => {
+  // Behaviour checks observe live traffic for a window each; start them together (same tick: the probe side batches
+  // them into one agent run) so a host costs one window. Results keep the declaration order.
+  const perKind = await Promise.all(
+    [...byCheck].map(async ([check, specs]): Promise<Finding[]> => {
       const kind = behaviourChecks.find((k) => k.kind === check);
-      if (!kind) {
-        for (const [key, spec] of specs) out.push(unknownBehaviour(ctx.host.name, check, key, spec, `no check kind "${check}" is built in`));
-        return;
-      }
+      if (!kind) return [...specs].map(([key, spec]) => unknownBehaviour(ctx.host.name, check, key, spec, `no check kind "${check}" is built in`));
       try {
         const obs = await kind.collect(session, specs, ctx);
-        out.push(...kind.judge(obs, specs, ctx));
+        return kind.judge(obs, specs, ctx);
       } catch (err) {
-        for (const [key, spec] of specs) out.push(unknownBehaviour(ctx.host.name, check, key, spec, `probe failed: ${hostErrorText(err)}`));
+        return [...specs].map(([key, spec]) => unknownBehaviour(ctx.host.name, check, key, spec, `probe failed: ${hostErrorText(err)}`));
       }
     }),
   );
+  out.push(...perKind.flat());
   return out;
 }
 

@@ -139,6 +139,37 @@ describe('engine', () => {
     assert.match(r.error ?? '', /closed/);
   });
 
+  it('probe_that_cannot_run_gives_unknown_behaviour_findings_and_keeps_the_config_findings', async () => {
+    const withBehaviour = parseBaseline(
+      {
+        roles: {
+          'load-balancer': {
+            sysctls: { 'net.ipv4.tcp_window_scaling': { equals: 1 } },
+            behaviours: [
+              { check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: '100ms', dependsOn: ['net.ipv4.tcp_window_scaling'] },
+              { check: 'tcp.zeroWindow', port: 80, max: 10, window: '100ms' },
+            ],
+          },
+        },
+      },
+      'engine.test probe baseline',
+    );
+    const host = { ...local('lb2', ['load-balancer']), agentCommand: ['/nonexistent/kdrift-agent'] };
+    const report = await runChecks({ inventory: {}, baseline: withBehaviour, hosts: [host], sessionOptions: {}, concurrency: 1, sysctlRoot: rootFor, probe: true });
+    const h = report.hosts[0];
+    assert.equal(report.probe, true);
+    assert.deepEqual(h?.findings.map((f) => `${f.check} ${f.key} ${f.layer} ${f.status}`), [
+      'sysctl net.ipv4.tcp_window_scaling runtime drift',
+      'sysctl net.ipv4.tcp_window_scaling persisted ok',
+      'tcp.windowScaling port 80 behaviour unknown',
+      'tcp.zeroWindow port 80 behaviour unknown',
+    ]);
+    assert.match(h?.findings[2]?.reason ?? '', /probe failed: .*agent/);
+    // Config drifts; the behaviour that depends on it could not be observed: plain config drift, not "not yet shown".
+    assert.equal(h?.verdict, 'config drift');
+    assert.equal(h?.status, 'drift');
+  });
+
   it('suppressed_drift_is_listed_and_counted_as_suppressed_not_as_drift', async () => {
     const set = parseSuppressions('- key: net.ipv4.tcp_window_*\n  host: lb?\n  layer: runtime\n  reason: ticket OPS-1\n  expires: 2099-01-01\n', '.kdriftignore');
     const report = await runChecks({ inventory: {}, baseline, hosts: [local('lb2', ['load-balancer'])], sessionOptions: {}, concurrency: 1, sysctlRoot: rootFor, suppressions: set });
