@@ -353,12 +353,13 @@ export async function undoHost(session: HostSession, host: HostEntry, opts: Pick
   try {
     const left = await newestUnfinished(session, opts.journalDir ?? DEFAULT_JOURNAL_DIR, netns);
     if (!left) return { host: host.name, status: 'nothing-to-undo', reasons: ['no unfinished journal for this host'] };
+    const leftStatus = left.doc.status; // rollbackJournal moves it on
     const res = await rollbackJournal(session, left.path, left.doc, kinds, { onlyIfUntouched: false, why: 'kdrift fix --undo' });
     return {
       host: host.name,
       status: res.restored ? 'rolled-back' : 'rollback-failed',
       journal: left.path,
-      reasons: res.restored ? [`restored the state from before ${left.doc.createdAt} (journal was ${left.doc.status})`] : res.problems,
+      reasons: res.restored ? [`restored the state from before ${left.doc.createdAt} (journal was ${leftStatus})`] : res.problems,
       ...(res.changedSince.length ? { changedSince: res.changedSince } : {}),
     };
   } catch (err) {

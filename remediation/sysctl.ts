@@ -185,19 +185,26 @@ function describeState(s: FileState | undefined): string {
 
 /**
  * Atomic write (temp + fsync + rename). A file bind-mounted on its own (containers, the lab's /etc/sysctl.conf) cannot
- * be renamed over (EBUSY): there, and only there, the bytes are written in place — the journal holds the backup.
+ * be renamed over (EBUSY, which SFTP reports as a bare failure): for a path that is a mount point, and only there, the
+ * bytes are written in place — the journal holds the backup.
  */
 async function writeFile(session: HostSession, path: string, data: Buffer, mode: number): Promise<void> {
   try {
     await session.writeFileAtomic(path, data, { mode });
   } catch (err) {
     const msg = (err as Error).message;
-    if (!/EBUSY|resource busy/i.test(msg)) {
+    if (!/EBUSY|resource busy|rename/i.test(msg) || !(await isMountPoint(session, path))) {
       throw new HostError(session.host, `cannot write ${path}: ${msg.replace(/^host [^:]+: /, '')}${await whyNotWritable(session, path)}`);
     }
     const res = await session.exec(['sh', '-c', 'cat > "$1"', 'sh', path], { stdin: data });
     if (res.code !== 0) throw new HostError(session.host, `cannot write ${path} (in place, it is a mount point): ${res.stderr.toString('utf8').trim()}`);
   }
+}
+
+/** Is `path` itself a mount point in the session's mount namespace (field 5 of /proc/self/mountinfo)? */
+async function isMountPoint(session: HostSession, path: string): Promise<boolean> {
+  const res = await session.exec(['awk', '-v', `p=${path}`, '$5 == p { found = 1 } END { exit !found }', '/proc/self/mountinfo']);
+  return res.code === 0;
 }
 
 /**

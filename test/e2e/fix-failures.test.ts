@@ -224,6 +224,23 @@ describe('kdrift fix failure handling on the lab (kdfx): fixed and verified, or 
     assert.deepEqual(leftLocks(), []);
   });
 
+  it('two kdrift runs on one host at once: one fixes and verifies, the other is refused by the lock and changes nothing', async () => {
+    await injectOutage();
+    const jBefore = journals();
+    const [a, b] = await Promise.all([openSession(lb, { knownHostsPath: status.knownHosts }), openSession(lb, { knownHostsPath: status.knownHosts })]);
+    try {
+      const outcomes = await Promise.all([remediateHost(a, lb, fleetBaseline(), {}), remediateHost(b, lb, fleetBaseline(), {})]);
+      const statuses = outcomes.map((o) => o.status).sort();
+      assert.deepEqual(statuses, ['unchanged', 'verified'], JSON.stringify(outcomes.map((o) => o.reasons)));
+      const refused = outcomes.find((o) => o.status === 'unchanged');
+      assert.match(refused?.reasons.join('\n') ?? '', /another kdrift run is fixing this host/);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+    assert.equal(newJournal(jBefore).status, 'verified', 'only the run holding the lock wrote a journal');
+    assert.deepEqual(leftLocks(), []);
+  });
+
   it('a journal left by a dropped session is rolled back first by the next fix, which then fixes and verifies', async () => {
     await injectOutage();
     const jBefore = journals();

@@ -5,9 +5,9 @@
  * negotiating window scaling. A second fix changes nothing; --dry-run changes nothing.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { labDown, type LabStatus } from '../../lab/index.js';
+import { labDown, labExec, type LabStatus } from '../../lab/index.js';
 import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
 import { collectSysctlState, resolvePersisted } from '../../checks/sysctl-persisted.js';
@@ -132,4 +132,40 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     assert.deepEqual(await hostShot('lb', KEYS), after);
     assert.deepEqual(journals().filter((j) => !jBefore.includes(j)), newJournals);
   });
+
+  it('a conflicting line in /etc/sysctl.conf (applied last; a bind-mounted file in the lab) is neutralised in place and the resolver agrees', async () => {
+    const conf = path.join(etcDir('lb'), 'sysctl.conf');
+    const original = readFileSync(conf);
+    writeFileSync(conf, Buffer.concat([original, Buffer.from(`${WS} = 0\n`)]));
+    await labHostSysctl(`${WS}=0`);
+    const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /lb: applied and VERIFIED/);
+    const after = readFileSync(conf, 'utf8');
+    assert.ok(after.startsWith(original.toString('utf8')), 'every other byte of sysctl.conf stays');
+    assert.match(after, /^# kdrift \d{4}-\d\d-\d\d: disabled, conflicts with declared net\.ipv4\.tcp_window_scaling = 1; was: net\.ipv4\.tcp_window_scaling = 0$/m);
+    const lb = await labHost(status, 'lb');
+    const session = await openSession(lb, { knownHostsPath: status.knownHosts });
+    try {
+      const state = await collectSysctlState(session, [WS]);
+      const eff = resolvePersisted(state.files, [WS]).get(WS);
+      assert.equal(eff?.[eff.length - 1]?.value, '1');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('without a terminal and without --yes, fix refuses (exit 1), says to pass --yes, and touches nothing', async () => {
+    await injectOutage();
+    const before = await hostShot('lb', KEYS);
+    const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /pass --yes/);
+    assert.deepEqual(await hostShot('lb', KEYS), before);
+  });
 });
+
+async function labHostSysctl(assignment: string): Promise<void> {
+  const res = await labExec(LAB, 'lb', ['sysctl', '-q', '-w', assignment]);
+  if (res.code !== 0) throw new Error(res.stderr);
+}
