@@ -284,12 +284,7 @@ export class SshSession implements HostSession {
       const onOpenError = (err: Error) => {
         const activeBefore = this.channels.active;
         release();
-        // sshd refuses channels beyond its MaxSessions: remember the smaller limit and queue again, unless this was
-        // the only channel (then the server refuses us outright).
-        if (/open fail|administratively prohibited/i.test(err.message) && activeBefore > 1 && !this.deadReason) {
-          this.channels.limit = Math.max(1, activeBefore - 1);
-          return resolve('retry');
-        }
+        if (this.lowerLimitAfterRefusal(err, activeBefore)) return resolve('retry');
         if (this.deadReason) return reject(new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`));
         reject(new HostError(this.host, `cannot start ${describeArgv(argv)}: ${err.message}`));
       };
@@ -378,44 +373,105 @@ export class SshSession implements HostSession {
     this.pendingKills.add(p);
   }
 
+  /** File operations using the SFTP channel right now. */
+  private sftpUsers = 0;
+  /** Set once the server allows a single session: the SFTP channel then gives its slot back whenever idle. */
+  private sftpYieldsWhenIdle = false;
+  private sftpChannel?: SFTPWrapper;
+
+  private async withSftp<T>(fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+    this.sftpUsers++;
+    try {
+      return await fn(await this.sftp());
+    } finally {
+      this.sftpUsers--;
+      if (this.sftpUsers === 0 && this.sftpYieldsWhenIdle) this.evictSftp();
+    }
+  }
+
+  private evictSftp(): void {
+    const ch = this.sftpChannel;
+    this.sftpChannel = undefined;
+    this.sftpPromise = undefined;
+    ch?.end(); // its 'close' gives the slot back
+  }
+
+  /** The connection's one SFTP channel, opened on first use; it holds one channel slot while open. */
   private sftp(): Promise<SFTPWrapper> {
     this.assertAlive();
     if (!this.sftpPromise) {
-      const p = (async () => {
-        const release = await this.channels.acquire(); // the SFTP channel holds one slot for the session's life
-        try {
-          this.assertAlive();
-          const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
-          sftp.on('close', () => {
-            release();
-            if (this.sftpPromise === p) this.sftpPromise = undefined;
-          });
-          return sftp;
-        } catch (err) {
-          release();
-          this.sftpPromise = undefined;
-          if (err instanceof HostError) throw err;
-          throw new HostError(this.host, `cannot start SFTP on ${this.where} (is the sftp subsystem enabled in sshd_config?): ${(err as Error).message}`);
-        }
-      })();
+      const p: Promise<SFTPWrapper> = this.openSftp().catch((err: unknown) => {
+        if (this.sftpPromise === p) this.sftpPromise = undefined;
+        throw err;
+      });
       this.sftpPromise = p;
     }
     return this.sftpPromise;
   }
 
-  async readFile(file: string): Promise<Buffer> {
-    const sftp = await this.sftp();
-    return new Promise((resolve, reject) => {
-      sftp.readFile(file, (err: Error | undefined, data: Buffer) => (err ? reject(this.fileError('read', file, err)) : resolve(data)));
-    });
+  private async openSftp(): Promise<SFTPWrapper> {
+    for (;;) {
+      const release = await this.channels.acquire();
+      this.assertAliveOr(release);
+      const res = await new Promise<SFTPWrapper | 'retry'>((resolve, reject) => {
+        const onOpenError = (err: Error) => {
+          const activeBefore = this.channels.active;
+          release();
+          if (this.lowerLimitAfterRefusal(err, activeBefore)) return resolve('retry');
+          if (this.deadReason) return reject(new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`));
+          reject(new HostError(this.host, `cannot start SFTP on ${this.where} (is the sftp subsystem enabled in sshd_config?): ${err.message}`));
+        };
+        try {
+          this.client.sftp((err, sftp) => {
+            if (err) return onOpenError(err);
+            this.sftpChannel = sftp;
+            sftp.on('close', () => {
+              release();
+              if (this.sftpChannel === sftp) this.evictSftp();
+            });
+            resolve(sftp);
+          });
+        } catch (err) {
+          onOpenError(err as Error);
+        }
+      });
+      if (res !== 'retry') return res;
+    }
+  }
+
+  /**
+   * sshd refuses channels beyond its MaxSessions ("open failed"). Unless this was the only channel (then the server
+   * refuses us outright), remember the smaller limit so the caller queues again. If only one session is allowed, the
+   * SFTP channel must not sit on it: from then on it is closed whenever idle.
+   */
+  private lowerLimitAfterRefusal(err: Error, activeBefore: number): boolean {
+    if (this.deadReason || activeBefore <= 1 || !/open fail|administratively prohibited/i.test(err.message)) return false;
+    this.channels.limit = Math.max(1, activeBefore - 1);
+    if (this.channels.limit <= 1 && this.sftpChannel) {
+      this.sftpYieldsWhenIdle = true;
+      if (this.sftpUsers === 0) this.evictSftp();
+    }
+    return true;
+  }
+
+  readFile(file: string): Promise<Buffer> {
+    return this.withSftp(
+      (sftp) =>
+        new Promise((resolve, reject) => {
+          sftp.readFile(file, (err: Error | undefined, data: Buffer) => (err ? reject(this.fileError('read', file, err)) : resolve(data)));
+        }),
+    );
   }
 
   /**
    * Temp file in the same directory (so the rename cannot cross file systems) → write → fsync → chmod/chown to the
    * existing file's → posix-rename@openssh.com, which is rename(2): readers see the old or the new file, never a mix.
    */
-  async writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
-    const sftp = await this.sftp();
+  writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
+    return this.withSftp((sftp) => this.writeAtomicWith(sftp, file, data, opts));
+  }
+
+  private async writeAtomicWith(sftp: SFTPWrapper, file: string, data: Buffer | string, opts: WriteOptions): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const call = <T>(op: string, p: string, fn: (cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> =>
       new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(this.fileError(op, p, err)) : resolve(v as T))));

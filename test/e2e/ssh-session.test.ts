@@ -172,6 +172,20 @@ describe('SSH sessions against real sshd', function () {
       const results = await Promise.all(Array.from({ length: 12 }, (_, i) => ss.exec(['sh', '-c', `sleep 0.1; echo ${i}`])));
       results.forEach((r, i) => assert.equal(r.stdout.toString(), `${i}\n`));
     });
+    it('works with a server that allows ONE session: SFTP gives its channel back to commands when idle', async () => {
+      const one = await newSshd('maxsessions1', { extraConfig: ['MaxSessions 1'] });
+      const s1 = await open(hostFor(one), { knownHostsPath: knownHostsWith('one', [[one]]), commandTimeoutMs: 20_000 });
+      assert.equal((await s1.readFile('/proc/sys/net/ipv4/tcp_sack')).toString(), readFileSync('/proc/sys/net/ipv4/tcp_sack', 'utf8'));
+      const mixed = await Promise.all([
+        s1.exec(['echo', 'a']),
+        s1.readFile('/etc/hostname'),
+        s1.exec(['echo', 'b']),
+        s1.readFile('/etc/hostname'),
+        s1.exec(['echo', 'c']),
+      ]);
+      assert.deepEqual([mixed[0], mixed[2], mixed[4]].map((r) => (r as { stdout: Buffer }).stdout.toString()), ['a\n', 'b\n', 'c\n']);
+      assert.equal((mixed[1] as Buffer).toString(), readFileSync('/etc/hostname', 'utf8'));
+    });
   });
 
   describe('host keys', () => {
