@@ -19,6 +19,8 @@ import {
   APP_PORT,
   HTTP_PORT,
   NON_ROOT_USER,
+  WIRE_NICE,
+  DATA_PATH_NICE,
   type LabPlan,
   type HostPlan,
   type LabHostName,
@@ -241,7 +243,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     for (const h of plan.hosts.filter((x) => x.name === 'app1' || x.name === 'app2')) {
       const proc = `app-${h.name}`;
       if (!isOurs(readPid(paths.pidFile(proc)), ['app-server.js', h.netns])) {
-        spawnDetached(['ip', 'netns', 'exec', h.netns, process.execPath, scripts.app, '--port', String(APP_PORT), '--name', h.netns], {
+        spawnDetached(['ip', 'netns', 'exec', h.netns, ...DATA_PATH_NICE, process.execPath, scripts.app, '--port', String(APP_PORT), '--name', h.netns], {
           logFile: paths.logFile(proc),
           pidFile: paths.pidFile(proc),
         });
@@ -313,7 +315,7 @@ async function ensureDelayLine(
   rmSync(ready, { force: true });
   // Several packets in flight per direction each take a thread-pool thread only while a read is pending (one per fd);
   // a larger pool keeps DNS/fs work of nothing else from starving it.
-  const started = spawnDetached(argv, { logFile: paths.logFile('delay-line'), pidFile, env: { ...process.env, UV_THREADPOOL_SIZE: '4' } });
+  const started = spawnDetached([...WIRE_NICE, ...argv], { logFile: paths.logFile('delay-line'), pidFile, env: { ...process.env, UV_THREADPOOL_SIZE: '4' } });
   // Generous: on a busy machine a node process can take seconds to start.
   for (const until = Date.now() + 20_000; Date.now() < until; ) {
     if (existsSync(ready)) return;
@@ -341,7 +343,7 @@ async function ensureHaproxy(plan: LabPlan, paths: LabPaths): Promise<void> {
   const alive = isOurs(pid, ['haproxy', cfg]);
   if (alive && changed) await stopPid(pid);
   if (!alive || changed) {
-    const res = await run(['ip', 'netns', 'exec', lb.netns, '/usr/sbin/haproxy', '-q', '-D', '-f', cfg, '-p', pidFile]);
+    const res = await run(['ip', 'netns', 'exec', lb.netns, ...DATA_PATH_NICE, '/usr/sbin/haproxy', '-q', '-D', '-f', cfg, '-p', pidFile]);
     if (res.code !== 0) throw new KdriftError(`HAProxy on lb did not start: ${res.stderr.trim() || `exit ${res.code}`}`);
   }
   await waitForPort(lb.address, HTTP_PORT, 'HAProxy on lb', undefined);

@@ -2,7 +2,7 @@ import { KdriftError } from '../core/errors.js';
 import { labExec } from './index.js';
 import { labStatus } from './index.js';
 import { distScript } from './paths.js';
-import { HTTP_PORT } from './plan.js';
+import { HTTP_PORT, DATA_PATH_NICE } from './plan.js';
 import type { LoadResult, ConnectResult } from './load.js';
 
 export type { LoadResult, ConnectResult } from './load.js';
@@ -46,7 +46,7 @@ export async function runLoad(name: string, opts: LoadOptions = {}): Promise<Loa
   const res = await labExec(
     name,
     'client',
-    [process.execPath, distScript('load'), '--url', `http://${addr}:${HTTP_PORT}/bytes/${size}`, '--requests', String(requests), '--concurrency', String(concurrency), '--timeout-ms', String(timeoutMs)],
+    [...DATA_PATH_NICE, process.execPath, distScript('load'), '--url', `http://${addr}:${HTTP_PORT}/bytes/${size}`, '--requests', String(requests), '--concurrency', String(concurrency), '--timeout-ms', String(timeoutMs)],
     { timeoutMs: timeoutMs * Math.ceil(requests / concurrency) + 30_000 },
   );
   return parseJson<LoadResult>(res.stdout, res.stderr, 'the load generator');
@@ -55,7 +55,7 @@ export async function runLoad(name: string, opts: LoadOptions = {}): Promise<Loa
 /** TCP connect times client → lb across the chosen link: one round trip each (SYN → SYN-ACK). */
 export async function measureConnect(name: string, opts: { count?: number; target?: 'wan' | 'lan' } = {}): Promise<ConnectResult> {
   const addr = await targetAddress(name, opts.target ?? 'wan');
-  const res = await labExec(name, 'client', [process.execPath, distScript('load'), '--connect', `${addr}:${HTTP_PORT}`, '--requests', String(opts.count ?? 20), '--timeout-ms', '5000'], {
+  const res = await labExec(name, 'client', [...DATA_PATH_NICE, process.execPath, distScript('load'), '--connect', `${addr}:${HTTP_PORT}`, '--requests', String(opts.count ?? 20), '--timeout-ms', '5000'], {
     timeoutMs: 120_000,
   });
   return parseJson<ConnectResult>(res.stdout, res.stderr, 'the connect-time probe');

@@ -17,6 +17,14 @@ export const APP_PORT = 8080;
 export const HTTP_PORT = 80;
 export const LAN_DEV = 'lan0';
 export const WAN_DEV = 'wan0';
+/**
+ * Scheduling priority of the lab's data path. The lab emulates dedicated hosts and a wire on a shared machine: the
+ * delay line is the wire (its timing is the RTT), so it runs well ahead of background work; the HTTP path (HAProxy,
+ * app servers, load generator) a little ahead. Without this a busy machine inflates latencies the lab reports.
+ */
+export const WIRE_NICE = ['nice', '-n', '-15'] as const;
+export const DATA_PATH_NICE = ['nice', '-n', '-5'] as const;
+
 /** A non-root account on every host, with the lab key: for "a user without the rights" scenarios. */
 export const NON_ROOT_USER = { name: 'kdnobody', uid: 60001, gid: 65534 } as const;
 
