@@ -3,7 +3,7 @@
  * from outside the host (so the code under test is not also the witness), drift injection, and the kdrift CLI run as a
  * child process.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync, writeFileSync, chmodSync, chownSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +17,19 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const JOURNAL_DIR = '/var/lib/kdrift/journal';
 
 export async function upLab(): Promise<LabStatus> {
-  // lab up is idempotent; retry once on a transient failure of a helper process.
+  // lab up is idempotent; retry once on a transient failure of a helper process. The lab's helpers (and the probe agent
+  // on the hosts) run from dist/: when it is older than the sources, rebuild it first (tsc emits even when some other
+  // file of the tree has a type error).
   try {
     return await labUp({ name: LAB, subnet: SUBNET });
-  } catch {
+  } catch (err) {
+    if (/older than|is missing: build/.test((err as Error).message)) buildDist();
     return labUp({ name: LAB, subnet: SUBNET });
   }
+}
+
+export function buildDist(): void {
+  spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', REPO], { cwd: REPO, stdio: 'ignore' });
 }
 
 export function netnsName(host: string): string {

@@ -5,6 +5,7 @@
  * negotiating window scaling. A second fix changes nothing; --dry-run changes nothing.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { labDown, labExec, type LabStatus } from '../../lab/index.js';
@@ -30,6 +31,7 @@ import {
   runKdrift,
   labHost,
   etcDir,
+  REPO,
   type HostShot,
 } from './fix-lab.js';
 
@@ -155,6 +157,20 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     }
   });
 
+  it('on a terminal it shows the plan and asks: "n" changes nothing (exit 1), "y" applies and verifies (exit 0)', async () => {
+    await injectOutage();
+    const before = await hostShot('lb', KEYS);
+    const no = await fixOnTerminal(status.inventoryFile, 'n');
+    assert.match(no.out, /Apply these changes to 1 host\? \[y\/N\]/);
+    assert.match(no.out, /nothing changed/);
+    assert.equal(no.code, 1);
+    assert.deepEqual(await hostShot('lb', KEYS), before);
+    const yes = await fixOnTerminal(status.inventoryFile, 'y');
+    assert.match(yes.out, /lb: applied and VERIFIED/);
+    assert.equal(yes.code, 0);
+    assert.equal((await hostShot('lb', KEYS)).runtime[WS], '1');
+  });
+
   it('without a terminal and without --yes, fix refuses (exit 1), says to pass --yes, and touches nothing', async () => {
     await injectOutage();
     const before = await hostShot('lb', KEYS);
@@ -164,6 +180,34 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     assert.deepEqual(await hostShot('lb', KEYS), before);
   });
 });
+
+/**
+ * Runs `kdrift fix` on a pseudo-terminal (util-linux script(1)) and answers the question when it is asked.
+ * The command line is built from fixed test paths only.
+ */
+function fixOnTerminal(inventory: string, answer: 'y' | 'n'): Promise<{ code: number | null; out: string }> {
+  const code = 'const { main } = await import("./cli/main.ts"); process.exitCode = await main(process.argv.slice(1));';
+  const cmd = `${process.execPath} --import tsx --input-type=module -e '${code}' fix --inventory ${inventory} --host lb`;
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    let out = '';
+    let answered = false;
+    const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), 60_000);
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+      if (!answered && out.includes('[y/N]')) {
+        answered = true;
+        child.stdin.write(`${answer}\n`);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (c) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve({ code: c, out });
+    });
+  });
+}
 
 async function labHostSysctl(assignment: string): Promise<void> {
   const res = await labExec(LAB, 'lb', ['sysctl', '-q', '-w', assignment]);
