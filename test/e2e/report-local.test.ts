@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Report } from '../../core/report.js';
+import { quoteArgv } from '../../core/shell-quote.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** tsx's loader by absolute URL: the CLI may run in another working directory. */
@@ -133,6 +134,25 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     const res = await kdrift(['report'], dir);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /give --stack NAME .* or --inventory FILE/);
+  });
+
+  /** Runs the CLI on a real pseudo-terminal (script(1)), so stdout and stderr are TTYs. */
+  function kdriftOnTty(args: string[], env: Record<string, string | undefined>): Promise<string> {
+    const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
+    const cmd = quoteArgv([process.execPath, '--import', TSX, '--input-type=module', '-e', entry, ...args]);
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: dir, env: { ...process.env, ...env } });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    return new Promise((resolve) => child.on('close', () => resolve(Buffer.concat(out).toString())));
+  }
+
+  it('text_is_coloured_on_a_terminal_and_plain_with_NO_COLOR', async () => {
+    const args = ['check', '--local', '--role', 'self', '--baseline', 'wrong.yaml'];
+    const coloured = await kdriftOnTty(args, { NO_COLOR: undefined });
+    assert.match(coloured, /\x1b\[31m.*drift/);
+    const plain = await kdriftOnTty(args, { NO_COLOR: '1' });
+    assert.match(plain, /runtime\s+drift/);
+    assert.ok(!plain.includes('\x1b['), 'NO_COLOR removes every escape');
   });
 
   it('help_lists_formats_exit_codes_and_suppressions', async () => {
