@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { labDown, labExec, labExecOk, labUp, type LabStatus } from '../../lab/index.js';
 import type { Report } from '../../core/report.js';
 import { countsAsDrift } from '../../core/report.js';
+import { quoteArgv } from '../../core/shell-quote.js';
 
 const LAB = 'kdrp';
 const SUBNET = 72;
@@ -105,6 +106,21 @@ describe('kdrift report on the lab (e2e)', function () {
     assert.equal(report.stack, 'kdrp');
     assert.equal(report.summary.hosts, 4);
     assert.equal(report.summary.findings, 0);
+  });
+
+  it('progress_goes_to_stderr_only_on_a_terminal', async () => {
+    const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
+    const argv = [process.execPath, '--import', TSX, '--input-type=module', '-e', entry, 'report', '--inventory', lab.inventoryFile];
+    // script(1) gives the CLI a pseudo-terminal; stdout of the plain run is a pipe.
+    const tty = await new Promise<string>((resolve) => {
+      const c = spawn('script', ['-qec', quoteArgv(argv), '/dev/null'], { cwd: REPO });
+      const out: Buffer[] = [];
+      c.stdout.on('data', (d: Buffer) => out.push(d));
+      c.on('close', () => resolve(Buffer.concat(out).toString()));
+    });
+    assert.match(tty, /checking hosts: 4\/4/);
+    const piped = await kdrift(['report', '--inventory', lab.inventoryFile]);
+    assert.ok(!piped.stderr.includes('checking hosts'), piped.stderr);
   });
 
   it('window_scaling_0_at_runtime_on_lb_exits_2_with_exactly_that_finding', async () => {
