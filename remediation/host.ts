@@ -19,7 +19,7 @@ import { errorMessage } from '../core/errors.js';
 import { planIsEmpty, StalePlanError, type KindPlan, type PlanOptions, type RemediationKind } from './kind.js';
 import { sysctlRemediation } from './sysctl.js';
 import { HostLock } from './lock.js';
-import { DEFAULT_JOURNAL_DIR, JournalHandle, netnsId, newestUnfinished, type Journal } from './journal.js';
+import { DEFAULT_JOURNAL_DIR, JournalHandle, netnsId, newestUnfinished, pruneJournals, type Journal } from './journal.js';
 import { verifyHost, type VerifyOptions, type VerifyResult } from './verify.js';
 
 /** The kinds, in the order they apply (undo runs them in reverse). */
@@ -257,6 +257,7 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     } catch (err) {
       return done({ ...base, ...found, status: 'unfinished', journal: journal.path, reasons: [`verified, but the journal could not be marked so: ${errorMessage(err)}`], reconnected: conn.reconnected });
     }
+    await pruneJournals(conn.session, journalDir, netns);
     return done({ ...base, ...found, status: 'verified', journal: journal.path, reasons: [], reconnected: conn.reconnected });
   } finally {
     const problem = await lock.release(conn.session);

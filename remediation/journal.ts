@@ -165,6 +165,20 @@ export async function readJournal(session: HostSession, path: string): Promise<J
   return res.data;
 }
 
+/** Journals kept per netns; older ones (all finished: a fix resolves the newest first) are removed after a fix. */
+export const KEEP_JOURNALS = 50;
+
+/** Best effort: removes all but the newest `keep` journals of this netns. */
+export async function pruneJournals(session: HostSession, dir: string, netns: string, keep = KEEP_JOURNALS): Promise<void> {
+  try {
+    const all = await listJournals(session, dir, netns);
+    const old = all.slice(0, Math.max(0, all.length - keep));
+    if (old.length > 0) await session.exec(['rm', '-f', '--', ...old]);
+  } catch {
+    // pruning never fails a fix
+  }
+}
+
 /**
  * The newest journal of this netns if it is unfinished. Every fix resolves an unfinished journal before it writes a new
  * one, so only the newest can be unfinished.

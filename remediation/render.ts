@@ -21,9 +21,10 @@ export function renderPlan(plan: HostPlan): string {
     if (isSysctlPlan(p)) {
       for (const d of p.details) {
         const parts: string[] = [];
-        parts.push(d.runtimeChanges ? `runtime ${d.runtime ?? '?'} → ${d.target}` : `runtime ${d.runtime ?? '?'} (ok)`);
-        if (d.persistedChanges) parts.push(`persisted ${d.persisted ? `${d.persisted.value} (${d.persisted.source})` : 'nothing'} → ${d.target} (/etc/sysctl.d/90-kdrift.conf)`);
-        else parts.push(`persisted ${d.persisted?.value ?? '?'} (ok)`);
+        const show = (v: string | null | undefined) => (v === null || v === undefined ? '?' : v.replace(/\s+/g, ' '));
+        parts.push(d.runtimeChanges ? `runtime ${show(d.runtime)} → ${d.target}` : `runtime ${show(d.runtime)} (ok)`);
+        if (d.persistedChanges) parts.push(`persisted ${d.persisted ? `${show(d.persisted.value)} (${d.persisted.source})` : 'nothing'} → ${d.target} (/etc/sysctl.d/90-kdrift.conf)`);
+        else parts.push(`persisted ${show(d.persisted?.value)} (ok)`);
         out.push(`  ${d.key}  ${parts.join('; ')}   [expected ${d.expected}]`);
         for (const n of d.neutralised) out.push(`      disables ${n.file}:${n.line}: ${n.text.trim()}`);
       }
