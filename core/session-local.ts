@@ -17,6 +17,14 @@ export interface LocalSessionOptions {
   commandTimeoutMs?: number;
 }
 
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
 export class LocalSession implements HostSession {
   private closed = false;
 
@@ -69,10 +77,11 @@ export class LocalSession implements HostSession {
       child.stdin.end(opts.stdin ?? '');
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
-          try {
-            if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // already gone
+          // TERM first so shells run their EXIT traps (lock files, temp files); KILL whatever is left after 2 s.
+          const pgid = child.pid;
+          if (pgid !== undefined) {
+            killGroup(pgid, 'SIGTERM');
+            setTimeout(() => killGroup(pgid, 'SIGKILL'), 2000).unref();
           }
           finish(() => reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} (killed): ${describeArgv(argv)}`)));
         }, timeoutMs);

@@ -363,11 +363,15 @@ export class SshSession implements HostSession {
     stream.end(opts.stdin ?? undefined); // always send EOF, or a command that reads stdin waits forever
   }
 
-  /** Kills a timed-out command's process group from a fresh channel; close() waits for these. */
+  /** Ends a timed-out command's process group from a fresh channel; close() waits for these. */
   private readonly pendingKills = new Set<Promise<unknown>>();
   private killRemoteGroup(pgid: number): void {
     if (this.deadReason) return;
-    const p = this.exec(['kill', '-s', 'KILL', '--', `-${pgid}`], { timeoutMs: 10_000 })
+    // TERM first, so shells run their EXIT traps (e.g. pyenv's rc hooks drop their lock file; a SIGKILL mid-rc leaves
+    // it behind and every later login waits 60 s for it); KILL what is left after 2 s. The script is a constant; the
+    // group id is passed as an argument.
+    const script = 'kill -s TERM -- "-$1" 2>/dev/null || exit 0; sleep 2; kill -s KILL -- "-$1" 2>/dev/null; exit 0';
+    const p = this.exec(['sh', '-c', script, 'kdrift-kill', String(pgid)], { timeoutMs: 10_000 })
       .catch(() => undefined) // best effort: the group may have exited already
       .finally(() => this.pendingKills.delete(p));
     this.pendingKills.add(p);

@@ -156,6 +156,22 @@ describe('SSH sessions against real sshd', function () {
       assert.equal((await s.exec(['true'])).code, 0);
     });
 
+    it('a timed-out command gets TERM first (its EXIT trap runs), and KILL if it ignores TERM', async () => {
+      const flag = path.join(dir, `trap-ran-${process.pid}`);
+      await assert.rejects(s.exec(['bash', '-c', 'trap "touch \"$1\"" EXIT; sleep 34.5', 'x', flag], { timeoutMs: 500 }), /timed out/);
+      const stubborn = `35.${process.pid}`;
+      await assert.rejects(s.exec(['sh', '-c', `trap '' TERM; sleep ${stubborn}`], { timeoutMs: 500 }), /timed out/);
+      const gone = async (pattern: string) => {
+        for (let i = 0; i < 100; i++) {
+          if (!execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').some((l) => l.trim() === pattern)) return true;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return false;
+      };
+      assert.equal(await gone(`sleep ${stubborn}`), true, 'a TERM-ignoring command survived the timeout');
+      assert.equal(existsSync(flag), true, 'the EXIT trap did not run (killed with KILL straight away?)');
+    });
+
     it('runs many commands over ONE TCP connection (queued beyond the per-connection channel limit)', async () => {
       const before = sshd.acceptedConnections();
       const fresh = await open(hostFor(sshd), { knownHostsPath: knownHostsWith('reuse', [[sshd]]) });
