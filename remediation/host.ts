@@ -19,7 +19,7 @@ import { errorMessage } from '../core/errors.js';
 import { planIsEmpty, StalePlanError, type KindPlan, type PlanOptions, type RemediationKind } from './kind.js';
 import { sysctlRemediation } from './sysctl.js';
 import { HostLock } from './lock.js';
-import { DEFAULT_JOURNAL_DIR, JournalHandle, netnsId, newestUnfinished, pruneJournals, type Journal } from './journal.js';
+import { DEFAULT_JOURNAL_DIR, JournalHandle, netnsId, newestUnfinished, pruneJournals, type Journal, type JournalKindRecord } from './journal.js';
 import { verifyHost, type VerifyOptions, type VerifyResult } from './verify.js';
 
 /** The kinds, in the order they apply (undo runs them in reverse). */
@@ -205,7 +205,7 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     const tApply = Date.now();
     let journal: JournalHandle;
     try {
-      const records = [];
+      const records: JournalKindRecord[] = [];
       for (const [i, kind] of kinds.entries()) records.push(await kind.backup(conn.session, plan.plans[i] as KindPlan));
       journal = await JournalHandle.create(conn.session, { dir: journalDir, host: host.name, netns, plans: plan.plans, records });
     } catch (err) {
