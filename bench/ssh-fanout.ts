@@ -10,7 +10,9 @@
  *   kdrift-sftp  : openSession + 20 readFile over SFTP (starts no shell) + close
  * Every answer is checked against this machine's /proc/sys, so a failing mode cannot look fast.
  * By default the sessions get a HOME of their own (no root ~/.bashrc / pyenv per command; see DESIGN.md);
- * --real-login keeps root's real login environment.
+ * --real-login keeps root's real login environment. Note: Debian's `Subsystem sftp /usr/lib/openssh/sftp-server` is
+ * started by sshd through the login shell too (one shell per connection, not per read); --internal-sftp uses sshd's
+ * built-in server, which starts no shell.
  * Client CPU: this process (kdrift) or the reaped ssh children (OpenSSH); server CPU: the sshd listeners' reaped children.
  */
 import { spawn } from 'node:child_process';
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     runs: { type: 'string', default: '3' },
     'real-login': { type: 'boolean', default: false },
+    'internal-sftp': { type: 'boolean', default: false },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -83,6 +86,7 @@ async function main(): Promise<void> {
         authorizedKeys: [key.pub],
         hostKey,
         cleanLogin: !values['real-login'],
+        ...(values['internal-sftp'] ? { sftpServer: 'internal-sftp' } : {}),
         // MaxStartups: the bench opens many handshakes at once to each sshd; the default 10:30:100 would drop some.
         extraConfig: ['MaxStartups 1000', ...addrs.slice(1).map((a) => `ListenAddress ${a}`)],
       });
@@ -135,7 +139,8 @@ async function main(): Promise<void> {
     };
 
     console.log(`${HOSTS} hosts on ${SSHDS} loopback sshds, ${KEYS.length} sysctls each, ${CONCURRENCY} hosts at once, ` +
-      `${values['real-login'] ? "root's real login (~/.bashrc runs)" : 'clean login (own HOME)'}, ${RUNS} runs, median shown`);
+      `${values['real-login'] ? "root's real login (~/.bashrc runs)" : 'clean login (own HOME)'}, ` +
+      `${values['internal-sftp'] ? 'internal-sftp' : 'sftp-server'}, ${RUNS} runs, median shown`);
     const results: Record<string, { wall: number[]; client: number[]; server: number[] }> = {};
     for (let r = 0; r < RUNS; r++) {
       // Rotate the order so no mode always runs first (warm caches, background load).

@@ -445,6 +445,19 @@ describe('SSH sessions against real sshd', function () {
       assert.deepEqual([...seen].filter((x) => x.startsWith('partial')), []);
     });
 
+    it("works the same with sshd's internal-sftp (which starts no login shell at all)", async () => {
+      const internal = await startSshd({ dir: path.join(dir, 'internal-sftp'), authorizedKeys: [clientKey.pub], sftpServer: 'internal-sftp' });
+      started.push(internal);
+      const si = await open(hostFor(internal), { knownHostsPath: knownHostsWith('internal', [[internal]]) });
+      const file = path.join(fdir, 'via-internal');
+      writeFileSync(file, 'old');
+      chmodSync(file, 0o600);
+      await si.writeFileAtomic(file, 'new');
+      assert.equal((await si.readFile(file)).toString(), 'new');
+      assert.equal(statSync(file).mode & 0o7777, 0o600);
+      assert.deepEqual(readdirSync(fdir), ['via-internal']);
+    });
+
     it('writeFileAtomic into a missing directory is a HostFileError, and leaves nothing behind', async () => {
       const [err] = await rejection(s.writeFileAtomic(path.join(fdir, 'no-dir', 'f'), 'x'));
       assert.ok(err instanceof HostFileError);

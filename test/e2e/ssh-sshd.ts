@@ -50,6 +50,11 @@ export interface SshdOptions {
    * command on this machine, depending on load) does not run for every exec. The login shell is still root's bash.
    */
   cleanLogin?: boolean;
+  /**
+   * sftp subsystem command (default Debian's /usr/lib/openssh/sftp-server, which sshd starts through the user's login
+   * shell, rc files included); `internal-sftp` runs in sshd itself, with no shell.
+   */
+  sftpServer?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -134,7 +139,7 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
         'PermitRootLogin prohibit-password',
         'UsePAM no',
         'LogLevel VERBOSE',
-        'Subsystem sftp /usr/lib/openssh/sftp-server',
+        `Subsystem sftp ${opts.sftpServer ?? '/usr/lib/openssh/sftp-server'}`,
         ...(opts.cleanLogin ? [`SetEnv HOME=${home}`] : []),
         '',
       ].join('\n'),
