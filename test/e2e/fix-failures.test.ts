@@ -85,10 +85,12 @@ describe('kdrift fix failure handling on the lab (kdfx): fixed and verified, or 
   let wsOnly: string;
   let refused: string;
   let lb: HostEntry;
+  let app1Clean: HostShot;
 
   before(async () => {
     status = await upLab();
     clean = await hostShot('lb', KEYS);
+    app1Clean = await hostShot('app1', KEYS);
     journalsBefore = journals();
     tmp = mkdtempSync(path.join(tmpdir(), 'kdrift-fix-e2e-'));
     wsOnly = writeBaseline(tmp, 'ws-only.yaml', { [WS]: { equals: 1, remediation: 'auto' } });
@@ -146,6 +148,33 @@ describe('kdrift fix failure handling on the lab (kdfx): fixed and verified, or 
     assert.equal(j.status, 'rolled-back');
     assert.ok(j.events.some((e) => /kernel refused/.test(e.message)), 'the journal says why');
     assert.deepEqual(leftLocks(), []);
+  });
+
+  it('one host cannot be fixed, another can: exit 2, the first rolled back exactly, the second verified', async () => {
+    await injectOutage('lb');
+    await injectOutage('app1');
+    const lbBefore = await hostShot('lb', KEYS);
+    const mixed = path.join(tmp, 'mixed.yaml');
+    writeFileSync(
+      mixed,
+      YAML.stringify({
+        roles: {
+          'load-balancer': { sysctls: { [WS]: { equals: 1, remediation: 'auto' }, [UDP]: { equals: 0, remediation: 'auto' } } },
+          'app-node': { sysctls: { [WS]: { equals: 1, remediation: 'auto' } } },
+          client: {},
+        },
+      }),
+    );
+    try {
+      const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--host', 'app1', '--baseline', mixed, '--yes']);
+      assert.equal(res.code, 2, `${res.stdout}\n${res.stderr}`);
+      assert.match(res.stdout, /lb: NOT fixed: ROLLED BACK/);
+      assert.match(res.stdout, /app1: applied and VERIFIED/);
+      assert.deepEqual(await hostShot('lb', KEYS), lbBefore);
+      assert.equal((await hostShot('app1', KEYS)).runtime[WS], '1');
+    } finally {
+      await restoreShot('app1', app1Clean);
+    }
   });
 
   it('a non-root SSH user: nothing is changed, no journal, and the output says kdrift fix needs root', async () => {

@@ -162,6 +162,14 @@ describe('remediation sysctl planning', () => {
     assert.deepEqual(p.keys, ['net.ipv4.conf.all.rp_filter']);
   });
 
+  it('with a report\'s findings, only the keys they show drifted are planned', () => {
+    const st = state({ [WS]: '0', 'net.ipv4.tcp_sack': '0' }, []);
+    const declared = declaredKeys(host, baselineWith({ [WS]: { equals: 1, remediation: 'auto' }, 'net.ipv4.tcp_sack': { equals: 1, remediation: 'auto' } }));
+    const finding = { host: 'lb', check: 'sysctl', key: 'net.ipv4.tcp_sack', layer: 'runtime' as const, status: 'drift' as const, expected: '= 1', actual: '0', severity: 'high' as const };
+    const d = decideSysctl({ declared, state: st, findings: [finding] });
+    assert.deepEqual(d.keys.map((k) => k.key), ['net.ipv4.tcp_sack']);
+  });
+
   it('a negative match (-key) applied after kdrift is neutralised too', () => {
     const st = state({ [WS]: '0' }, [{ path: '/etc/sysctl.d/99-neg.conf', content: `-${WS}` }]);
     const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
