@@ -151,28 +151,38 @@ static __always_inline struct kd_st_val *slot(struct kd_cfg *cfg, __u64 ns, __u1
 	return bpf_map_lookup_elem(&kd_st_count, &key);
 }
 
-/* Parses IP + TCP headers at the network header; returns TCP payload length, or -1 when not TCP. */
+/* Parses IP + TCP headers at the network header; returns TCP payload length, or -1 when not TCP. Reads the headers
+ * in place when they are in the linear area (always, for TCP built or received by this host), else copies them. */
 static __always_inline int parse(struct __sk_buff *skb, struct kd_tcp *th)
 {
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
 	__u32 off, total;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct kd_ip4 ip;
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) || ip.protocol != IPPROTO_TCP)
+		struct kd_ip4 *ip = data;
+		if ((void *)(ip + 1) > end)
 			return -1;
-		off = (ip.vihl & 0x0f) * 4;
-		total = bpf_ntohs(ip.tot_len);
+		if (ip->protocol != IPPROTO_TCP)
+			return -1;
+		off = (ip->vihl & 0x0f) * 4;
+		total = bpf_ntohs(ip->tot_len);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct kd_ip6 ip6;
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) || ip6.nexthdr != IPPROTO_TCP)
+		struct kd_ip6 *ip6 = data;
+		if ((void *)(ip6 + 1) > end)
 			return -1;
-		off = sizeof(ip6);
-		total = sizeof(ip6) + bpf_ntohs(ip6.payload_len);
+		if (ip6->nexthdr != IPPROTO_TCP)
+			return -1;
+		off = sizeof(*ip6);
+		total = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
 	} else {
 		return -1;
 	}
 	if (off < 20 || off > 60)
 		return -1;
-	if (bpf_skb_load_bytes(skb, off, th, sizeof(*th)))
+	struct kd_tcp *t = data + off;
+	if ((void *)(t + 1) <= end)
+		*th = *t;
+	else if (bpf_skb_load_bytes(skb, off, th, sizeof(*th)))
 		return -1;
 	__u32 hdr = off + (th->doff_res >> 4) * 4;
 	/* GSO/GRO: an skb holds several segments and tot_len may be 0 (big TCP); use skb->len then. */
