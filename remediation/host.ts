@@ -23,7 +23,7 @@ import { DEFAULT_JOURNAL_DIR, JournalHandle, netnsId, newestUnfinished, pruneJou
 import { verifyHost, type VerifyOptions, type VerifyResult } from './verify.js';
 
 /** The kinds, in the order they apply (undo runs them in reverse). */
-export const remediationKinds: readonly RemediationKind[] = [sysctlRemediation as unknown as RemediationKind];
+export const remediationKinds: readonly RemediationKind[] = [sysctlRemediation];
 
 export interface HostPlan {
   host: string;
