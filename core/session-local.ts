@@ -10,7 +10,8 @@ import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
 import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
-import { describeArgv, quoteArgv } from './shell-quote.js';
+import { assertHostPath, quoteForHost } from './session-input.js';
+import { describeArgv } from './shell-quote.js';
 
 export interface LocalSessionOptions {
   /** Default per-command timeout (ms) when exec() is given none; 0 = none. Default 60 s. */
@@ -33,9 +34,9 @@ export class LocalSession implements HostSession {
     private readonly opts: LocalSessionOptions = {},
   ) {}
 
-  exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    if (this.closed) return Promise.reject(new HostError(this.host, 'session is closed'));
-    quoteArgv(argv); // the same argv validation as SSH (non-empty, no NUL), so both sessions accept the same commands
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.closed) throw new HostError(this.host, 'session is closed');
+    quoteForHost(this.host, argv); // the same argv validation as SSH, so both sessions accept the same commands
     const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     const [cmd, ...args] = argv as [string, ...string[]];
     return new Promise<ExecResult>((resolve, reject) => {
@@ -91,6 +92,7 @@ export class LocalSession implements HostSession {
 
   async readFile(file: string): Promise<Buffer> {
     if (this.closed) throw new HostError(this.host, 'session is closed');
+    assertHostPath(this.host, file);
     try {
       return await readFile(file);
     } catch (err) {
@@ -100,6 +102,7 @@ export class LocalSession implements HostSession {
 
   async writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
     if (this.closed) throw new HostError(this.host, 'session is closed');
+    assertHostPath(this.host, file);
     // Write through a symlink to its target (e.g. Debian's /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf): renaming
     // over the link would replace it with a regular file and silently detach the two names.
     let target = file;

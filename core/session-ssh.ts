@@ -21,7 +21,8 @@ import type { HostEntry } from './inventory.js';
 import { blobKeyType, fingerprint, hostKeyLookupName, knownHostsFile, knownKeyTypes, type HostKeyCheck } from './known-hosts.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
 import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
-import { describeArgv, quoteArgv } from './shell-quote.js';
+import { assertHostPath, quoteForHost } from './session-input.js';
+import { describeArgv } from './shell-quote.js';
 
 const { Client, utils } = ssh2;
 type SshClient = InstanceType<typeof Client>;
@@ -250,7 +251,7 @@ export class SshSession implements HostSession {
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const command = PID_PREAMBLE + quoteArgv(argv);
+    const command = PID_PREAMBLE + quoteForHost(this.host, argv);
     this.assertAlive();
     const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
     for (;;) {
@@ -458,7 +459,8 @@ export class SshSession implements HostSession {
     return true;
   }
 
-  readFile(file: string): Promise<Buffer> {
+  async readFile(file: string): Promise<Buffer> {
+    assertHostPath(this.host, file);
     return this.withSftp(
       (sftp) =>
         new Promise((resolve, reject) => {
@@ -471,7 +473,8 @@ export class SshSession implements HostSession {
    * Temp file in the same directory (so the rename cannot cross file systems) → write → fsync → chmod/chown to the
    * existing file's → posix-rename@openssh.com, which is rename(2): readers see the old or the new file, never a mix.
    */
-  writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
+  async writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
+    assertHostPath(this.host, file);
     return this.withSftp((sftp) => this.writeAtomicWith(sftp, file, data, opts));
   }
 

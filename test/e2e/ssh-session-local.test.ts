@@ -80,6 +80,14 @@ describe('LocalSession', () => {
     assert.equal(readFileSync(path.join(d, 'sysctl.conf'), 'utf8'), 'a=2\n');
   });
 
+  it('a NUL in argv or a relative / NUL path is a HostError naming the host (a rejection, not a throw)', async () => {
+    const p = s.exec(['printf', 'a\0b']);
+    assert.ok(p instanceof Promise);
+    await assert.rejects(p, (err: unknown) => err instanceof HostError && /^host here: cannot run command: .*NUL byte/.test(err.message));
+    await assert.rejects(s.readFile('etc/hostname'), /host here: file path must be absolute/);
+    await assert.rejects(s.writeFileAtomic('/tmp/a\0b', 'x'), /host here: file path contains a NUL byte/);
+  });
+
   it('a closed session refuses further calls', async () => {
     await s.close();
     await assert.rejects(s.exec(['true']), /session is closed/);

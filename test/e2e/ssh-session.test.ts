@@ -95,6 +95,11 @@ describe('SSH sessions against real sshd', function () {
       results.forEach((res, i) => assert.equal(res.stdout.toString('utf8'), `${HOSTILE_STRINGS[i]}\0`, JSON.stringify(HOSTILE_STRINGS[i])));
     });
 
+    it('a NUL byte in argv is refused before anything is sent, as a HostError naming the host', async () => {
+      await assert.rejects(s.exec(['printf', '%s', 'a\0b']), (err: unknown) => err instanceof HostError && /^host h\d+: cannot run command: .*NUL byte/.test(err.message));
+      await assert.rejects(s.readFile('relative/path'), /file path must be absolute/);
+    });
+
     it('a hostile command word is one command name, not shell syntax', async () => {
       const res = await s.exec(['no such; command $(id)', 'x']);
       assert.equal(res.code, 127);
