@@ -24,6 +24,11 @@ const WHY: Record<string, string> = {
   ENOTDIR: 'a path component is not a directory',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on device',
+  EBUSY: 'device or resource busy (is it a mount point, e.g. a bind-mounted file?)',
+  EXDEV: 'crosses file systems',
+  EEXIST: 'already exists',
+  SFTP_FAILURE: 'the SFTP server reported a failure without a reason (e.g. EBUSY on a mount point, EXDEV, ENOSPC)',
+  SFTP_UNSUPPORTED: 'operation not supported by the SFTP server',
 };
 
 export function fileErrorMessage(op: string, path: string, code: string): string {

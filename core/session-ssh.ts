@@ -66,8 +66,11 @@ export function takePidMarker(stderr: Buffer): { pid?: number; rest: Buffer } {
   return { ...(Number.isInteger(pid) && pid > 1 ? { pid } : {}), rest: Buffer.concat([stderr.subarray(0, at), stderr.subarray(nl + 1)]) };
 }
 
-/** SFTP status codes (draft-ietf-secsh-filexfer-02 §7) → errno names, so local and SSH sessions report alike. */
-const SFTP_STATUS_CODE: Record<number, string> = { 2: 'ENOENT', 3: 'EACCES', 4: 'EIO', 8: 'ENOTSUP' };
+/**
+ * SFTP status codes (draft-ietf-secsh-filexfer-02 §7) → errno names where SFTP has one, so local and SSH sessions
+ * report alike; SSH_FX_FAILURE carries no errno (OpenSSH's sftp-server maps EBUSY, EXDEV, ENOSPC, … all to it).
+ */
+const SFTP_STATUS_CODE: Record<number, string> = { 2: 'ENOENT', 3: 'EACCES', 4: 'SFTP_FAILURE', 8: 'SFTP_UNSUPPORTED' };
 
 /** Host address as OpenSSH prints it: 10.71.0.10:22, [::1]:2222. */
 export function displayAddress(address: string, port: number): string {
@@ -480,16 +483,17 @@ export class SshSession implements HostSession {
 
   private async writeAtomicWith(sftp: SFTPWrapper, file: string, data: Buffer | string, opts: WriteOptions): Promise<void> {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const call = <T>(op: string, p: string, fn: (cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> =>
-      new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(this.fileError(op, p, err)) : resolve(v as T))));
+    // Errors name the file the caller asked for and the step that failed (the temp file's name means nothing to them).
+    const call = <T>(step: string, fn: (cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> =>
+      new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(this.fileError('write', file, err, step)) : resolve(v as T))));
 
     // Follow a symlink to its target, as LocalSession does (renaming over the link would replace it).
     let target = file;
     let existing: Stats | undefined;
     try {
-      const l = await call<Stats>('inspect', file, (cb) => sftp.lstat(file, cb));
-      if (l.isSymbolicLink()) target = await call<string>('resolve', file, (cb) => sftp.realpath(file, cb));
-      existing = await call<Stats>('inspect', target, (cb) => sftp.stat(target, cb));
+      const l = await call<Stats>('lstat', (cb) => sftp.lstat(file, cb));
+      if (l.isSymbolicLink()) target = await call<string>('resolving the symlink', (cb) => sftp.realpath(file, cb));
+      existing = await call<Stats>(`stat ${target}`, (cb) => sftp.stat(target, cb));
     } catch (err) {
       if (!(err instanceof HostFileError && err.code === 'ENOENT')) throw err;
     }
@@ -497,23 +501,23 @@ export class SshSession implements HostSession {
     const extensions = (sftp as unknown as { _extensions: Record<string, string> })._extensions; // ssh2 keeps the server's list here (not typed)
     let created = false;
     try {
-      const handle = await call<Buffer>('create', tmp, (cb) => sftp.open(tmp, 'wx', 0o600, cb));
+      const handle = await call<Buffer>(`creating temp file ${tmp}`, (cb) => sftp.open(tmp, 'wx', 0o600, cb));
       created = true;
       try {
         for (let off = 0; off < buf.length; off += 32768) {
           const len = Math.min(32768, buf.length - off);
-          await call<void>('write', tmp, (cb) => sftp.write(handle, buf, off, len, off, cb));
+          await call<void>('writing the temp file', (cb) => sftp.write(handle, buf, off, len, off, cb));
         }
-        if (extensions['fsync@openssh.com']) await call<void>('fsync', tmp, (cb) => sftp.ext_openssh_fsync(handle, cb));
+        if (extensions['fsync@openssh.com']) await call<void>('fsync', (cb) => sftp.ext_openssh_fsync(handle, cb));
       } finally {
-        await call<void>('close', tmp, (cb) => sftp.close(handle, cb));
+        await call<void>('closing the temp file', (cb) => sftp.close(handle, cb));
       }
       // sftp-server applies its umask to the create mode; set the mode explicitly.
-      await call<void>('chmod', tmp, (cb) => sftp.chmod(tmp, (existing?.mode ?? opts.mode ?? 0o644) & 0o7777, cb));
-      if (existing) await call<void>('chown', tmp, (cb) => sftp.chown(tmp, existing.uid, existing.gid, cb)).catch(() => undefined);
+      await call<void>('chmod', (cb) => sftp.chmod(tmp, (existing?.mode ?? opts.mode ?? 0o644) & 0o7777, cb));
+      if (existing) await call<void>('chown', (cb) => sftp.chown(tmp, existing.uid, existing.gid, cb)).catch(() => undefined);
       if (!extensions['fsync@openssh.com']) await this.execChecked(['sync', '--', tmp]);
       if (extensions['posix-rename@openssh.com']) {
-        await call<void>('rename', tmp, (cb) => sftp.ext_openssh_rename(tmp, target, cb));
+        await call<void>(`renaming the temp file over ${target}`, (cb) => sftp.ext_openssh_rename(tmp, target, cb));
       } else {
         // Plain SFTP rename refuses to replace an existing file; mv is rename(2).
         await this.execChecked(['mv', '-f', '--', tmp, target]);
@@ -548,12 +552,13 @@ export class SshSession implements HostSession {
     });
   }
 
-  private fileError(op: string, file: string, err: Error & { code?: number | string }): HostError {
+  private fileError(op: string, file: string, err: Error & { code?: number | string }, step?: string): HostError {
     if (err instanceof HostError) return err;
-    if (this.deadReason) return new HostError(this.host, `cannot ${op} ${file}: connection to ${this.where} is gone (${this.deadReason})`);
+    const at = step ? ` (${step})` : '';
+    if (this.deadReason) return new HostError(this.host, `cannot ${op} ${file}${at}: connection to ${this.where} is gone (${this.deadReason})`);
     const code = typeof err.code === 'number' ? SFTP_STATUS_CODE[err.code] : err.code;
-    if (code) return new HostFileError(this.host, file, code, fileErrorMessage(op, file, code));
-    return new HostError(this.host, `cannot ${op} ${file}: ${err.message}`);
+    if (code) return new HostFileError(this.host, file, code, `${fileErrorMessage(op, file, code)}${at}`);
+    return new HostError(this.host, `cannot ${op} ${file}${at}: ${err.message}`);
   }
 }
 
