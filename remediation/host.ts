@@ -19,7 +19,7 @@ import { errorMessage } from '../core/errors.js';
 import { planIsEmpty, StalePlanError, type KindPlan, type PlanOptions, type RemediationKind } from './kind.js';
 import { sysctlRemediation } from './sysctl.js';
 import { HostLock } from './lock.js';
-import { DEFAULT_JOURNAL_DIR, JournalHandle, netnsId, newestUnfinished, pruneJournals, type Journal, type JournalKindRecord } from './journal.js';
+import { DEFAULT_JOURNAL_DIR, JournalHandle, journalState, netnsId, newestUnfinished, pruneJournals, type Journal, type JournalKindRecord } from './journal.js';
 import { verifyHost, type VerifyOptions, type VerifyResult } from './verify.js';
 
 /** The kinds, in the order they apply (undo runs them in reverse). */
@@ -168,8 +168,11 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
   try {
     // 1. A journal an earlier run left unfinished is resolved first.
     let recovered: HostOutcome['recovered'];
+    let journals: { dirExists: boolean; count: number };
     try {
-      const left = await newestUnfinished(conn.session, journalDir, netns);
+      const st = await journalState(conn.session, journalDir, netns);
+      journals = st;
+      const left = st.unfinished;
       if (left) {
         const leftStatus = left.doc.status; // rollbackJournal moves it on
         const res = await rollbackJournal(conn.session, left.path, left.doc, kinds, { onlyIfUntouched: true });
@@ -207,7 +210,7 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     try {
       const records: JournalKindRecord[] = [];
       for (const [i, kind] of kinds.entries()) records.push(await kind.backup(conn.session, plan.plans[i] as KindPlan));
-      journal = await JournalHandle.create(conn.session, { dir: journalDir, host: host.name, netns, plans: plan.plans, records });
+      journal = await JournalHandle.create(conn.session, { dir: journalDir, host: host.name, netns, plans: plan.plans, records, dirExists: journals.dirExists });
     } catch (err) {
       const why = err instanceof StalePlanError ? `the host changed while planning (${err.message}); nothing was changed` : `${errorMessage(err)}; nothing was changed`;
       return done({ ...base, status: 'unchanged', reasons: [why] });
@@ -257,7 +260,7 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     } catch (err) {
       return done({ ...base, ...found, status: 'unfinished', journal: journal.path, reasons: [`verified, but the journal could not be marked so: ${errorMessage(err)}`], reconnected: conn.reconnected });
     }
-    await pruneJournals(conn.session, journalDir, netns);
+    await pruneJournals(conn.session, journalDir, netns, undefined, journals.count + 1);
     return done({ ...base, ...found, status: 'verified', journal: journal.path, reasons: [], reconnected: conn.reconnected });
   } finally {
     const problem = await lock.release(conn.session);

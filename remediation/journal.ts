@@ -79,7 +79,7 @@ export class JournalHandle {
   /** Creates the journal on the host with the records (backups) — the first write of a fix. */
   static async create(
     session: HostSession,
-    opts: { dir: string; host: string; netns: string; plans: KindPlan[]; records: JournalKindRecord[]; now?: Date },
+    opts: { dir: string; host: string; netns: string; plans: KindPlan[]; records: JournalKindRecord[]; now?: Date; dirExists?: boolean },
   ): Promise<JournalHandle> {
     const now = opts.now ?? new Date();
     const stamp = now.toISOString().replace(/[-:.]/g, '');
@@ -97,8 +97,8 @@ export class JournalHandle {
       records: opts.records,
       events: [{ at: now.toISOString(), status: 'applying', message: 'journal written; applying' }],
     };
-    const mk = await session.exec(['mkdir', '-p', '-m', '0700', '--', opts.dir]);
-    if (mk.code !== 0) throw new HostError(session.host, `cannot create the journal directory ${opts.dir}: ${permissionHint(mk.stderr.toString('utf8').trim())}`);
+    const mk = opts.dirExists ? undefined : await session.exec(['mkdir', '-p', '-m', '0700', '--', opts.dir]);
+    if (mk && mk.code !== 0) throw new HostError(session.host, `cannot create the journal directory ${opts.dir}: ${permissionHint(mk.stderr.toString('utf8').trim())}`);
     const handle = new JournalHandle(session, `${opts.dir}/${id}.json`, doc);
     await handle.write();
     return handle;
@@ -139,12 +139,18 @@ function permissionHint(msg: string): string {
   return /permission denied|EACCES|EPERM|operation not permitted/i.test(msg) ? `${msg} (kdrift fix needs root on the host)` : msg;
 }
 
-/** The journal files of one netns, oldest first (names sort by time). */
-export async function listJournals(session: HostSession, dir: string, netns: string): Promise<string[]> {
-  const script = 'd=$1; p=$2; [ -d "$d" ] || exit 0; [ -r "$d" ] && [ -x "$d" ] || { echo "cannot read $d: permission denied" >&2; exit 1; }; for f in "$d/$p"-*.json; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0';
+/** The journal files of one netns, oldest first (names sort by time), and whether the directory exists. */
+export async function listJournalDir(session: HostSession, dir: string, netns: string): Promise<{ exists: boolean; paths: string[] }> {
+  const script =
+    'd=$1; p=$2; [ -d "$d" ] || { echo missing; exit 0; }; [ -r "$d" ] && [ -x "$d" ] || { echo "cannot read $d: permission denied" >&2; exit 1; }; echo exists; for f in "$d/$p"-*.json; do [ -f "$f" ] && printf "%s\\n" "$f"; done; exit 0';
   const res = await session.exec(['sh', '-c', script, 'sh', dir, netns]);
   if (res.code !== 0) throw new HostError(session.host, `cannot list journals in ${dir}: ${permissionHint(res.stderr.toString('utf8').trim())}`);
-  return res.stdout.toString('utf8').split('\n').filter((l) => l.length > 0).sort();
+  const [head, ...rest] = res.stdout.toString('utf8').split('\n');
+  return { exists: head === 'exists', paths: rest.filter((l) => l.length > 0).sort() };
+}
+
+export async function listJournals(session: HostSession, dir: string, netns: string): Promise<string[]> {
+  return (await listJournalDir(session, dir, netns)).paths;
 }
 
 export async function readJournal(session: HostSession, path: string): Promise<Journal> {
@@ -169,7 +175,8 @@ export async function readJournal(session: HostSession, path: string): Promise<J
 export const KEEP_JOURNALS = 50;
 
 /** Best effort: removes all but the newest `keep` journals of this netns. */
-export async function pruneJournals(session: HostSession, dir: string, netns: string, keep = KEEP_JOURNALS): Promise<void> {
+export async function pruneJournals(session: HostSession, dir: string, netns: string, keep = KEEP_JOURNALS, knownCount?: number): Promise<void> {
+  if (knownCount !== undefined && knownCount <= keep) return;
   try {
     const all = await listJournals(session, dir, netns);
     const old = all.slice(0, Math.max(0, all.length - keep));
@@ -184,9 +191,18 @@ export async function pruneJournals(session: HostSession, dir: string, netns: st
  * one, so only the newest can be unfinished.
  */
 export async function newestUnfinished(session: HostSession, dir: string, netns: string): Promise<{ path: string; doc: Journal } | undefined> {
-  const all = await listJournals(session, dir, netns);
-  const newest = all[all.length - 1];
-  if (!newest) return undefined;
+  return (await journalState(session, dir, netns)).unfinished;
+}
+
+/** One listing: does the directory exist, how many journals, and the newest one if it is unfinished. */
+export async function journalState(
+  session: HostSession,
+  dir: string,
+  netns: string,
+): Promise<{ dirExists: boolean; count: number; unfinished?: { path: string; doc: Journal } }> {
+  const { exists, paths } = await listJournalDir(session, dir, netns);
+  const newest = paths[paths.length - 1];
+  if (!newest) return { dirExists: exists, count: 0 };
   const doc = await readJournal(session, newest);
-  return UNFINISHED.includes(doc.status) ? { path: newest, doc } : undefined;
+  return { dirExists: exists, count: paths.length, ...(UNFINISHED.includes(doc.status) ? { unfinished: { path: newest, doc } } : {}) };
 }

@@ -185,15 +185,16 @@ function describeState(s: FileState | undefined): string {
 
 /**
  * Atomic write (temp + fsync + rename). A file bind-mounted on its own (containers, the lab's /etc/sysctl.conf) cannot
- * be renamed over (EBUSY, which SFTP reports as a bare failure): for a path that is a mount point, and only there, the
- * bytes are written in place — the journal holds the backup.
+ * be renamed over (EBUSY, which SFTP reports as a bare failure): when the atomic write fails on a path that is itself a
+ * mount point, and only then, the bytes are written in place — the journal holds the backup.
  */
 async function writeFile(session: HostSession, path: string, data: Buffer, mode: number): Promise<void> {
   try {
     await session.writeFileAtomic(path, data, { mode });
   } catch (err) {
     const msg = (err as Error).message;
-    if (!/EBUSY|resource busy|rename/i.test(msg) || !(await isMountPoint(session, path))) {
+    // Only on failure, so the common path costs no extra exec.
+    if (!(await isMountPoint(session, path))) {
       throw new HostError(session.host, `cannot write ${path}: ${msg.replace(/^host [^:]+: /, '')}${await whyNotWritable(session, path)}`);
     }
     const res = await session.exec(['sh', '-c', 'cat > "$1"', 'sh', path], { stdin: data });
