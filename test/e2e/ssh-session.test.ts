@@ -463,6 +463,28 @@ describe('SSH sessions against real sshd', function () {
       assert.deepEqual(readdirSync(fdir), ['via-internal']);
     });
 
+    it('writeFileAtomic on a bind-mounted file (cannot be renamed over) fails as a HostFileError naming the file', async () => {
+      // A private mount namespace for this sshd only: /…/mounted is a bind mount of /…/source inside it.
+      const bdir = mkdtempSync(path.join(dir, 'bind-'));
+      writeFileSync(path.join(bdir, 'source'), 'from source\n');
+      writeFileSync(path.join(bdir, 'mounted'), 'underneath\n');
+      const bound = await startSshd({
+        dir: path.join(dir, 'bound'),
+        authorizedKeys: [clientKey.pub],
+        cleanLogin: true,
+        bindMounts: [[path.join(bdir, 'source'), path.join(bdir, 'mounted')]],
+      });
+      started.push(bound);
+      const sb = await open(hostFor(bound, { name: 'bound' }), { knownHostsPath: knownHostsWith('bound', [[bound]]) });
+      assert.equal((await sb.readFile(path.join(bdir, 'mounted'))).toString(), 'from source\n');
+      const [err] = await rejection(sb.writeFileAtomic(path.join(bdir, 'mounted'), 'new\n'));
+      assert.ok(err instanceof HostFileError, String(err));
+      assert.equal(err.path, path.join(bdir, 'mounted'));
+      assert.match(err.message, /^host bound: cannot write .*\/mounted: .*\(renaming the temp file over .*\/mounted\)$/);
+      assert.equal((await sb.readFile(path.join(bdir, 'mounted'))).toString(), 'from source\n', 'the file changed');
+      assert.deepEqual(readdirSync(bdir).sort(), ['mounted', 'source'], 'the temp file was left behind');
+    });
+
     it('writeFileAtomic into a missing directory is a HostFileError, and leaves nothing behind', async () => {
       const [err] = await rejection(s.writeFileAtomic(path.join(fdir, 'no-dir', 'f'), 'x'));
       assert.ok(err instanceof HostFileError);

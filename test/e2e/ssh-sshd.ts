@@ -55,6 +55,11 @@ export interface SshdOptions {
    * shell, rc files included); `internal-sftp` runs in sshd itself, with no shell.
    */
   sftpServer?: string;
+  /**
+   * Run sshd in a private mount namespace after these bind mounts ([source, target] pairs), e.g. a file bind-mounted
+   * over another as containers and the lab do. The mounts exist only inside that namespace and vanish with it.
+   */
+  bindMounts?: Array<[string, string]>;
 }
 
 export async function freePort(): Promise<number> {
@@ -144,7 +149,16 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
         '',
       ].join('\n'),
     );
-    const child: ChildProcess = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    const sshdArgv = ['/usr/sbin/sshd', '-D', '-e', '-f', cfg];
+    const argv = opts.bindMounts?.length
+      ? [
+          'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
+          // constant script; the paths are positional arguments: pairs of source target, then sshd's argv after --
+          'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 1; shift 2; done; shift; exec "$@"',
+          'kdrift-test-sshd', ...opts.bindMounts.flat(), '--', ...sshdArgv,
+        ]
+      : sshdArgv;
+    const child: ChildProcess = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     child.stderr?.on('data', (d: Buffer) => (log += d.toString('utf8')));
     const ready = await new Promise<boolean>((resolve) => {
