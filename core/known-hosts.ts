@@ -153,10 +153,17 @@ export type HostKeyCheck =
   | { status: 'other-type'; entries: KnownHostsEntry[] }
   | { status: 'revoked'; entry: KnownHostsEntry };
 
-/** Checks `key` for a host known under any of `names` (lookup names from hostKeyLookupName). */
-export function checkHostKey(entries: readonly KnownHostsEntry[], names: readonly string[], key: Buffer): HostKeyCheck {
+/**
+ * The lines that apply to a host known under any of `names` (plain and @revoked; @cert-authority lines never vouch
+ * for a plain host key). Hashed lines cost one HMAC per name each, so callers filter once per connection and reuse.
+ */
+export function entriesForHost(entries: readonly KnownHostsEntry[], names: readonly string[]): KnownHostsEntry[] {
+  return entries.filter((e) => e.marker !== 'cert-authority' && names.some((n) => hostMatches(e.hosts, n)));
+}
+
+/** The verdict on `key` given the lines that apply to the host (from entriesForHost). */
+export function judgeHostKey(forHost: readonly KnownHostsEntry[], key: Buffer): HostKeyCheck {
   const keyType = blobKeyType(key);
-  const forHost = entries.filter((e) => e.marker !== 'cert-authority' && names.some((n) => hostMatches(e.hosts, n)));
   const revoked = forHost.find((e) => e.marker === 'revoked' && e.key.equals(key));
   if (revoked) return { status: 'revoked', entry: revoked };
   const plain = forHost.filter((e) => e.marker === undefined);
@@ -168,12 +175,15 @@ export function checkHostKey(entries: readonly KnownHostsEntry[], names: readonl
   return { status: 'unknown' };
 }
 
+/** Checks `key` for a host known under any of `names` (lookup names from hostKeyLookupName). */
+export function checkHostKey(entries: readonly KnownHostsEntry[], names: readonly string[], key: Buffer): HostKeyCheck {
+  return judgeHostKey(entriesForHost(entries, names), key);
+}
+
 /** Key types known for a host, in file order: used to ask the server for those host key algorithms first. */
-export function knownKeyTypes(entries: readonly KnownHostsEntry[], names: readonly string[]): string[] {
+export function knownKeyTypes(forHost: readonly KnownHostsEntry[]): string[] {
   const types: string[] = [];
-  for (const e of entries) {
-    if (e.marker === undefined && !types.includes(e.keyType) && names.some((n) => hostMatches(e.hosts, n))) types.push(e.keyType);
-  }
+  for (const e of forHost) if (e.marker === undefined && !types.includes(e.keyType)) types.push(e.keyType);
   return types;
 }
 
@@ -190,6 +200,7 @@ export function formatKnownHostsLine(name: string, key: Buffer): string {
 export class KnownHostsFile {
   private cache?: { sig: string; parsed: ParsedKnownHosts };
   private appendQueue: Promise<unknown> = Promise.resolve();
+  private hostCache?: { parsed: ParsedKnownHosts; byNames: Map<string, KnownHostsEntry[]> };
 
   constructor(readonly path: string) {}
 
@@ -215,7 +226,23 @@ export class KnownHostsFile {
   }
 
   async check(names: readonly string[], key: Buffer): Promise<HostKeyCheck> {
-    return checkHostKey((await this.load()).entries, names, key);
+    return judgeHostKey(await this.forHost(names), key);
+  }
+
+  /**
+   * entriesForHost over the current file, remembered per name set until the file changes: a connection asks twice
+   * (to order host key algorithms, then to verify), and hashed lines make each ask cost one HMAC per line.
+   */
+  async forHost(names: readonly string[]): Promise<KnownHostsEntry[]> {
+    const parsed = await this.load();
+    if (this.hostCache?.parsed !== parsed) this.hostCache = { parsed, byNames: new Map() };
+    const key = names.join('\n');
+    let hit = this.hostCache.byNames.get(key);
+    if (!hit) {
+      hit = entriesForHost(parsed.entries, names);
+      this.hostCache.byNames.set(key, hit);
+    }
+    return hit;
   }
 
   /**

@@ -143,7 +143,7 @@ export class SshSession implements HostSession {
     // The inventory name is also accepted as a known_hosts name (like OpenSSH's HostKeyAlias), so a file written with
     // `lb` or `[lb]:2222` works as well as one written with the address.
     const names = [lookupName, ...(entry.name.toLowerCase() !== entry.address.toLowerCase() ? [hostKeyLookupName(entry.name, entry.port)] : [])];
-    const parsed = await known.load().catch((err: Error) => {
+    const forHost = await known.forHost(names).catch((err: Error) => {
       throw new HostError(entry.name, err.message);
     });
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
@@ -172,7 +172,7 @@ export class SshSession implements HostSession {
       );
     };
 
-    const preferred = knownKeyTypes(parsed.entries, names).flatMap((t) => ALGORITHMS_FOR_KEY_TYPE[t] ?? [t]);
+    const preferred = knownKeyTypes(forHost).flatMap((t) => ALGORITHMS_FOR_KEY_TYPE[t] ?? [t]);
     const serverHostKey = [...new Set([...preferred, ...HOST_KEY_ALGORITHMS])];
 
     const config: ConnectConfig = {
