@@ -29,8 +29,11 @@ const { values } = parseArgs({ options: { reps: { type: 'string' }, count: { typ
 const REPS = Number(values.reps ?? 7);
 const COUNT = Number(values.count ?? 20000);
 
-type Config = 'bare' | 'probe --port' | 'probe --netns all' | 'bpftrace printf' | 'bpftrace count';
-const CONFIGS: Config[] = ['bare', 'probe --port', 'probe --netns all', 'bpftrace printf', 'bpftrace count'];
+// probe --port: what the behaviour checks run (window scaling + stalls, filtered to the port and the agent's netns);
+// probe wscale: window scaling only (--observe wscale), the same thing the bpftrace scripts observe;
+// probe --netns all: no filter at all.
+type Config = 'bare' | 'probe --port' | 'probe wscale' | 'probe --netns all' | 'bpftrace printf' | 'bpftrace count';
+const CONFIGS: Config[] = ['bare', 'probe --port', 'probe wscale', 'probe --netns all', 'bpftrace printf', 'bpftrace count'];
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -106,7 +109,8 @@ interface Observer {
 async function startObserver(cfg: Config, port: number): Promise<Observer> {
   if (cfg === 'bare') return { check: () => '', done: async () => {} };
   if (cfg.startsWith('probe')) {
-    const filter = cfg === 'probe --port' ? ['--port', String(port)] : ['--netns', 'all'];
+    const filter =
+      cfg === 'probe --port' ? ['--port', String(port)] : cfg === 'probe wscale' ? ['--port', String(port), '--observe', 'wscale'] : ['--netns', 'all'];
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts'), 'probe', '--json', '--samples', '0', '--duration', '1h', ...filter], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -232,7 +236,7 @@ async function main(): Promise<void> {
     );
   }
   const ov = (cfg: Config) => median(cpus.get(cfg) ?? []) - bareCpu;
-  for (const probe of ['probe --port', 'probe --netns all'] as const) {
+  for (const probe of ['probe --port', 'probe wscale', 'probe --netns all'] as const) {
     for (const bt of ['bpftrace printf', 'bpftrace count'] as const) {
       const ratio = ov(probe) > 0 ? `${(ov(bt) / ov(probe)).toFixed(1)}×` : `∞ (probe overhead ${ov(probe).toFixed(2)} µs, within noise)`;
       const bb = median(bpfNs.get(bt) ?? []) / median(bpfNs.get(probe) ?? []);

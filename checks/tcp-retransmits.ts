@@ -3,7 +3,7 @@ import type { Finding } from '../core/finding.js';
 import { retransmitsSpec, type RetransmitsSpec } from './tcp-retransmits.spec.js';
 import { collectShared } from '../probe/collect.js';
 import type { ProbeObservation } from '../probe/observation.js';
-import { connectNote, portTotals, windowSeconds } from '../probe/evidence.js';
+import { notObservedFinding, connectNote, portTotals, windowSeconds } from '../probe/evidence.js';
 
 /** tcp.retransmits: retransmitted segments per data segment sent on connections of a port. */
 export const retransmitsCheck: CheckKind<RetransmitsSpec, ProbeObservation> = {
@@ -14,6 +14,10 @@ export const retransmitsCheck: CheckKind<RetransmitsSpec, ProbeObservation> = {
   judge(obs, specs, ctx) {
     const out: Finding[] = [];
     for (const [key, spec] of specs) {
+      if (!obs.observed.includes('stalls')) {
+        out.push({ ...notObservedFinding(ctx.host.name, key, spec, 'tcp.retransmits'), status: 'unknown', actual: null, reason: 'the agent did not observe retransmits (it ran without --observe stalls)' });
+        continue;
+      }
       const t = portTotals(obs, spec.port);
       const base = {
         host: ctx.host.name,

@@ -3,7 +3,7 @@ import type { Finding } from '../core/finding.js';
 import { windowScalingSpec, type WindowScalingSpec } from './tcp-window-scaling.spec.js';
 import { collectShared } from '../probe/collect.js';
 import type { ProbeObservation } from '../probe/observation.js';
-import { connectNote, describeLack, portSamples, portTotals, windowSeconds } from '../probe/evidence.js';
+import { notObservedFinding, connectNote, describeLack, portSamples, portTotals, windowSeconds } from '../probe/evidence.js';
 
 /**
  * tcp.windowScaling: the share of new connections on a port that negotiated window scaling, as the probe saw it in
@@ -17,6 +17,10 @@ export const windowScalingCheck: CheckKind<WindowScalingSpec, ProbeObservation> 
   judge(obs, specs, ctx) {
     const out: Finding[] = [];
     for (const [key, spec] of specs) {
+      if (!obs.observed.includes('wscale')) {
+        out.push({ ...notObservedFinding(ctx.host.name, key, spec, 'tcp.windowScaling'), status: 'unknown', actual: null, reason: 'the agent did not observe window scaling (it ran without --observe wscale)' });
+        continue;
+      }
       const t = portTotals(obs, spec.port);
       const base = {
         host: ctx.host.name,

@@ -3,7 +3,7 @@ import type { Finding } from '../core/finding.js';
 import { zeroWindowSpec, type ZeroWindowSpec } from './tcp-zero-window.spec.js';
 import { collectShared } from '../probe/collect.js';
 import type { ProbeObservation } from '../probe/observation.js';
-import { connectNote, portTotals, windowSeconds } from '../probe/evidence.js';
+import { notObservedFinding, connectNote, portTotals, windowSeconds } from '../probe/evidence.js';
 
 /**
  * tcp.zeroWindow: zero-window advertisements (either direction) on connections of a port during the window, counted
@@ -17,6 +17,10 @@ export const zeroWindowCheck: CheckKind<ZeroWindowSpec, ProbeObservation> = {
   judge(obs, specs, ctx) {
     const out: Finding[] = [];
     for (const [key, spec] of specs) {
+      if (!obs.observed.includes('stalls')) {
+        out.push({ ...notObservedFinding(ctx.host.name, key, spec, 'tcp.zeroWindow'), status: 'unknown', actual: null, reason: 'the agent did not observe zero windows (it ran without --observe stalls)' });
+        continue;
+      }
       const t = portTotals(obs, spec.port);
       const n = t.zeroWindow.sent + t.zeroWindow.received;
       const base = {

@@ -36,6 +36,8 @@ export interface ProbeOptions {
   maxSamples?: { negotiated: number; lacking: number };
   /** Ring-buffer drain interval. */
   drainIntervalMs?: number;
+  /** What to load: window scaling (sock_ops) and/or stalls (cgroup_skb + retransmit tracepoint). Default both. */
+  observe?: { wscale: boolean; stalls: boolean };
 }
 
 const WSCALE = 'tcp_wscale';
@@ -52,42 +54,54 @@ export class Probe {
   private closed = false;
 
   private constructor(
-    private readonly ws: BpfObject,
-    private readonly st: BpfObject,
-    private readonly ring: RingBuffer,
+    private readonly ws: BpfObject | undefined,
+    private readonly st: BpfObject | undefined,
+    private readonly ring: RingBuffer | undefined,
     readonly netnsCookie: bigint,
-    readonly retransmitHook: 'tp_btf' | 'tracepoint',
+    readonly retransmitHook: 'tp_btf' | 'tracepoint' | 'none',
     private readonly maxSamples: { negotiated: number; lacking: number },
     private readonly opts: ProbeOptions,
   ) {}
 
   static async start(opts: ProbeOptions): Promise<Probe> {
-    const { cgroupRoot } = await preflight([WSCALE, STALLS]);
+    const observe = opts.observe ?? { wscale: true, stalls: true };
+    const { cgroupRoot } = await preflight([...(observe.wscale ? [WSCALE] : []), ...(observe.stalls ? [STALLS] : [])]);
     const cookie = ownNetnsCookie();
     let ws: BpfObject | undefined;
     let st: BpfObject | undefined;
+    let ring: RingBuffer | undefined;
+    let hook: 'tp_btf' | 'tracepoint' | 'none' = 'none';
     try {
-      ws = BpfObject.openBundled(WSCALE);
-      load(ws, 'the window-scaling program');
-      configure(ws, 'kd_ws', opts, cookie, EVENTS_NEGOTIATED | EVENTS_LACKING);
-
-      let hook: 'tp_btf' | 'tracepoint' = 'tp_btf';
-      try {
-        st = openStalls('tp_btf');
-      } catch (err) {
-        // BTF tracing programs refused (some kernels/lockdown): the classic tracepoint gives retransmits without sk storage.
-        if (!(err instanceof BpfError)) throw err;
-        st = openStalls('tracepoint');
-        hook = 'tracepoint';
+      if (observe.wscale) {
+        ws = BpfObject.openBundled(WSCALE);
+        load(ws, 'the window-scaling program');
+        configure(ws, 'kd_ws', opts, cookie, EVENTS_NEGOTIATED | EVENTS_LACKING);
+        ring = ws.ringBuffer('kd_ws_events');
       }
-      configure(st, 'kd_st', opts, cookie, 0);
+      if (observe.stalls) {
+        try {
+          st = openStalls('tp_btf');
+          hook = 'tp_btf';
+        } catch (err) {
+          // BTF tracing programs refused (some kernels/lockdown): the classic tracepoint counts retransmits too.
+          if (!(err instanceof BpfError)) throw err;
+          st = openStalls('tracepoint');
+          hook = 'tracepoint';
+        }
+        configure(st, 'kd_st', opts, cookie, 0);
+      }
 
       // Rings and filters are ready before anything is attached: the first callback already sees the filter.
-      const ring = ws.ringBuffer('kd_ws_events');
-      attach(() => ws!.attachCgroup('kd_ws_sockops', cgroupRoot), `kd_ws_sockops to ${cgroupRoot}`);
-      attach(() => st!.attachCgroup('kd_st_egress', cgroupRoot), `kd_st_egress to ${cgroupRoot}`);
-      attach(() => st!.attachCgroup('kd_st_ingress', cgroupRoot), `kd_st_ingress to ${cgroupRoot}`);
-      attach(() => st!.attach(hook === 'tp_btf' ? 'kd_st_retrans' : 'kd_st_retrans_tp'), 'the retransmit tracepoint');
+      if (ws) {
+        const w = ws;
+        attach(() => w.attachCgroup('kd_ws_sockops', cgroupRoot), `kd_ws_sockops to ${cgroupRoot}`);
+      }
+      if (st) {
+        const s = st;
+        attach(() => s.attachCgroup('kd_st_egress', cgroupRoot), `kd_st_egress to ${cgroupRoot}`);
+        attach(() => s.attachCgroup('kd_st_ingress', cgroupRoot), `kd_st_ingress to ${cgroupRoot}`);
+        attach(() => s.attach(hook === 'tp_btf' ? 'kd_st_retrans' : 'kd_st_retrans_tp'), 'the retransmit tracepoint');
+      }
 
       const probe = new Probe(ws, st, ring, cookie, hook, opts.maxSamples ?? { negotiated: 100, lacking: 1000 }, opts);
       probe.timer = setInterval(() => probe.drain(), opts.drainIntervalMs ?? 20);
@@ -100,9 +114,14 @@ export class Probe {
     }
   }
 
+  /** What this probe loaded. */
+  get observed(): Array<'wscale' | 'stalls'> {
+    return [...(this.ws ? ['wscale' as const] : []), ...(this.st ? ['stalls' as const] : [])];
+  }
+
   /** Moves queued connection events into memory (bounded). Cheap; runs on the timer and before every snapshot. */
   drain(): void {
-    if (this.closed) return;
+    if (this.closed || !this.ring || !this.ws) return;
     for (const rec of this.ring.consume()) {
       this.samplesSeen++;
       const e = decodeWscaleEvent(rec);
@@ -134,7 +153,7 @@ export class Probe {
       }
       return r;
     };
-    for (const [k, v] of this.ws.entries('kd_ws_count')) {
+    for (const [k, v] of this.ws?.entries('kd_ws_count') ?? []) {
       const key = decodeCounterKey(k);
       const n = Number(sumPerCpuU64(v));
       const r = row(key.netnsCookie, key.port, key.direction);
@@ -142,7 +161,7 @@ export class Probe {
       if (key.outcome === 'negotiated') r.negotiated += n;
       else r.lackedBy[key.outcome] += n;
     }
-    for (const [k, v] of this.st.entries('kd_st_count')) {
+    for (const [k, v] of this.st?.entries('kd_st_count') ?? []) {
       const key = decodeCounterKey(k);
       addStalls(row(key.netnsCookie, key.port, key.direction), decodeStallValues(v));
     }
@@ -182,8 +201,8 @@ export class Probe {
     };
   }
 
-  private stat(obj: BpfObject, map: string, idx: number): number {
-    const v = obj.lookup(map, encodeU32(idx));
+  private stat(obj: BpfObject | undefined, map: string, idx: number): number {
+    const v = obj?.lookup(map, encodeU32(idx));
     return v ? Number(sumPerCpuU64(v)) : 0;
   }
 
@@ -197,9 +216,9 @@ export class Probe {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    this.ring.close();
-    this.st.close();
-    this.ws.close();
+    this.ring?.close();
+    this.st?.close();
+    this.ws?.close();
   }
 }
 

@@ -31,6 +31,10 @@ export function agentArgv(specs: readonly BehaviourSpec[], ctx: Pick<CheckContex
   const windowMs = Math.max(...specs.map((s) => s.window));
   const argv = [...(ctx.host.agentCommand ?? ['kdrift']), 'probe', '--json', '--duration', `${Math.round(windowMs)}ms`];
   for (const p of ports) argv.push('--port', String(p));
+  // Load only what the specs judge: window scaling alone skips the per-packet stall programs, and the other way round.
+  const wscale = specs.some((s) => s.check === 'tcp.windowScaling');
+  const stalls = specs.some((s) => s.check !== 'tcp.windowScaling');
+  if (wscale !== stalls) argv.push('--observe', wscale ? 'wscale' : 'stalls');
   const drive = opts.drive ?? process.env.KDRIFT_PROBE_DRIVE !== '0';
   const targets = [...(drive ? ports.map((p) => `127.0.0.1:${p}`) : []), ...(opts.connectTargets ?? [])];
   for (const t of targets) argv.push('--connect', t);

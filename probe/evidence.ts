@@ -81,3 +81,8 @@ export function windowSeconds(obs: ProbeObservation): string {
 export function connectNote(obs: ProbeObservation): Record<string, unknown> {
   return obs.connect ? { testConnections: obs.connect } : {};
 }
+
+/** The common fields of a behaviour finding that could not be judged because the agent did not load that part. */
+export function notObservedFinding(host: string, key: string, spec: { severity: 'critical' | 'high' | 'medium' | 'low' }, check: string) {
+  return { host, check, key, layer: 'behaviour' as const, expected: check, severity: spec.severity };
+}

@@ -56,7 +56,9 @@ export const probeObservationSchema = z.object({
   ports: z.array(z.number().int()),
   startedAt: z.string(),
   durationMs: z.number(),
-  retransmitHook: z.enum(['tp_btf', 'tracepoint']),
+  /** What the agent loaded: window scaling (sock_ops) and/or stalls (zero window, retransmits). */
+  observed: z.array(z.enum(['wscale', 'stalls'])).default(['wscale', 'stalls']),
+  retransmitHook: z.enum(['tp_btf', 'tracepoint', 'none']),
   connect: z
     .object({ target: z.string(), attempted: count, succeeded: count, errors: z.array(z.string()) })
     .nullable(),

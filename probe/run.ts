@@ -17,13 +17,14 @@ export interface RunOptions {
   connect: ConnectTarget[];
   connectCount: number;
   samples: number;
+  observe?: { wscale: boolean; stalls: boolean };
   serve?: { host: string; port: number };
   /** Called once attached (e.g. to print where metrics are served). */
   onReady?: (info: { netnsCookie: bigint; metricsAddress?: string }) => void;
 }
 
 export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
-  const probe = await Probe.start({ ports: opts.ports, netns: opts.netns });
+  const probe = await Probe.start({ ports: opts.ports, netns: opts.netns, ...(opts.observe ? { observe: opts.observe } : {}) });
   let server: Server | undefined;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
@@ -59,6 +60,7 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
       ports: opts.ports,
       startedAt: new Date(probe.startedAtMs).toISOString(),
       durationMs: Date.now() - probe.startedAtMs,
+      observed: probe.observed,
       retransmitHook: probe.retransmitHook,
       connect: mergeConnects(connects),
       summary: snap.summary,

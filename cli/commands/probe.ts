@@ -16,6 +16,7 @@ Options:
   --connect HOST:PORT   open test connections there once attached, so a quiet host still yields evidence (repeatable)
   --connect-count N     test connections per --connect target (default 3)
   --samples N           connection samples in the output (default 50)
+  --observe WHAT        wscale, stalls, or wscale,stalls (default): load only what the checks need
   --json                print the observation as JSON (what behaviour checks read)
   --serve ADDR:PORT     expose Prometheus metrics at http://ADDR:PORT/metrics while observing
 `;
@@ -32,6 +33,7 @@ export const command: Command = {
       samples: { type: 'string' },
       json: { type: 'boolean' },
       serve: { type: 'string' },
+      observe: { type: 'string' },
     });
     const ports = (values.port ?? []).map((p) => {
       if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new KdriftError(`--port must be a TCP port 1-65535, got "${p}"`);
@@ -44,6 +46,11 @@ export const command: Command = {
       durationMs = parseDurationMs(values.duration);
       if (durationMs === undefined) throw new KdriftError(`--duration "${values.duration}" is not a duration (e.g. 10s, 500ms, 2m)`);
     }
+    const what = (values.observe ?? 'wscale,stalls').split(',');
+    if (what.length === 0 || what.some((w) => w !== 'wscale' && w !== 'stalls')) {
+      throw new KdriftError(`--observe must be wscale, stalls or wscale,stalls, got "${values.observe}"`);
+    }
+    const observe = { wscale: what.includes('wscale'), stalls: what.includes('stalls') };
     // Loaded only here: `kdrift probe --help` and argument errors need no BPF.
     const { parseConnectTarget } = await import('../../probe/connect.js');
     const connect = (values.connect ?? []).map(parseConnectTarget);
@@ -62,6 +69,7 @@ export const command: Command = {
       connect,
       connectCount: intOption(values['connect-count'], 'connect-count', 3),
       samples: intOption(values.samples, 'samples', 50, 0),
+      observe,
       serve,
       // One line on stderr once attached: whoever drives traffic for the probe (tests, scripts) waits for it.
       onReady: ({ netnsCookie, metricsAddress }) => {

@@ -34,7 +34,7 @@ function sample(local: string, remote: string, direction: 'in' | 'out', ok: bool
   return { netnsCookie: '4097', direction, local, remote, wscaleOk: ok, sndWscale: ok ? 7 : 0, rcvWscale: ok ? 7 : 0, localOffered: 'yes', peerOffered: ok ? 'yes' : 'no', outcome: ok ? 'negotiated' : 'peer', atMs: 1 };
 }
 function obs(summary: PortSummary[], samples: ConnectionSample[] = []): ProbeObservation {
-  return { version: 1, host: 'lb', netns: 'self', netnsCookie: '4097', ports: [80], startedAt: '2026-01-01T00:00:00.000Z', durationMs: 10_000, retransmitHook: 'tp_btf', connect: null, summary, samples, dropped: { events: 0, counterKeys: 0 } };
+  return { version: 1, host: 'lb', netns: 'self', netnsCookie: '4097', ports: [80], startedAt: '2026-01-01T00:00:00.000Z', durationMs: 10_000, observed: ['wscale', 'stalls'], retransmitHook: 'tp_btf', connect: null, summary, samples, dropped: { events: 0, counterKeys: 0 } };
 }
 const ws = new Map([['port 80', windowScalingSpec.parse({ check: 'tcp.windowScaling', port: 80, minShare: 0.99 })]]);
 
@@ -84,6 +84,9 @@ describe('behaviour checks judge the agent observation', () => {
     assert.match(f?.reason ?? '', /this host could not take data/);
     const [u] = zeroWindowCheck.judge(obs([]), zw, ctx);
     assert.equal(u?.status, 'unknown');
+    const [n] = zeroWindowCheck.judge({ ...o, observed: ['wscale'] }, zw, ctx);
+    assert.equal(n?.status, 'unknown');
+    assert.match(n?.reason ?? '', /did not observe zero windows/);
   });
 
   it('tcp.retransmits: rate against maxRate, unknown without data sent', () => {
@@ -110,7 +113,8 @@ describe('agent invocation and output parsing', () => {
       '/usr/bin/node', '/opt/kdrift/bin/kdrift.js', 'probe', '--json', '--duration', '15000ms',
       '--port', '80', '--port', '8080', '--connect', '127.0.0.1:80', '--connect', '127.0.0.1:8080', '--connect-count', '3',
     ]);
-    assert.deepEqual(agentArgv(specs.slice(0, 1), { host }, { drive: false }), ['kdrift', 'probe', '--json', '--duration', '10000ms', '--port', '80']);
+    assert.deepEqual(agentArgv(specs.slice(0, 1), { host }, { drive: false }), ['kdrift', 'probe', '--json', '--duration', '10000ms', '--port', '80', '--observe', 'wscale']);
+    assert.deepEqual(agentArgv(specs.slice(2), { host }, { drive: false }).slice(-2), ['--observe', 'stalls']);
   });
 
   it('refuses output that is not an observation with a HostError naming the host', () => {
