@@ -99,6 +99,40 @@ function descendants(pid: number): number[] {
   return out;
 }
 
+/**
+ * TERM to pid and every descendant, then KILL whatever is left after `graceMs`. TERM first matters here: a root login
+ * shell killed by SIGKILL in the middle of ~/.bashrc leaves pyenv's rehash lock behind, and every later root login on
+ * the machine then waits 60 s for it; on TERM, bash runs the EXIT trap that removes it.
+ */
+export async function terminateTree(pid: number, graceMs = 2000): Promise<void> {
+  const all = [...descendants(pid), pid];
+  for (const p of all) {
+    try {
+      process.kill(p, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  }
+  const alive = (p: number) => {
+    try {
+      process.kill(p, 0);
+      // a zombie still answers kill(0); it is dead for our purposes
+      return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  for (let waited = 0; waited < graceMs && all.some(alive); waited += 50) await new Promise((r) => setTimeout(r, 50));
+  killTree(pid);
+  for (const p of all.filter(alive)) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
 /** Kills pid's process group and every descendant (sshd's per-connection children leave the group via setsid). */
 export function killTree(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   for (const p of [...descendants(pid), pid]) {
@@ -193,7 +227,7 @@ export async function startSshd(opts: SshdOptions): Promise<TestSshd> {
         if (stopped) return;
         stopped = true;
         const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-        killTree(pid);
+        await terminateTree(pid);
         await exited;
       },
     };
@@ -218,7 +252,7 @@ export async function startAgent(sock: string, keys: string[]): Promise<{ sock: 
     sock,
     stop: async () => {
       const exited = new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
-      if (child.pid) killTree(child.pid);
+      if (child.pid) await terminateTree(child.pid);
       await exited;
     },
   };
