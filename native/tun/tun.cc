@@ -47,8 +47,10 @@ int AttachTun(const std::string& name, bool vnetHdr, const char** step) {
     *step = "ioctl TUNSETIFF";
     return -err;
   }
-  if (vnetHdr) {
-    unsigned int offload = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  // Always set the offloads: they outlive the fd on a persistent device, and a reader without the virtio-net header
+  // must not be handed TSO/partial-checksum packets left enabled by a previous reader.
+  {
+    unsigned int offload = vnetHdr ? (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) : 0;
     if (ioctl(fd, TUNSETOFFLOAD, offload) < 0) {
       int err = errno;
       close(fd);
