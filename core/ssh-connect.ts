@@ -1,0 +1,238 @@
+/**
+ * Opening one SSH connection for a host: credentials (identity file and/or ssh-agent), host key verification against
+ * OpenSSH known_hosts (core/known-hosts.ts; accept-new records a key only after the key exchange proved the server
+ * holds it), and a connect timeout that names the stage that stalled. Every failure is a HostError saying what failed.
+ */
+import { readFile } from 'node:fs/promises';
+import ssh2 from 'ssh2';
+import type { ConnectConfig } from 'ssh2';
+import { HostError } from './errors.js';
+import type { HostEntry } from './inventory.js';
+import { blobKeyType, fingerprint, hostKeyLookupName, knownHostsFile, knownKeyTypes, type HostKeyCheck } from './known-hosts.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, formatMs } from './session-defaults.js';
+
+const { Client, utils } = ssh2;
+export type SshClient = InstanceType<typeof Client>;
+
+export interface SshConnectOptions {
+  /** OpenSSH known_hosts file used to verify (and, with acceptNewHostKeys, record) host keys. */
+  knownHostsPath: string;
+  acceptNewHostKeys?: boolean;
+  /** TCP connect + SSH handshake + authentication must finish within this (default 10 s). */
+  connectTimeoutMs?: number;
+  /** ssh-agent socket; default SSH_AUTH_SOCK. */
+  agentSocket?: string;
+  /** SSH-level keepalive interval (default 10 s); 3 unanswered in a row close the connection. */
+  keepaliveIntervalMs?: number;
+}
+
+/** Host key algorithms kdrift offers, strongest first; SHA-1 `ssh-rsa` signatures are left out as OpenSSH 8.8+ does. */
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
+const ALGORITHMS_FOR_KEY_TYPE: Record<string, string[]> = { 'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'] };
+
+/** Host address as OpenSSH prints it: 10.71.0.10:22, [::1]:2222. */
+export function displayAddress(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+interface Credentials {
+  privateKey?: Buffer;
+  agent?: string;
+  tried: string[];
+}
+
+/** Connects, verifies the host key and authenticates; rejects with a HostError saying which step failed. */
+export async function connectSsh(entry: HostEntry, opts: SshConnectOptions): Promise<SshClient> {
+  const where = displayAddress(entry.address, entry.port);
+  const creds = await loadCredentials(entry, opts);
+  const known = knownHostsFile(opts.knownHostsPath);
+  const lookupName = hostKeyLookupName(entry.address, entry.port);
+  // The inventory name is also accepted as a known_hosts name (like OpenSSH's HostKeyAlias), so a file written with
+  // `lb` or `[lb]:2222` works as well as one written with the address.
+  const names = [lookupName, ...(entry.name.toLowerCase() !== entry.address.toLowerCase() ? [hostKeyLookupName(entry.name, entry.port)] : [])];
+  const forHost = await known.forHost(names).catch((err: Error) => {
+    throw new HostError(entry.name, err.message);
+  });
+  const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+
+  const client = new Client();
+  let stage: 'tcp' | 'handshake' | 'auth' = 'tcp';
+  let keyRefusal: string | undefined;
+  let recordKey: Promise<void> | undefined;
+  let pendingNewKey: Buffer | undefined;
+
+  const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
+    known.check(names, key).then(
+      (check) => {
+        if (check.status === 'ok') return verify(true);
+        if (check.status === 'unknown' && opts.acceptNewHostKeys) {
+          pendingNewKey = key; // recorded after the key exchange proves the server holds the private key
+          return verify(true);
+        }
+        keyRefusal = describeKeyRefusal(entry, where, key, check, known.path);
+        verify(false);
+      },
+      (err: Error) => {
+        keyRefusal = `cannot check the host key: ${err.message}`;
+        verify(false);
+      },
+    );
+  };
+
+  const preferred = knownKeyTypes(forHost).flatMap((t) => ALGORITHMS_FOR_KEY_TYPE[t] ?? [t]);
+  const serverHostKey = [...new Set([...preferred, ...HOST_KEY_ALGORITHMS])];
+
+  const config: ConnectConfig = {
+    host: entry.address,
+    port: entry.port,
+    username: entry.user,
+    ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
+    ...(creds.agent ? { agent: creds.agent } : {}),
+    // ssh2's own handshake timer is a backstop only; ours below names the stage that stalled.
+    readyTimeout: connectTimeoutMs + 5000,
+    keepaliveInterval: opts.keepaliveIntervalMs ?? 10_000,
+    keepaliveCountMax: 3,
+    hostVerifier,
+    // KDRIFT_SSH_DEBUG=1 prints ssh2's protocol trace (for diagnosing a host; never on by default).
+    ...(process.env.KDRIFT_SSH_DEBUG ? { debug: (msg: string) => process.stderr.write(`[ssh ${entry.name}] ${msg}\n`) } : {}),
+    // ssh2 validates this list; every entry is one it supports.
+    algorithms: { serverHostKey: serverHostKey as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    let done = false;
+    const onConnect = () => (stage = 'handshake');
+    const onHandshake = () => {
+      stage = 'auth';
+      if (pendingNewKey) recordKey = known.append(lookupName, pendingNewKey);
+    };
+    const onReady = () => {
+      if (done) return;
+      (recordKey ?? Promise.resolve()).then(() => {
+        if (done) return;
+        done = true;
+        detach();
+        resolve();
+      }, (err: Error) => fail(`host key accepted but not recorded: ${err.message}`));
+    };
+    const onError = (err: Error & { level?: string; code?: string }) => fail(keyRefusal ?? describeConnectError(entry, where, err, creds));
+    const onClose = () => fail(keyRefusal ?? `connection to ${where} closed during ${stage === 'auth' ? 'authentication' : 'the SSH handshake'}`);
+    const detach = () => {
+      clearTimeout(timer);
+      client.off('connect', onConnect).off('handshake', onHandshake).off('ready', onReady).off('error', onError).off('close', onClose);
+    };
+    const fail = (message: string) => {
+      if (done) return;
+      done = true;
+      detach();
+      client.on('error', () => undefined); // late errors from the torn-down socket
+      client.destroy();
+      reject(new HostError(entry.name, message));
+    };
+    const timer = setTimeout(() => {
+      const why =
+        stage === 'tcp'
+          ? `no TCP connection to ${where}`
+          : stage === 'handshake'
+            ? `TCP connected to ${where} but no SSH handshake (is an SSH server listening there?)`
+            : `SSH authentication as ${entry.user} at ${where} did not finish`;
+      fail(`connect timeout after ${formatMs(connectTimeoutMs)}: ${why}`);
+    }, connectTimeoutMs);
+    client.on('connect', onConnect).on('handshake', onHandshake).on('ready', onReady).on('error', onError).on('close', onClose);
+    try {
+      client.connect(config);
+    } catch (err) {
+      fail(`cannot connect to ${where}: ${(err as Error).message}`);
+    }
+  });
+  return client;
+}
+
+async function loadCredentials(entry: HostEntry, opts: SshConnectOptions): Promise<Credentials> {
+  const agent = opts.agentSocket ?? process.env.SSH_AUTH_SOCK ?? undefined;
+  const tried: string[] = [];
+  let privateKey: Buffer | undefined;
+  let encryptedNote: string | undefined;
+  if (entry.identityFile) {
+    let raw: Buffer;
+    try {
+      raw = await readFile(entry.identityFile);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${code === 'ENOENT' ? 'no such file' : code}`);
+    }
+    const parsed = utils.parseKey(raw);
+    if (parsed instanceof Error) {
+      if (/encrypted|passphrase/i.test(parsed.message)) {
+        encryptedNote = `identity file ${entry.identityFile} is encrypted and kdrift asks for no passphrase: load it into ssh-agent (ssh-add ${entry.identityFile}) and set SSH_AUTH_SOCK`;
+      } else {
+        throw new HostError(entry.name, `identity file ${entry.identityFile} is not a private key ssh2 can read: ${parsed.message}`);
+      }
+    } else {
+      privateKey = raw;
+      tried.push(`key file ${entry.identityFile}`);
+    }
+  }
+  if (agent) tried.push(`ssh-agent at ${agent}`);
+  if (!privateKey && !agent) {
+    throw new HostError(entry.name, encryptedNote ?? 'no credentials: the host has no identityFile and no ssh-agent is available (SSH_AUTH_SOCK is not set)');
+  }
+  if (encryptedNote) tried.push(`(skipped encrypted key file ${entry.identityFile})`);
+  return { ...(privateKey ? { privateKey } : {}), ...(agent ? { agent } : {}), tried };
+}
+
+function describeConnectError(entry: HostEntry, where: string, err: Error & { level?: string; code?: string }, creds: Credentials): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `connection refused by ${where} (no SSH server listening?)`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `${where} is unreachable (${err.code})`;
+    case 'ETIMEDOUT':
+      return `TCP connect to ${where} timed out`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve ${entry.address} (${err.code})`;
+    case 'ECONNRESET':
+      return `connection reset by ${where}`;
+    default:
+      break;
+  }
+  if (/connection lost before handshake/i.test(err.message)) {
+    return `${where} closed the connection before the SSH handshake (sshd refusing: MaxStartups throttling, or a tcp wrapper / not an SSH server)`;
+  }
+  if (err.level === 'client-authentication') {
+    return `authentication refused for ${entry.user}@${where} (tried ${creds.tried.join(', ')})`;
+  }
+  if (err.level === 'client-timeout') return `connect timeout: no SSH handshake with ${where}`;
+  if (err.level === 'handshake') return `SSH handshake with ${where} failed: ${err.message}`;
+  if (/agent/i.test(err.message)) return `ssh-agent failed: ${err.message}`;
+  return `cannot connect to ${where}: ${err.message}`;
+}
+
+function describeKeyRefusal(entry: HostEntry, where: string, key: Buffer, check: HostKeyCheck, file: string): string {
+  const presented = `${blobKeyType(key) ?? 'key'} ${fingerprint(key)}`;
+  const head = `host key for ${entry.name} (${where})`;
+  switch (check.status) {
+    case 'changed':
+      return (
+        `${head} CHANGED: ${file} line ${check.entry.line} has ${check.entry.keyType} ${fingerprint(check.entry.key)}, the host presented ` +
+        `${presented} — possible man-in-the-middle (or the host was reinstalled); if the new key is expected, remove the old line ` +
+        `${check.entry.line} of ${file}`
+      );
+    case 'revoked':
+      return `${head} is REVOKED (${presented}, @revoked at line ${check.entry.line} of ${file}); refusing to connect`;
+    case 'other-type':
+      return (
+        `${head}: the host presented ${presented} but ${file} knows it only with ` +
+        `${check.entries.map((e) => `${e.keyType} (line ${e.line})`).join(', ')}, which the host no longer offers — possible ` +
+        `man-in-the-middle; if expected, remove those lines of ${file}`
+      );
+    case 'unknown':
+    default:
+      return (
+        `${head} is unknown (${presented}, not in ${file}); verify the fingerprint and add it, or run with ` +
+        `--accept-new-host-keys to record it on first use`
+      );
+  }
+}
