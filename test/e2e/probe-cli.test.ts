@@ -67,4 +67,29 @@ describe('kdrift probe command', function () {
       server.close();
     }
   });
+
+  it('loads only the window-scaling program with --observe wscale, and says so in its JSON', async () => {
+    const server = net.createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'probe', '--json', '--observe', 'wscale', '--duration', '1s', '--port', String(port), '--connect', `127.0.0.1:${port}`], { cwd: REPO, detached: true });
+        started.push(c);
+        let stdout = '';
+        let stderr = '';
+        c.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+        c.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.once('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const o = JSON.parse(r.stdout) as { observed: string[]; retransmitHook: string; summary: Array<{ port: number; connections: number; dataSegmentsOut: number }> };
+      assert.deepEqual(o.observed, ['wscale']);
+      assert.equal(o.retransmitHook, 'none');
+      assert.equal(o.summary.filter((x) => x.port === port).reduce((n, x) => n + x.connections, 0), 6);
+    } finally {
+      server.close();
+    }
+    assert.match(runSync(['probe', '--observe', 'packets']).stderr, /--observe must be wscale, stalls or wscale,stalls, got "packets"/);
+  });
 });
