@@ -26,7 +26,7 @@ import {
   type LabHostName,
 } from './plan.js';
 import { run, type RunResult } from './run.js';
-import { spawnDetached, readPid, isOurs, stopPid, removePidFile } from './procs.js';
+import { spawnDetached, readPid, isOurs, stopPid, removePidFile, findProcesses } from './procs.js';
 import {
   ensureNamespaces,
   ensureLan,
@@ -456,9 +456,19 @@ export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
       const pid = readPid(paths.pidFile(`app-${app}`));
       if (isOurs(pid, ['app-server.js', hostPlan(plan, app).netns])) recorded.push(pid);
     }
-    // ... and anything else still running inside the lab's namespaces (SSH sessions, probes a test left).
+    // ... anything else still running inside the lab's namespaces (SSH sessions, probes a test left) ...
     const inside = (await Promise.all(plan.hosts.map((h) => netnsPids(h.netns)))).flat();
-    const all = [...new Set([...recorded, ...inside])].filter((p) => p !== process.pid);
+    // ... and, for a half-built or half-removed lab (state dir or a namespace gone), the lab's processes by argv.
+    const clientEnd = `${netnsPath(`${name}-client`)}:`;
+    const strays = findProcesses((argv) => {
+      const all = argv.join(' ');
+      return (
+        all.includes(`${paths.dir}/`) ||
+        (all.includes('delay-line.js') && all.includes(clientEnd)) ||
+        (all.includes('app-server.js') && argv.some((a) => a === `${name}-app1` || a === `${name}-app2`))
+      );
+    });
+    const all = [...new Set([...recorded, ...inside, ...strays])].filter((p) => p !== process.pid);
     await Promise.all(all.map((p) => stopPid(p, 1500)));
     await removeNetwork(plan);
     for (const h of plan.hosts) removeHostEtc(h.netns);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, writeFileSync, rmSync, readlinkSync, statSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, writeFileSync, rmSync, readlinkSync, statSync, readdirSync } from 'node:fs';
 
 /**
  * The lab's long-running processes (sshd, HAProxy, app servers, delay line) are detached: they outlive the `kdrift lab up`
@@ -104,4 +104,17 @@ export async function stopPid(pid: number, graceMs = 2000): Promise<void> {
 
 export function removePidFile(pidFile: string): void {
   rmSync(pidFile, { force: true });
+}
+
+/** Every process (but this one) whose argv matches: for sweeping up after a lab whose pid files are gone. */
+export function findProcesses(match: (argv: string[]) => boolean): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    const argv = cmdline(pid);
+    if (argv && argv.length > 0 && match(argv)) out.push(pid);
+  }
+  return out;
 }

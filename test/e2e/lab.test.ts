@@ -236,4 +236,24 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
     const st2 = await labStatus(LAB);
     assert.equal(st2.exists, false);
   });
+
+  it('lab down also clears a half-built lab: its state dir deleted and a namespace removed by hand', async function () {
+    await labUp({ name: LAB, subnet: SUBNET });
+    await exec('ip', ['netns', 'del', 'kdla-app2']); // app2's sshd and app server keep running in an unnamed namespace
+    await exec('rm', ['-rf', path.join(REPO, '.lab', LAB)]); // no pid files, no lab.json
+    await labDown(LAB);
+    assert.doesNotMatch((await exec('ip', ['netns', 'list'])).stdout, /kdla-/);
+    assert.doesNotMatch((await exec('ip', ['-o', 'link', 'show'])).stdout, /kdla-/);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      let cmd = '';
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue;
+      }
+      assert.ok(!cmd.includes('/.lab/kdla/') && !cmd.includes('kdla-'), `process ${pid} left: ${cmd.replace(/\0/g, ' ')}`);
+    }
+    for (const h of HOSTS) assert.equal(existsSync(`/etc/netns/kdla-${h}`), false);
+  });
 });
