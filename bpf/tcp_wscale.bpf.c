@@ -8,7 +8,8 @@
  * drains it on a timer, because a wakeup per record costs ~2 µs per connection.
  *
  * Observe only: every path returns 1 and nothing here changes a segment. The one socket option it sets, TCP_SAVE_SYN on
- * watched listeners, keeps a copy of each SYN's headers on the socket; it changes nothing on the wire. */
+ * listeners of explicitly watched ports, keeps a copy of each SYN's headers on the socket; it changes nothing on the
+ * wire, but stays set on those listeners after the probe is gone. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -130,8 +131,10 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	__u16 rport = (__u16)bpf_ntohl(skops->remote_port);
 
 	if (op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
-		/* Keep the SYN headers of watched listeners so PASSIVE_ESTABLISHED can see whether the peer offered. */
-		if (watched(cfg, ns, lport)) {
+		/* Keep the SYN headers of watched listeners so PASSIVE_ESTABLISHED can see whether the peer offered. Only for
+		 * explicitly watched ports: the option stays on the listener after the probe detaches (each later connection
+		 * keeps ~100 bytes of SYN headers until it closes), so it is never set host-wide. */
+		if (cfg->port_filter && watched(cfg, ns, lport)) {
 			int one = 1;
 			bpf_setsockopt(skops, SOL_TCP, TCP_SAVE_SYN, &one, sizeof(one));
 		}
