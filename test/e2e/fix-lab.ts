@@ -4,7 +4,7 @@
  * child process.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync, writeFileSync, chmodSync, chownSync, symlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync, writeFileSync, chmodSync, chownSync, symlinkSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labUp, labExec, type LabStatus } from '../../lab/index.js';
@@ -17,6 +17,8 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const JOURNAL_DIR = '/var/lib/kdrift/journal';
 
 export async function upLab(): Promise<LabStatus> {
+  // The probe agent runs on the hosts from dist/ while the checks that call it run from the sources here: they must agree.
+  if (distIsStale()) buildDist();
   // lab up is idempotent; retry once on a transient failure of a helper process. The lab's helpers (and the probe agent
   // on the hosts) run from dist/: when it is older than the sources, rebuild it first (tsc emits even when some other
   // file of the tree has a type error).
@@ -26,6 +28,23 @@ export async function upLab(): Promise<LabStatus> {
     if (/older than|is missing: build/.test((err as Error).message)) buildDist();
     return labUp({ name: LAB, subnet: SUBNET });
   }
+}
+
+/** Any source file of what runs on the hosts (agent, CLI, checks, core, lab helpers) newer than its compiled file. */
+export function distIsStale(): boolean {
+  for (const dir of ['probe', 'cli', 'cli/commands', 'checks', 'core', 'lab']) {
+    let names: string[];
+    try {
+      names = readdirSync(path.join(REPO, dir)).filter((n) => n.endsWith('.ts'));
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const js = path.join(REPO, 'dist', dir, n.replace(/\.ts$/, '.js'));
+      if (!existsSync(js) || statSync(js).mtimeMs < statSync(path.join(REPO, dir, n)).mtimeMs) return true;
+    }
+  }
+  return false;
 }
 
 export function buildDist(): void {
