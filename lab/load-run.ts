@@ -2,7 +2,7 @@ import { KdriftError } from '../core/errors.js';
 import { labExec } from './index.js';
 import { labStatus } from './index.js';
 import { distScript } from './paths.js';
-import { HTTP_PORT, DATA_PATH_NICE } from './plan.js';
+import { HTTP_PORT, DATA_PATH_NICE, WIRE_NICE } from './plan.js';
 import type { LoadResult, ConnectResult } from './load.js';
 
 export type { LoadResult, ConnectResult } from './load.js';
@@ -52,10 +52,13 @@ export async function runLoad(name: string, opts: LoadOptions = {}): Promise<Loa
   return parseJson<LoadResult>(res.stdout, res.stderr, 'the load generator');
 }
 
-/** TCP connect times client → lb across the chosen link: one round trip each (SYN → SYN-ACK). */
+/**
+ * TCP connect times client → lb across the chosen link: one round trip each (SYN → SYN-ACK). The probe is a measuring
+ * instrument: it runs at the wire's priority so its own scheduling delay on a busy machine does not count as RTT.
+ */
 export async function measureConnect(name: string, opts: { count?: number; target?: 'wan' | 'lan' } = {}): Promise<ConnectResult> {
   const addr = await targetAddress(name, opts.target ?? 'wan');
-  const res = await labExec(name, 'client', [...DATA_PATH_NICE, process.execPath, distScript('load'), '--connect', `${addr}:${HTTP_PORT}`, '--requests', String(opts.count ?? 20), '--timeout-ms', '5000'], {
+  const res = await labExec(name, 'client', [...WIRE_NICE, process.execPath, distScript('load'), '--connect', `${addr}:${HTTP_PORT}`, '--requests', String(opts.count ?? 20), '--timeout-ms', '5000'], {
     timeoutMs: 120_000,
   });
   return parseJson<ConnectResult>(res.stdout, res.stderr, 'the connect-time probe');
