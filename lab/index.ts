@@ -171,6 +171,17 @@ function isAlive(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** KDRIFT_LAB_TRACE=1 prints how long each step of lab up takes (stderr). */
+function tracer(): (step: string) => void {
+  if (!process.env.KDRIFT_LAB_TRACE) return () => undefined;
+  let last = performance.now();
+  return (step) => {
+    const now = performance.now();
+    process.stderr.write(`lab up: ${step} ${(now - last).toFixed(1)} ms\n`);
+    last = now;
+  };
+}
+
 /** Brings the lab to its declared shape; idempotent (a second call changes nothing) and mends dead processes. */
 export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
   preflight();
@@ -199,6 +210,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       throw new KdriftError('the lab TUN helper is not built: run `npx cmake-js compile -d native --out native/build` (or bash scripts/setup.sh)');
     }
 
+    const trace = tracer();
     for (const d of [paths.dir, `${paths.dir}/hosts`, paths.runDir, paths.logDir]) {
       mkdirSync(d, { recursive: true, mode: 0o755 });
       chmodSync(d, 0o755);
@@ -219,6 +231,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     }
     await Promise.all(plan.hosts.map((h) => ensureKey(paths.host(h.name).hostKey, `${name}-${h.name}`)));
 
+    trace('keys');
     // Namespaces, /etc, LAN. A new namespace loses its "provisioned" marker: it is a fresh host.
     const created = await ensureNamespaces(plan);
     for (const h of plan.hosts) {
@@ -234,10 +247,12 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       writeFileSync(marker, new Date().toISOString() + '\n');
     }
 
+    trace('namespaces, /etc, LAN, provisioning');
     // WAN: TUN devices + delay line, or a plain veth.
     const devicesChanged = await ensureWanDevices(plan, useDelayLine ? 'tun' : 'veth');
     await ensureDelayLine(plan, paths, useDelayLine ? { script: scripts.delay, rttMs, bandwidthBytesPerSec } : undefined, devicesChanged);
 
+    trace('WAN');
     // Services: app servers, then HAProxy, then every sshd.
     const waits: Promise<void>[] = [];
     for (const h of plan.hosts.filter((x) => x.name === 'app1' || x.name === 'app2')) {
@@ -264,8 +279,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     }
     await Promise.all(sshWaits);
 
+    trace('services');
     writeClientFiles(plan, paths, { writePulumiStack: name === DEFAULT_LAB_NAME });
+    trace('client files');
     const status = await labStatus(name);
+    trace('status');
     if (!status.healthy) throw new KdriftError(`lab ${name} is not healthy after up: ${JSON.stringify(status.services)} wan alive=${status.wan.alive}`);
     return status;
   });
