@@ -35,11 +35,20 @@ export interface FleetResult {
   exitCode: number;
 }
 
-/** 0 all planned fixes verified (or nothing to do / dry run), 2 something not fixed, 1 a host could not be planned. */
+/**
+ * 0 all planned fixes verified (or nothing to do / dry run), 2 something not fixed (including a drifted key kdrift may fix
+ * but could not even plan: a mask, a refused symlink), 1 a host could not be planned.
+ */
 export function fleetExitCode(outcomes: readonly HostOutcome[]): number {
   if (outcomes.some((o) => o.status === 'error')) return 1;
   if (outcomes.some((o) => !['nothing-to-do', 'planned', 'verified'].includes(o.status))) return 2;
+  if (outcomes.some((o) => o.status !== 'planned' && blockedKeys(o).length > 0)) return 2;
   return 0;
+}
+
+/** Drifted keys the policy allows kdrift to fix but that it could not plan (with why). */
+export function blockedKeys(o: Pick<HostOutcome, 'plan'>): { key: string; reason: string }[] {
+  return (o.plan?.plans ?? []).flatMap((p) => p.skipped.filter((s) => s.blocked));
 }
 
 export async function fixFleet(opts: FixFleetOptions): Promise<FleetResult> {

@@ -21,7 +21,7 @@ import { remediateHost, type HostOutcome, type HostPlan, type RemediateOptions }
 export { planHost, remediateHost, undoHost, rollbackJournal, samePlan, hostPlanIsEmpty, remediationKinds } from './host.js';
 export type { HostPlan, HostOutcome, HostOutcomeStatus, RemediateOptions, UndoOutcome } from './host.js';
 export { verifyHost, verificationBaseline, type VerifyResult, type VerifyOptions } from './verify.js';
-export { fixFleet, undoFleet, fleetExitCode, type FixFleetOptions, type FleetResult } from './fleet.js';
+export { fixFleet, undoFleet, fleetExitCode, blockedKeys, type FixFleetOptions, type FleetResult } from './fleet.js';
 export type { KindPlan, RuntimeChange, FileChange, SkippedKey, RemediationKind } from './kind.js';
 export { KDRIFT_CONF } from './sysctl-plan.js';
 export { DEFAULT_JOURNAL_DIR, type Journal, type JournalStatus } from './journal.js';

@@ -35,6 +35,8 @@ export interface FileChange {
 export interface SkippedKey {
   key: string;
   reason: string;
+  /** kdrift was allowed to fix it (policy) but could not (mask, refusal, key missing): the run does not count as fixed. */
+  blocked?: boolean;
 }
 
 /** What one kind plans for one host. Pure data: JSON-serialisable, printable, comparable. */

@@ -64,6 +64,9 @@ export function renderOutcome(o: HostOutcome): string {
     if (o.reconnected) lines.push('  (the SSH session dropped and was re-opened)');
   }
   for (const r of o.reasons) lines.push(`  ${r}`);
+  if (o.status !== 'planned') {
+    for (const b of o.plan?.plans.flatMap((p) => p.skipped.filter((s) => s.blocked)) ?? []) lines.push(`  could NOT fix ${b.key}: ${b.reason}`);
+  }
   if (o.journal) lines.push(`  journal: ${o.journal}`);
   return `${lines.join('\n')}\n`;
 }

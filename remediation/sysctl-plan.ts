@@ -196,11 +196,11 @@ export function decideSysctl(input: DecideInput): SysctlDecisions {
     };
     if (decision.persistedDrift) {
       if (kdriftMasked) {
-        skipped.push({ key: d.key, reason: `${KDRIFT_CONF} is masked (a symlink to /dev/null): kdrift will not unmask it, so it cannot persist the value` });
+        skipped.push({ key: d.key, reason: `${KDRIFT_CONF} is masked (a symlink to /dev/null): kdrift will not unmask it, so it cannot persist the value`, blocked: true });
         continue;
       }
       if ('refuse' in kdriftEdit) {
-        skipped.push({ key: d.key, reason: kdriftEdit.refuse });
+        skipped.push({ key: d.key, reason: kdriftEdit.refuse, blocked: true });
         continue;
       }
       let refused: string | undefined;
@@ -218,7 +218,7 @@ export function decideSysctl(input: DecideInput): SysctlDecisions {
         });
       }
       if (refused) {
-        skipped.push({ key: d.key, reason: refused });
+        skipped.push({ key: d.key, reason: refused, blocked: true });
         continue;
       }
       read.add(kdriftEdit.editPath);
@@ -330,7 +330,7 @@ export function buildSysctlPlan(decisions: SysctlDecisions, state: SysctlState, 
       for (const k of stillWrong) {
         const list = resolved.get(k.key);
         const eff = list?.[list.length - 1];
-        skipped.push({ key: k.key, reason: `after the planned edits a boot would still apply ${eff ? `${eff.value} from ${eff.file}:${eff.line}` : 'no value'}; not fixing it half-way` });
+        skipped.push({ key: k.key, reason: `after the planned edits a boot would still apply ${eff ? `${eff.value} from ${eff.file}:${eff.line}` : 'no value'}; not fixing it half-way`, blocked: true });
       }
       // Re-plan without them (their lines and kdrift entries must not be written).
       const drop = new Set(stillWrong.map((k) => k.key));

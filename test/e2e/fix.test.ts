@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, symlinkSync, lstatSync, readlinkSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { labDown, labExec, type LabStatus } from '../../lab/index.js';
 import { openSession } from '../../core/sessions.js';
@@ -155,6 +155,34 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     } finally {
       await session.close();
     }
+  });
+
+  it('a hardening file that is a symlink: its target (in /etc) gets the marker, the symlink stays a symlink', async () => {
+    const target = path.join(etcDir('lb'), 'hardening-real.conf');
+    const link = path.join(etcDir('lb'), 'sysctl.d', HARDENING_FILE);
+    writeFileSync(target, `${WS}=0\n`);
+    try {
+      symlinkSync(target, link);
+      await labHostSysctl(`${WS}=0`);
+      const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
+      assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+      assert.match(res.stdout, /lb: applied and VERIFIED/);
+      assert.equal(lstatSync(link).isSymbolicLink(), true);
+      assert.equal(readlinkSync(link), target);
+      assert.match(readFileSync(target, 'utf8'), /^# kdrift \d{4}-\d\d-\d\d: disabled, conflicts with declared net\.ipv4\.tcp_window_scaling = 1; was: net\.ipv4\.tcp_window_scaling=0$/m);
+    } finally {
+      rmSync(target, { force: true });
+    }
+  });
+
+  it('kdrift\'s own file masked (-> /dev/null): not unmasked, nothing changed, the key reported as not fixable (exit 2)', async () => {
+    await injectOutage();
+    symlinkSync('/dev/null', path.join(etcDir('lb'), 'sysctl.d', '90-kdrift.conf'));
+    const before = await hostShot('lb', KEYS);
+    const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
+    assert.equal(res.code, 2, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /could NOT fix net\.ipv4\.tcp_window_scaling: \/etc\/sysctl\.d\/90-kdrift\.conf is masked/);
+    assert.deepEqual(await hostShot('lb', KEYS), before);
   });
 
   it('on a terminal it shows the plan and asks: "n" changes nothing (exit 1), "y" applies and verifies (exit 0)', async () => {

@@ -92,6 +92,10 @@ describe('remediation journal, plans and exit codes', () => {
     assert.equal(fleetExitCode([o('verified'), o('rolled-back')]), 2);
     assert.equal(fleetExitCode([o('unfinished')]), 2);
     assert.equal(fleetExitCode([o('rolled-back'), o('error')]), 1);
+    const blocked = { ...o('nothing-to-do'), plan: { host: 'h', createdAt: '', plans: [{ kind: 'sysctl', runtime: [], files: [], keys: [], skipped: [{ key: 'a.b', reason: 'masked', blocked: true }] }] } };
+    assert.equal(fleetExitCode([blocked]), 2, 'a key kdrift may fix but cannot is not "nothing to do"');
+    const manualOnly = { ...blocked, plan: { ...blocked.plan, plans: [{ ...blocked.plan.plans[0]!, skipped: [{ key: 'a.b', reason: 'policy manual' }] }] } };
+    assert.equal(fleetExitCode([manualOnly]), 0, 'keys left alone by policy do not fail the run');
   });
 
   it('verification narrows the baseline to the fixed keys and the behaviours that depend on them, with a short window', () => {
