@@ -36,7 +36,8 @@ included, observed by the probe agent with its own test connections. What does n
                        connections at the start of it)
 
 Exit codes: 0 all planned fixes verified (or nothing to do); 2 something could not be fixed (and was rolled back, or
-left unchanged); 1 bad input, or a host that could not be planned.
+left unchanged, or a drifted "auto" key kdrift cannot plan, e.g. a masked 90-kdrift.conf); 1 bad input, a declined
+question, or a host that could not be planned.
 
 ${hostOptionsUsage}`;
 
