@@ -114,6 +114,19 @@ describe('lab WAN link (kdla: client ⇄ TUN + delay line ⇄ lb)', function () 
     }
   });
 
+  it('a 40mbit bandwidth cap holds throughput at or below 5 MB/s, and removing it lifts the cap', async function () {
+    try {
+      const capped = await labUp({ name: LAB, subnet: SUBNET, rttMs: 50, bandwidth: '40mbit' });
+      assert.equal(capped.wan.bandwidthBytesPerSec, 5_000_000);
+      const r = await runLoad(LAB, { requests: 2, size: MiB8, concurrency: 2 });
+      assert.equal(r.errors, 0, r.errorSamples.join('; '));
+      assert.ok(r.bytesPerSecond <= 5_000_000 * 1.05 && r.bytesPerSecond > 2_500_000, `capped throughput ${r.bytesPerSecond} B/s`);
+    } finally {
+      const free = await labUp({ name: LAB, subnet: SUBNET, rttMs: 50, bandwidth: 0 });
+      assert.equal(free.wan.bandwidthBytesPerSec, null);
+    }
+  });
+
   it('killing the delay line makes lab status say so, and lab up mends it', async function () {
     const before = await labStatus(LAB);
     assert.equal(before.wan.alive, true);
