@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labUp, labDown, labStatus, labExec, type LabStatus } from '../../lab/index.js';
 import { declaredSysctls } from '../../lab/provision.js';
+import { runLoad } from '../../lab/load-run.js';
 import { loadInventory } from '../../core/inventory.js';
 
 const LAB = 'kdla';
@@ -153,8 +154,10 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
   });
 
   it('HAProxy on lb serves an 8 MiB response from the app servers over the LAN', async function () {
-    const r = await labExec(LAB, 'client', ['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', 'http://10.71.0.10/bytes/8388608']);
-    assert.equal(r.stdout, '200 8388608');
+    const r = await runLoad(LAB, { requests: 2, size: 8 * 1024 * 1024, concurrency: 2, target: 'lan' });
+    assert.equal(r.errors, 0, r.errorSamples.join('; '));
+    assert.equal(r.bytes, 2 * 8 * 1024 * 1024);
+    assert.equal(r.url, 'http://10.71.0.10:80/bytes/8388608');
   });
 
   it('the inventory file and ssh_config name every host with its roles and the lab key', async function () {
