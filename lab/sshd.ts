@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { runOk } from './run.js';
 import { writeIfChanged } from './etc.js';
+import { inHost } from './host-mounts.js';
 import type { LabPaths } from './paths.js';
 import type { HostPlan } from './plan.js';
 
@@ -51,5 +52,5 @@ export function writeSshdConfig(h: HostPlan, paths: LabPaths): boolean {
 export function sshdArgv(h: HostPlan, paths: LabPaths): string[] {
   // sshd refuses to start without its privilege-separation directory (the Debian service creates it at start).
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  return ['ip', 'netns', 'exec', h.netns, '/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)];
+  return inHost(h.netns, ['/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)]);
 }

@@ -139,6 +139,19 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
     }
   });
 
+  it('SSH sessions and labExec see the host /etc and the machine cgroup v2 mount, and the machine mounts stay as they were', async function () {
+    const rootMounts = readFileSync('/proc/self/mounts', 'utf8');
+    const cg2 = rootMounts.split('\n').find((l) => l.split(' ')[2] === 'cgroup2');
+    assert.ok(cg2, 'this machine has a cgroup2 mount');
+    const viaSsh = await sshOk(st, 'app1', 'cat /proc/mounts; cat /etc/sysctl.d/60-fleet.conf');
+    const viaExec = (await labExec(LAB, 'app1', ['sh', '-c', 'cat /proc/mounts; cat /etc/sysctl.d/60-fleet.conf'])).stdout;
+    for (const out of [viaSsh, viaExec]) {
+      assert.ok(out.includes(cg2.split(' ').slice(1, 3).join(' ')), 'cgroup2 mounted at the same place');
+      assert.match(out, /lab host app1/);
+    }
+    assert.equal(readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes('cgroup')).length, rootMounts.split('\n').filter((l) => l.includes('cgroup')).length);
+  });
+
   it('root logs in with a clean shell (/bin/sh, home in the lab), so a command costs no rc files', async function () {
     const out = await sshOk(st, 'lb', 'getent passwd root; echo "$HOME"');
     assert.match(out, /^root:x:0:0:root:\/.+\/\.lab\/kdla\/hosts\/lb\/home:\/bin\/sh$/m);
