@@ -43,7 +43,7 @@ import { haproxyConfigText } from './haproxy.js';
 import { writeIfChanged } from './etc.js';
 import { writeClientFiles, removePulumiStack } from './client-files.js';
 import { tunAddonPath } from './tun-native.js';
-import { inHost } from './host-mounts.js';
+import { inHost, sysMounts } from './host-mounts.js';
 
 export { DEFAULT_LAB_NAME, LAB_HOSTS, type LabHostName } from './plan.js';
 
@@ -271,9 +271,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     const sshWaits: Promise<void>[] = [];
     for (const h of plan.hosts) {
       const proc = `sshd-${h.name}`;
-      const changed = writeSshdConfig(h, paths);
+      let changed = writeSshdConfig(h, paths);
       const pid = readPid(paths.pidFile(proc));
       const alive = isOurs(pid, paths.host(h.name).sshdConfig);
+      // An sshd started without the machine's /sys mounts (by an older kdrift) is restarted like a changed config.
+      if (alive && !changed && !hasSysMounts(pid)) changed = true;
       if (alive && changed) await stopPid(pid);
       if (!alive || changed) spawnDetached(sshdArgv(h, paths), { logFile: paths.logFile(proc), pidFile: paths.pidFile(proc) });
       sshWaits.push(waitForPort(h.address, 22, `sshd on ${h.name}`, paths.logFile(proc)));
@@ -288,6 +290,16 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     if (!status.healthy) throw new KdriftError(`lab ${name} is not healthy after up: ${JSON.stringify(status.services)} wan alive=${status.wan.alive}`);
     return status;
   });
+}
+
+/** The process's mount namespace has every /sys mount inHost() gives a host. */
+function hasSysMounts(pid: number): boolean {
+  try {
+    const mounts = readFileSync(`/proc/${pid}/mounts`, 'utf8');
+    return sysMounts().every(([type, , target]) => mounts.includes(` ${target} ${type} `));
+  } catch {
+    return false;
+  }
 }
 
 function anyNamespace(plan: LabPlan): boolean {
