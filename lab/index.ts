@@ -35,6 +35,7 @@ import {
   netnsPids,
   netnsExists,
   wanDeviceKind,
+  assertSubnetFree,
 } from './network.js';
 import { writeHostEtc, removeHostEtc } from './etc.js';
 import { provisionHost } from './provision.js';
@@ -211,6 +212,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       throw new KdriftError('the lab TUN helper is not built: run `npx cmake-js compile -d native --out native/build` (or bash scripts/setup.sh)');
     }
 
+    await assertSubnetFree(plan);
     const trace = tracer();
     for (const d of [paths.dir, `${paths.dir}/hosts`, paths.runDir, paths.logDir]) {
       mkdirSync(d, { recursive: true, mode: 0o755 });

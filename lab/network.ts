@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { KdriftError } from '../core/errors.js';
 import { run, runOk } from './run.js';
 import { netnsPath } from './paths.js';
 import { LAN_DEV, type LabPlan, type HostPlan } from './plan.js';
@@ -43,6 +44,16 @@ export async function ensureNamespaces(plan: LabPlan): Promise<Set<string>> {
     created.add(h.name);
   }
   return created;
+}
+
+/** Another lab (or anything else) already on this /16 would make routes ambiguous: refuse before creating anything. */
+export async function assertSubnetFree(plan: LabPlan): Promise<void> {
+  const prefix = `10.${plan.subnet}.`;
+  for (const l of await ipJson(undefined, ['addr', 'show'])) {
+    if (l.ifname === plan.bridge) continue;
+    const clash = l.addr_info?.find((a) => a.family === 'inet' && a.local.startsWith(prefix));
+    if (clash) throw new KdriftError(`10.${plan.subnet}.0.0/16 is already in use on this machine (${clash.local} on ${l.ifname}): pick another --subnet`, '--subnet');
+  }
 }
 
 /** Bridge in the root namespace with the lab's management address, and one veth per host enslaved to it. */
