@@ -127,6 +127,20 @@ describe('lab WAN link (kdla: client ⇄ TUN + delay line ⇄ lb)', function () 
     }
   });
 
+  it('kdrift lab load --json (the CLI) prints requests, errors, p50Ms, p95Ms, maxMs and bytesPerSecond', async function () {
+    const r = await exec(process.execPath, ['bin/kdrift.js', 'lab', 'load', '--name', LAB, '--requests', '2', '--size', '1MiB', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    for (const k of ['requests', 'errors', 'p50Ms', 'p95Ms', 'maxMs', 'bytesPerSecond']) assert.equal(typeof j[k], 'number', k);
+    assert.equal(j.requests, 2);
+    assert.equal(j.errors, 0);
+    assert.equal(j.url, 'http://10.71.1.2:80/bytes/1048576');
+    assert.ok((j.p50Ms as number) >= 50, `a 1 MiB response across 50 ms RTT takes at least one round trip: ${j.p50Ms} ms`);
+    const bad = await exec(process.execPath, ['bin/kdrift.js', 'lab', 'load', '--name', LAB, '--size', 'huge']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--size: "huge" is not a size in bytes/);
+  });
+
   it('killing the delay line makes lab status say so, and lab up mends it', async function () {
     const before = await labStatus(LAB);
     assert.equal(before.wan.alive, true);
