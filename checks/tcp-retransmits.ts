@@ -35,8 +35,10 @@ export const retransmitsCheck: CheckKind<RetransmitsSpec, ProbeObservation> = {
         window: windowSeconds(obs),
         ...connectNote(obs),
       };
-      if (t.dataSegmentsOut === 0) {
-        out.push({ ...base, status: 'unknown', actual: null, reason: `no data sent on port ${spec.port} during the ${windowSeconds(obs)} window: no rate to judge`, evidence });
+      if (t.dataSegmentsOut < spec.minSegments) {
+        const actual = t.dataSegmentsOut === 0 ? null : `${t.retransmits}/${t.dataSegmentsOut}`;
+        const reason = `${t.dataSegmentsOut} data segments sent on port ${spec.port} during the ${windowSeconds(obs)} window, fewer than the ${spec.minSegments} a rate needs`;
+        out.push({ ...base, status: 'unknown', actual, reason, evidence });
         continue;
       }
       const rate = t.retransmits / t.dataSegmentsOut;

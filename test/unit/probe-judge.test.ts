@@ -89,15 +89,19 @@ describe('behaviour checks judge the agent observation', () => {
     assert.match(n?.reason ?? '', /did not observe zero windows/);
   });
 
-  it('tcp.retransmits: rate against maxRate, unknown without data sent', () => {
+  it('tcp.retransmits: rate against maxRate; unknown without data or with too few segments', () => {
     const rt = new Map([['port 8080', retransmitsSpec.parse({ check: 'tcp.retransmits', port: 8080, maxRate: 0.02 })]]);
-    const bad = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'out', connections: 2, retransmits: 5, dataSegmentsOut: 160 })]), rt, ctx)[0];
+    const bad = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'out', connections: 2, retransmits: 10, dataSegmentsOut: 320 })]), rt, ctx)[0];
     assert.equal(bad?.status, 'drift');
-    assert.equal(bad?.actual, '0.0313 (5/160)');
+    assert.equal(bad?.actual, '0.0313 (10/320)');
     assert.equal(bad?.expected, 'rate <= 0.02');
     const good = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'out', connections: 2, retransmits: 1, dataSegmentsOut: 1000 })]), rt, ctx)[0];
     assert.equal(good?.status, 'ok');
     assert.equal(retransmitsCheck.judge(obs([]), rt, ctx)[0]?.status, 'unknown');
+    // 1 retransmission in 5 segments is noise, not a 20 % rate.
+    const few = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'out', connections: 1, retransmits: 1, dataSegmentsOut: 5 })]), rt, ctx)[0];
+    assert.equal(few?.status, 'unknown');
+    assert.match(few?.reason ?? '', /fewer than the 200 a rate needs/);
   });
 });
 
