@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import YAML from 'yaml';
+import { readInputFile } from './input-file.js';
 import { KdriftError } from './errors.js';
 import { formatZodError } from './zod-error.js';
 
@@ -61,13 +61,7 @@ export async function loadInventory(opts: { stack?: string; inventory?: string; 
   if (!opts.stack && !opts.inventory) throw new KdriftError('no hosts: give --stack NAME (reads Pulumi.NAME.yaml) or --inventory FILE');
   if (opts.stack && !/^[A-Za-z0-9_.-]+$/.test(opts.stack)) throw new KdriftError(`stack name "${opts.stack}" is not valid`);
   const file = opts.stack ? path.resolve(cwd, `Pulumi.${opts.stack}.yaml`) : path.resolve(cwd, opts.inventory as string);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new KdriftError(code === 'ENOENT' ? 'file not found' : `cannot read: ${code ?? String(err)}`, file);
-  }
+  const text = await readInputFile(file);
   return parseInventory(text, file, opts.stack);
 }
 

@@ -9,11 +9,11 @@
  *     expires: 2026-12-31                # optional: holds through that day (UTC), counts again from the next
  * A matching non-ok finding is marked `suppressed` (listed, not counted); after the expiry it counts again and says so.
  */
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import YAML, { LineCounter, isSeq, isMap } from 'yaml';
 import { z } from 'zod';
+import { readInputFile } from './input-file.js';
 import { KdriftError } from './errors.js';
 import type { Finding } from './finding.js';
 import type { ExpiredSuppression } from './report.js';
@@ -98,13 +98,7 @@ export function parseSuppressions(text: string, file: string): SuppressionSet {
 export async function loadSuppressions(explicit: string | undefined, cwd = process.cwd()): Promise<SuppressionSet | undefined> {
   const file = path.resolve(cwd, explicit ?? '.kdriftignore');
   if (explicit === undefined && !existsSync(file)) return undefined;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new KdriftError(code === 'ENOENT' ? 'file not found' : `cannot read: ${code ?? String(err)}`, file);
-  }
+  const text = await readInputFile(file);
   return parseSuppressions(text, path.relative(cwd, file) || file);
 }
 

@@ -2,13 +2,14 @@
  * `kdrift report`: every host of the inventory (or those of --role / --host) → one Report → the formats asked for.
  * `kdrift check` (check.ts) is the same run for one host or this machine; both share `runReportCommand`.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import type { Command } from '../main.js';
 import { hostOptions, hostOptionsUsage, intOption, parseCommandArgs } from '../args.js';
+import { readInputFile } from '../../core/input-file.js';
 import { KdriftError } from '../../core/errors.js';
 import { parseBaseline, type Baseline } from '../../core/baseline.js';
 import { loadInventory, selectHosts, type HostEntry, type Inventory } from '../../core/inventory.js';
@@ -96,13 +97,7 @@ export async function loadBaselineFile(file: string): Promise<Baseline> {
     if (mod.baseline !== undefined) return parseBaseline(mod.baseline, abs);
     throw new KdriftError('module exports neither fleetBaseline() nor baseline', abs);
   }
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new KdriftError(code === 'ENOENT' ? 'file not found' : `cannot read: ${code ?? String(err)}`, abs);
-  }
+  const text = await readInputFile(abs);
   let doc: unknown;
   try {
     doc = YAML.parse(text);
