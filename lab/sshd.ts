@@ -29,7 +29,9 @@ export function sshdConfigText(h: HostPlan, paths: LabPaths): string {
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
     'UsePAM no',
-    'StrictModes yes',
+    // The lab writes the keys itself (0600, root). StrictModes would refuse them whenever the checkout sits under a
+    // group- or world-writable directory (a clone in /tmp, a CI workspace): every login then fails "publickey".
+    'StrictModes no',
     'X11Forwarding no',
     'AllowTcpForwarding no',
     'PrintMotd no',

@@ -163,7 +163,8 @@ const obj = BpfObject.open(${JSON.stringify(TINY)});
 obj.load();
 obj.attachCgroup('kd_tiny_sockops', ${JSON.stringify(cgroup)});
 process.stdout.write('attached\\n');
-setInterval(() => {}, 1000);
+// Keep obj reachable: an unreferenced BpfObject is garbage-collected and its finalizer detaches (as the agent relies on).
+setInterval(() => obj, 1000);
 `,
     );
     const before = new Set(progIds('kd_tiny_sockops'));
@@ -177,7 +178,7 @@ setInterval(() => {}, 1000);
       });
       const mine = progIds('kd_tiny_sockops').filter((id) => !before.has(id));
       assert.equal(mine.length, 1, 'the child attached one program');
-      assert.ok(cgroupTreeIds().includes(mine[0] as number), 'bpftool cgroup tree shows it attached');
+      assert.ok(cgroupTreeIds().includes(mine[0] as number), `bpftool cgroup tree shows it attached:\n${execFileSync('bpftool', ['cgroup', 'tree'], { encoding: 'utf8' })}`);
 
       const exited = new Promise((r) => proc.once('exit', r));
       process.kill(-(proc.pid as number), 'SIGKILL');
