@@ -161,11 +161,17 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	__u8 snd_wscale = BPF_CORE_READ_BITFIELD(rx, snd_wscale);
 	__u8 rcv_wscale = BPF_CORE_READ_BITFIELD(rx, rcv_wscale);
 
-	struct net *net = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net;
-	__u8 local_offered = KD_OFFER_UNKNOWN;
-	if (net)
-		local_offered = BPF_CORE_READ(net, ipv4.sysctl_tcp_window_scaling) ? KD_OFFER_YES : KD_OFFER_NO;
-	__u8 peer_offered = peer_offer(skops, passive);
+	/* Negotiated means both sides offered: the option search and the sysctl read are only needed to attribute a
+	 * connection that did not negotiate (the common case stays cheap). */
+	__u8 local_offered = KD_OFFER_YES;
+	__u8 peer_offered = KD_OFFER_YES;
+	if (!wscale_ok) {
+		struct net *net = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net;
+		local_offered = KD_OFFER_UNKNOWN;
+		if (net)
+			local_offered = BPF_CORE_READ(net, ipv4.sysctl_tcp_window_scaling) ? KD_OFFER_YES : KD_OFFER_NO;
+		peer_offered = peer_offer(skops, passive);
+	}
 
 	/* Attribution. Not negotiated while we offered means the peer's SYN (passive) or SYN-ACK (active) had no WS
 	 * option: TCP allows no other way (syncookies without timestamps aside). */
