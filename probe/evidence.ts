@@ -2,6 +2,7 @@
  * Pure helpers the behaviour checks share: what the agent saw on one port, summed over directions (the agent runs
  * in the host's own netns), and the evidence a finding carries. Unit-tested in test/unit/probe-evidence.test.ts.
  */
+import { addCounters } from './counters.js';
 import type { ConnectionSample, PortSummary, ProbeObservation } from './observation.js';
 
 export interface PortTotals {
@@ -31,18 +32,7 @@ export function portTotals(obs: ProbeObservation, port: number): PortTotals {
   };
   for (const r of obs.summary) {
     if (r.port !== port) continue;
-    t.connections += r.connections;
-    t.negotiated += r.negotiated;
-    t.lackedBy.local += r.lackedBy.local;
-    t.lackedBy.peer += r.lackedBy.peer;
-    t.lackedBy.unknown += r.lackedBy.unknown;
-    t.zeroWindow.sent += r.zeroWindow.sent;
-    t.zeroWindow.received += r.zeroWindow.received;
-    t.zeroWindowProbes.sent += r.zeroWindowProbes.sent;
-    t.zeroWindowProbes.received += r.zeroWindowProbes.received;
-    t.retransmits += r.retransmits;
-    t.dataSegmentsOut += r.dataSegmentsOut;
-    t.segmentsIn += r.segmentsIn;
+    addCounters(t, r);
     if (r.connections > 0) {
       t.byDirection.push({ direction: r.direction, connections: r.connections, negotiated: r.negotiated, lackedBy: { ...r.lackedBy } });
     }

@@ -1,3 +1,4 @@
+import { addCounters } from './counters.js';
 import http from 'node:http';
 import type { PortSummary } from './observation.js';
 
@@ -50,18 +51,7 @@ function mergeNetns(rows: readonly PortSummary[]): PortSummary[] {
       by.set(id, structuredClone({ ...r, netnsCookie: '' }));
       continue;
     }
-    m.connections += r.connections;
-    m.negotiated += r.negotiated;
-    m.lackedBy.local += r.lackedBy.local;
-    m.lackedBy.peer += r.lackedBy.peer;
-    m.lackedBy.unknown += r.lackedBy.unknown;
-    m.zeroWindow.sent += r.zeroWindow.sent;
-    m.zeroWindow.received += r.zeroWindow.received;
-    m.zeroWindowProbes.sent += r.zeroWindowProbes.sent;
-    m.zeroWindowProbes.received += r.zeroWindowProbes.received;
-    m.retransmits += r.retransmits;
-    m.dataSegmentsOut += r.dataSegmentsOut;
-    m.segmentsIn += r.segmentsIn;
+    addCounters(m, r);
   }
   return [...by.values()];
 }

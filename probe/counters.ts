@@ -1,0 +1,26 @@
+/** The additive counters of a per-port summary row. Every place that merges rows (metrics, evidence) sums them here. */
+export interface PortCounters {
+  connections: number;
+  negotiated: number;
+  lackedBy: { local: number; peer: number; unknown: number };
+  zeroWindow: { sent: number; received: number };
+  zeroWindowProbes: { sent: number; received: number };
+  retransmits: number;
+  dataSegmentsOut: number;
+  segmentsIn: number;
+}
+
+export function addCounters(into: PortCounters, from: PortCounters): void {
+  into.connections += from.connections;
+  into.negotiated += from.negotiated;
+  into.lackedBy.local += from.lackedBy.local;
+  into.lackedBy.peer += from.lackedBy.peer;
+  into.lackedBy.unknown += from.lackedBy.unknown;
+  into.zeroWindow.sent += from.zeroWindow.sent;
+  into.zeroWindow.received += from.zeroWindow.received;
+  into.zeroWindowProbes.sent += from.zeroWindowProbes.sent;
+  into.zeroWindowProbes.received += from.zeroWindowProbes.received;
+  into.retransmits += from.retransmits;
+  into.dataSegmentsOut += from.dataSegmentsOut;
+  into.segmentsIn += from.segmentsIn;
+}
