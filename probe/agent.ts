@@ -4,6 +4,7 @@
  * on a timer (the kernel submits them without wakeups), and turns the in-kernel counters into per-port summaries.
  * Everything attached is a BPF link owned by this process: close() (or the process dying) detaches it.
  */
+import { zeroCounters } from './counters.js';
 import { BpfError, BpfObject, BPF_ANY, ownNetnsCookie, type RingBuffer } from './bpf.js';
 import { preflight, explainBpfRefusal } from './preflight.js';
 import {
@@ -269,15 +270,8 @@ function emptySummary(ns: bigint, port: number, direction: Direction): PortSumma
     netnsCookie: ns.toString(),
     port,
     direction,
-    connections: 0,
-    negotiated: 0,
+    ...zeroCounters(),
     share: null,
-    lackedBy: { local: 0, peer: 0, unknown: 0 },
-    zeroWindow: { sent: 0, received: 0 },
-    zeroWindowProbes: { sent: 0, received: 0 },
-    retransmits: 0,
-    dataSegmentsOut: 0,
-    segmentsIn: 0,
     retransmitRate: null,
   };
 }

@@ -24,3 +24,17 @@ export function addCounters(into: PortCounters, from: PortCounters): void {
   into.dataSegmentsOut += from.dataSegmentsOut;
   into.segmentsIn += from.segmentsIn;
 }
+
+/** Fresh all-zero counters (new objects each call: callers add into them). */
+export function zeroCounters(): PortCounters {
+  return {
+    connections: 0,
+    negotiated: 0,
+    lackedBy: { local: 0, peer: 0, unknown: 0 },
+    zeroWindow: { sent: 0, received: 0 },
+    zeroWindowProbes: { sent: 0, received: 0 },
+    retransmits: 0,
+    dataSegmentsOut: 0,
+    segmentsIn: 0,
+  };
+}

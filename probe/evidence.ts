@@ -2,34 +2,16 @@
  * Pure helpers the behaviour checks share: what the agent saw on one port, summed over directions (the agent runs
  * in the host's own netns), and the evidence a finding carries. Unit-tested in test/unit/probe-evidence.test.ts.
  */
-import { addCounters } from './counters.js';
+import { addCounters, zeroCounters, type PortCounters } from './counters.js';
 import type { ConnectionSample, PortSummary, ProbeObservation } from './observation.js';
 
-export interface PortTotals {
-  connections: number;
-  negotiated: number;
-  lackedBy: { local: number; peer: number; unknown: number };
-  zeroWindow: { sent: number; received: number };
-  zeroWindowProbes: { sent: number; received: number };
-  retransmits: number;
-  dataSegmentsOut: number;
-  segmentsIn: number;
+export interface PortTotals extends PortCounters {
   /** Per direction: `in` = connections this host accepted on the port, `out` = connections it opened to it. */
   byDirection: Array<Pick<PortSummary, 'direction' | 'connections' | 'negotiated' | 'lackedBy'>>;
 }
 
 export function portTotals(obs: ProbeObservation, port: number): PortTotals {
-  const t: PortTotals = {
-    connections: 0,
-    negotiated: 0,
-    lackedBy: { local: 0, peer: 0, unknown: 0 },
-    zeroWindow: { sent: 0, received: 0 },
-    zeroWindowProbes: { sent: 0, received: 0 },
-    retransmits: 0,
-    dataSegmentsOut: 0,
-    segmentsIn: 0,
-    byDirection: [],
-  };
+  const t: PortTotals = { ...zeroCounters(), byDirection: [] };
   for (const r of obs.summary) {
     if (r.port !== port) continue;
     addCounters(t, r);

@@ -1,3 +1,4 @@
+import { zeroCounters } from '../../probe/counters.js';
 import assert from 'node:assert/strict';
 import type { ProbeObservation, PortSummary, ConnectionSample } from '../../probe/observation.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
@@ -17,15 +18,8 @@ const ctx = { host, roles: host.roles };
 function row(p: Partial<PortSummary> & Pick<PortSummary, 'port' | 'direction'>): PortSummary {
   return {
     netnsCookie: '4097',
-    connections: 0,
-    negotiated: 0,
+    ...zeroCounters(),
     share: null,
-    lackedBy: { local: 0, peer: 0, unknown: 0 },
-    zeroWindow: { sent: 0, received: 0 },
-    zeroWindowProbes: { sent: 0, received: 0 },
-    retransmits: 0,
-    dataSegmentsOut: 0,
-    segmentsIn: 0,
     retransmitRate: null,
     ...p,
   };
