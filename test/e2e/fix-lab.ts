@@ -9,9 +9,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labUp, labExec, type LabStatus } from '../../lab/index.js';
 import { loadInventory, type HostEntry } from '../../core/inventory.js';
+import { slotName, slotSubnet } from './slot.js';
 
-export const LAB = 'kdfx';
-export const SUBNET = 76;
+export const LAB = slotName('kdfx');
+export const SUBNET = slotSubnet(76);
 export const WS = 'net.ipv4.tcp_window_scaling';
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const JOURNAL_DIR = '/var/lib/kdrift/journal';

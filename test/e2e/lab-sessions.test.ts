@@ -14,9 +14,10 @@ import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
 import { runChecks } from '../../core/engine.js';
 import { fleetBaseline } from '../../stacks/baselines.js';
+import { slotName, slotSubnet } from './slot.js';
 
-const LAB = 'kdss';
-const SUBNET = 75;
+const LAB = slotName('kdss');
+const SUBNET = slotSubnet(75);
 const WS = '/proc/sys/net/ipv4/tcp_window_scaling';
 
 async function sshdPid(host: string): Promise<number> {

@@ -9,9 +9,10 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { labUp, labDown, labStatus, labExecOk, type LabStatus } from '../../lab/index.js';
 import { runLoad, measureConnect } from '../../lab/load-run.js';
+import { slotName, slotSubnet } from './slot.js';
 
-const LAB = 'kdla';
-const SUBNET = 71;
+const LAB = slotName('kdla');
+const SUBNET = slotSubnet(71);
 const WS = 'net.ipv4.tcp_window_scaling';
 const MiB8 = 8 * 1024 * 1024;
 

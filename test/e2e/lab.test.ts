@@ -12,9 +12,10 @@ import { labUp, labDown, labStatus, labExec, type LabStatus } from '../../lab/in
 import { declaredSysctls } from '../../lab/provision.js';
 import { runLoad } from '../../lab/load-run.js';
 import { loadInventory } from '../../core/inventory.js';
+import { slotName, slotSubnet } from './slot.js';
 
-const LAB = 'kdla';
-const SUBNET = 71;
+const LAB = slotName('kdla');
+const SUBNET = slotSubnet(71);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HOSTS = ['lb', 'app1', 'app2', 'client'] as const;
 

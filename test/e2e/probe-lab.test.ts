@@ -14,8 +14,9 @@ import { collectBehaviours } from '../../checks/behaviours.js';
 import type { ProbeObservation } from '../../probe/observation.js';
 import { portTotals } from '../../probe/evidence.js';
 import { REPO } from './probe-netns.js';
+import { slotName, slotSubnet } from './slot.js';
 
-const LAB = 'kdbp';
+const LAB = slotName('kdbp');
 const KEY = 'net.ipv4.tcp_window_scaling';
 
 describe('probe on the lab: client → lb (HAProxy) → app', function () {
@@ -26,7 +27,7 @@ describe('probe on the lab: client → lb (HAProxy) → app', function () {
   let knownHosts: string | undefined;
 
   before(async () => {
-    lab = await labUp({ name: LAB, subnet: 73, rttMs: 0 });
+    lab = await labUp({ name: LAB, subnet: slotSubnet(73), rttMs: 0 });
     const inv = await loadInventory({ inventory: lab.inventoryFile });
     lb = inv.hosts.find((h) => h.name === 'lb') as HostEntry;
     knownHosts = inv.knownHosts;

@@ -3,6 +3,7 @@
  * in their own process groups, and the agent run from the sources. Everything made here is undone by cleanup().
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { slotName } from './slot.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { probeObservationSchema, type ProbeObservation } from '../../probe/observation.js';
@@ -23,7 +24,8 @@ export function netnsExists(name: string): boolean {
 /** Two namespaces joined by a veth pair: a (10.73.<subnet>.1) and b (10.73.<subnet>.2). */
 export function makeNetnsPair(a: string, b: string, subnet: number): { addrA: string; addrB: string } {
   for (const ns of [a, b]) {
-    if (!ns.startsWith('kdbp-')) throw new Error(`netns ${ns} is not ours (prefix kdbp-)`);
+    const prefix = `${slotName('kdbp')}-`;
+    if (!ns.startsWith(prefix)) throw new Error(`netns ${ns} is not ours (prefix ${prefix})`);
     if (netnsExists(ns)) sh('ip', ['netns', 'del', ns]);
     sh('ip', ['netns', 'add', ns]);
     namespaces.add(ns);

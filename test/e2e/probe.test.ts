@@ -18,9 +18,10 @@ import { zeroWindowCheck } from '../../checks/tcp-zero-window.js';
 import path from 'node:path';
 import type { ProbeObservation, PortSummary } from '../../probe/observation.js';
 import { REPO, cleanup, killGroup, makeNetnsPair, runClient, startAgent, startServer, sysctlIn } from './probe-netns.js';
+import { slotName } from './slot.js';
 
-const SRV = 'kdbp-srv';
-const CLI = 'kdbp-cli';
+const SRV = `${slotName('kdbp')}-srv`;
+const CLI = `${slotName('kdbp')}-cli`;
 const PORT = 8080;
 
 function row(obs: ProbeObservation, direction: 'in' | 'out'): PortSummary {
@@ -155,7 +156,7 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', 1);
     sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', 1);
     // The drop program changes traffic: it goes on our own child cgroup, holding only the receiver, never the root.
-    dropCgroup = path.join(await cgroup2Root(), 'kdbp-drop');
+    dropCgroup = path.join(await cgroup2Root(), `${slotName('kdbp')}-drop`);
     if (!existsSync(dropCgroup)) mkdirSync(dropCgroup);
     drop = BpfObject.open(path.join(REPO, 'bpf', 'test_drop.bpf.o'));
     drop.load();

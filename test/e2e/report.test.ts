@@ -13,9 +13,10 @@ import { labDown, labExec, labExecOk, labUp, type LabStatus } from '../../lab/in
 import type { Report } from '../../core/report.js';
 import { countsAsDrift } from '../../core/report.js';
 import { quoteArgv } from '../../core/shell-quote.js';
+import { slotName, slotSubnet } from './slot.js';
 
-const LAB = 'kdrp';
-const SUBNET = 72;
+const LAB = slotName('kdrp');
+const SUBNET = slotSubnet(72);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** tsx's loader by absolute URL: the CLI may run in another working directory. */
 const TSX = pathToFileURL(path.join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
