@@ -1,4 +1,6 @@
 import { KdriftError, errorMessage } from '../core/errors.js';
+import { terminalSafe } from '../core/terminal-text.js';
+import { guardStdio } from './output.js';
 
 /** A CLI command: one file in cli/commands/, loaded only when it runs (the probe agent must start fast on a host). */
 export interface Command {
@@ -30,6 +32,7 @@ Exit codes: 0 no drift, 2 drift found (or not fixed), 1 could not check (bad inp
 `;
 
 export async function main(argv: string[]): Promise<number> {
+  guardStdio();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainUsage);
@@ -41,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = commands[name];
   if (!entry) {
-    process.stderr.write(`kdrift: unknown command "${name}"\n\n${mainUsage}`);
+    process.stderr.write(`kdrift: unknown command "${terminalSafe(name)}"\n\n${mainUsage}`);
     return 1;
   }
   try {
@@ -54,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // Errors a user can act on print as one message; anything else is a bug, and still no stack unless asked for.
     const msg = err instanceof KdriftError ? err.message : `internal error: ${errorMessage(err)}`;
-    process.stderr.write(`kdrift ${name}: ${msg}\n`);
+    // Errors carry host-originated text (file names, stderr of host commands): no raw control characters.
+    process.stderr.write(`kdrift ${terminalSafe(name)}: ${terminalSafe(msg)}\n`);
     if (process.env.KDRIFT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;
   }

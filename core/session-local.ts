@@ -12,6 +12,7 @@ import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './sessio
 import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
 import { describeArgv } from './shell-quote.js';
+import { DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
 
 export interface LocalSessionOptions {
   /** Default per-command timeout (ms) when exec() is given none; 0 = none. Default 60 s. */
@@ -42,8 +43,8 @@ export class LocalSession implements HostSession {
     return new Promise<ExecResult>((resolve, reject) => {
       // detached: the child leads a new process group, so a timeout can kill the group (its children too).
       const child = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
+      const out = new StdoutCap(opts.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES);
+      const err = new StderrTail(DEFAULT_STDERR_TAIL_BYTES);
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
       const finish = (fn: () => void) => {
@@ -52,7 +53,19 @@ export class LocalSession implements HostSession {
         if (timer) clearTimeout(timer);
         fn();
       };
-      child.stdout.on('data', (d: Buffer) => out.push(d));
+      /** Stops a command that runs too long or prints too much: TERM its group, KILL what is left after 2 s. */
+      const abort = (why: string) => {
+        // TERM first so shells run their EXIT traps (lock files, temp files); KILL whatever is left after 2 s.
+        const pgid = child.pid;
+        if (pgid !== undefined) {
+          killGroup(pgid, 'SIGTERM');
+          setTimeout(() => killGroup(pgid, 'SIGKILL'), 2000).unref();
+        }
+        finish(() => reject(new HostError(this.host, `${why} (killed): ${describeArgv(argv)}`)));
+      };
+      child.stdout.on('data', (d: Buffer) => {
+        if (!out.push(d)) abort(`command printed more than ${out.max} bytes on stdout (the limit)`);
+      });
       child.stderr.on('data', (d: Buffer) => err.push(d));
       child.on('error', (e: NodeJS.ErrnoException) => {
         // A remote shell answers a missing or non-executable command with 127 / 126; do the same here so checks
@@ -71,21 +84,13 @@ export class LocalSession implements HostSession {
         }
       });
       child.on('close', (code, signal) => {
-        finish(() => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+        finish(() => resolve({ code, signal, stdout: out.result(), stderr: err.result() }));
       });
       // A command that exits without reading its stdin closes the pipe: EPIPE here is not an error of the command.
       child.stdin.on('error', () => undefined);
       child.stdin.end(opts.stdin ?? '');
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          // TERM first so shells run their EXIT traps (lock files, temp files); KILL whatever is left after 2 s.
-          const pgid = child.pid;
-          if (pgid !== undefined) {
-            killGroup(pgid, 'SIGTERM');
-            setTimeout(() => killGroup(pgid, 'SIGKILL'), 2000).unref();
-          }
-          finish(() => reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} (killed): ${describeArgv(argv)}`)));
-        }, timeoutMs);
+        timer = setTimeout(() => abort(`command timed out after ${formatMs(timeoutMs)}`), timeoutMs);
       }
     });
   }

@@ -18,6 +18,7 @@ import type { HostEntry } from './inventory.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
 import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
+import { DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
 import { describeArgv } from './shell-quote.js';
 import { connectSsh, displayAddress, type SshClient, type SshConnectOptions } from './ssh-connect.js';
 
@@ -179,8 +180,20 @@ export class SshSession implements HostSession {
     resolve: (r: ExecResult) => void,
     reject: (e: Error) => void,
   ): void {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+    const out = new StdoutCap(opts.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES);
+    const err = new StderrTail(DEFAULT_STDERR_TAIL_BYTES);
+    // The pid marker is the first line of stderr: held apart until it is complete, so a flood of stderr after it
+    // (kept only as a tail) cannot push it out.
+    let head: Buffer | undefined = Buffer.alloc(0);
+    let remotePid: number | undefined;
+    const takeHead = (force: boolean) => {
+      if (!head) return;
+      if (!force && head.indexOf(0x0a) < 0 && head.length < 4096) return;
+      const { pid, rest } = takePidMarker(head);
+      remotePid = pid;
+      head = undefined;
+      err.push(rest);
+    };
     let code: number | null | undefined;
     let signal: string | null = null;
     let settled = false;
@@ -191,8 +204,33 @@ export class SshSession implements HostSession {
       if (timer) clearTimeout(timer);
       fn();
     };
-    stream.on('data', (d: Buffer) => out.push(d));
-    stream.stderr.on('data', (d: Buffer) => err.push(d));
+    /** Stops a command that runs too long or prints too much: kill its process group, free the channel. */
+    const abort = (why: string) => {
+      settle(() => {
+        // OpenSSH's sshd (7.9+) delivers "signal" requests to the session's process group; closing the channel
+        // then frees the slot even if the signal was not honoured.
+        try {
+          sendSignal(stream, 'KILL'); // honoured by sshd for non-root users
+        } catch {
+          // channel already closing
+        }
+        stream.close();
+        takeHead(true);
+        if (remotePid !== undefined) this.killRemoteGroup(remotePid);
+        // If the server never confirms the close, do not hold the slot forever.
+        setTimeout(release, 5000).unref();
+        reject(new HostError(this.host, `${why} on ${this.where} (killed): ${describeArgv(argv)}`));
+      });
+    };
+    stream.on('data', (d: Buffer) => {
+      if (!out.push(d)) abort(`command printed more than ${out.max} bytes on stdout (the limit)`);
+    });
+    stream.stderr.on('data', (d: Buffer) => {
+      if (head) {
+        head = Buffer.concat([head, d]);
+        takeHead(false);
+      } else err.push(d);
+    });
     stream.on('exit', (c: number | null, sig?: string) => {
       code = c;
       if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
@@ -211,28 +249,13 @@ export class SshSession implements HostSession {
             ),
           );
         } else {
-          resolve({ code, signal, stdout: Buffer.concat(out), stderr: takePidMarker(Buffer.concat(err)).rest });
+          takeHead(true);
+          resolve({ code, signal, stdout: out.result(), stderr: err.result() });
         }
       });
     });
     if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        settle(() => {
-          // OpenSSH's sshd (7.9+) delivers "signal" requests to the session's process group; closing the channel
-          // then frees the slot even if the signal was not honoured.
-          try {
-            sendSignal(stream, 'KILL'); // honoured by sshd for non-root users
-          } catch {
-            // channel already closing
-          }
-          stream.close();
-          const { pid } = takePidMarker(Buffer.concat(err));
-          if (pid !== undefined) this.killRemoteGroup(pid);
-          // If the server never confirms the close, do not hold the slot forever.
-          setTimeout(release, 5000).unref();
-          reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} on ${this.where} (killed): ${describeArgv(argv)}`));
-        });
-      }, timeoutMs);
+      timer = setTimeout(() => abort(`command timed out after ${formatMs(timeoutMs)}`), timeoutMs);
     }
     stream.end(opts.stdin ?? undefined); // always send EOF, or a command that reads stdin waits forever
   }

@@ -9,6 +9,8 @@ export interface ExecOptions {
   stdin?: Buffer | string;
   /** Kill the command (and report a HostError) after this long. */
   timeoutMs?: number;
+  /** Kill the command (and report a HostError) once it printed more than this on stdout (default 64 MiB). */
+  maxStdoutBytes?: number;
 }
 
 export interface ExecResult {
@@ -16,6 +18,7 @@ export interface ExecResult {
   code: number | null;
   signal?: string | null;
   stdout: Buffer;
+  /** The last 64 KiB at most (a first line says how much was cut). */
   stderr: Buffer;
 }
 

@@ -3,13 +3,13 @@
  * OpenSSH known_hosts (core/known-hosts.ts; accept-new records a key only after the key exchange proved the server
  * holds it), and a connect timeout that names the stage that stalled. Every failure is a HostError saying what failed.
  */
-import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
-import { HostError } from './errors.js';
+import { HostError, KdriftError } from './errors.js';
+import { readInputFileBytes } from './input-file.js';
 import type { HostEntry } from './inventory.js';
 import { blobKeyType, fingerprint, hostKeyLookupName, knownHostsFile, knownKeyTypes, type HostKeyCheck } from './known-hosts.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, formatMs } from './session-defaults.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, formatMs, MAX_TIMER_MS } from './session-defaults.js';
 
 const { Client, utils } = ssh2;
 export type SshClient = InstanceType<typeof Client>;
@@ -53,7 +53,8 @@ export async function connectSsh(entry: HostEntry, opts: SshConnectOptions): Pro
   const forHost = await known.forHost(names).catch((err: Error) => {
     throw new HostError(entry.name, err.message);
   });
-  const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  // Clamped to what a timer holds (a larger delay fires after 1 ms); ssh2's readyTimeout adds 5 s on top.
+  const connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS - 5000);
 
   const client = new Client();
   let stage: 'tcp' | 'handshake' | 'auth' = 'tcp';
@@ -156,10 +157,10 @@ async function loadCredentials(entry: HostEntry, opts: SshConnectOptions): Promi
   if (entry.identityFile) {
     let raw: Buffer;
     try {
-      raw = await readFile(entry.identityFile);
+      raw = await readInputFileBytes(entry.identityFile, entry.identityFile, 1024 * 1024);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${code === 'ENOENT' ? 'no such file' : code}`);
+      const why = err instanceof KdriftError ? err.message.replace(`${entry.identityFile}: `, '') : String(err);
+      throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${why === 'file not found' ? 'no such file' : why}`);
     }
     const parsed = utils.parseKey(raw);
     if (parsed instanceof Error) {

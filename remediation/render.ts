@@ -1,9 +1,12 @@
 /**
  * Text for `kdrift fix`: the plan (per key what changes, then the exact diffs) and the outcome per host. Pure.
+ * Everything here may carry host-originated text (file names, lines, values, error messages): each rendering goes
+ * through terminalSafe, so a host cannot put escape sequences on the terminal of the user approving its plan.
  */
 import type { HostOutcome, HostPlan, UndoOutcome } from './host.js';
 import type { SysctlPlan } from './sysctl.js';
 import type { KindPlan } from './kind.js';
+import { terminalSafe } from '../core/terminal-text.js';
 
 function isSysctlPlan(p: KindPlan): p is SysctlPlan {
   return p.kind === 'sysctl' && 'details' in p;
@@ -39,7 +42,7 @@ export function renderPlan(plan: HostPlan): string {
       out.push(...f.diff.replace(/\n$/, '').split('\n').map((l) => `  ${l}`));
     }
   }
-  return `${out.join('\n')}\n`;
+  return terminalSafe(`${out.join('\n')}\n`);
 }
 
 const STATUS_TEXT: Record<HostOutcome['status'], string> = {
@@ -68,7 +71,7 @@ export function renderOutcome(o: HostOutcome): string {
     for (const b of o.plan?.plans.flatMap((p) => p.skipped.filter((s) => s.blocked)) ?? []) lines.push(`  could NOT fix ${b.key}: ${b.reason}`);
   }
   if (o.journal) lines.push(`  journal: ${o.journal}`);
-  return `${lines.join('\n')}\n`;
+  return terminalSafe(`${lines.join('\n')}\n`);
 }
 
 export function renderUndo(o: UndoOutcome): string {
@@ -82,5 +85,5 @@ export function renderUndo(o: UndoOutcome): string {
   const lines = [`${o.host}: ${head[o.status]}`, ...o.reasons.map((r) => `  ${r}`)];
   for (const c of o.changedSince ?? []) lines.push(`  note: ${c} — overwritten by the restore`);
   if (o.journal) lines.push(`  journal: ${o.journal}`);
-  return `${lines.join('\n')}\n`;
+  return terminalSafe(`${lines.join('\n')}\n`);
 }

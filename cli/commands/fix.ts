@@ -85,7 +85,7 @@ export const command: Command = {
     }
     const { parseDurationMs } = await import('../../core/duration.js');
     const windowMs = values['verify-window'] === undefined ? undefined : parseDurationMs(values['verify-window']);
-    if (windowMs === undefined && values['verify-window'] !== undefined) throw new KdriftError(`--verify-window must be a duration (e.g. 2s), got "${values['verify-window']}"`);
+    if (windowMs === undefined && values['verify-window'] !== undefined) throw new KdriftError(`--verify-window must be a duration of at most 24h (e.g. 2s), got "${values['verify-window']}"`);
     const concurrency = intOption(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
 
     const inventory = await loadInventory({ ...(values.stack ? { stack: values.stack } : {}), ...(values.inventory ? { inventory: values.inventory } : {}) });
