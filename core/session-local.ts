@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
@@ -108,18 +108,20 @@ export class LocalSession implements HostSession {
   async writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
     if (this.closed) throw new HostError(this.host, 'session is closed');
     assertHostPath(this.host, file);
-    // Write through a symlink to its target (e.g. Debian's /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf): renaming
-    // over the link would replace it with a regular file and silently detach the two names.
-    let target = file;
+    // Never through a link: a symlink at `file` is refused (lstat). One planted after this check is replaced itself by
+    // the final rename(2), never written through: the temp file is created exclusively ('wx') with a random name.
+    const target = file;
     let existing: { mode: number; uid: number; gid: number } | undefined;
     try {
-      if ((await lstat(file)).isSymbolicLink()) target = await realpath(file);
-      const st = await stat(target);
+      const st = await lstat(file);
+      if (st.isSymbolicLink()) throw new HostError(this.host, `refusing to write ${file}: it is a symlink, and kdrift never writes through a link`);
+      if (!st.isFile()) throw new HostError(this.host, `refusing to write ${file}: it is not a regular file`);
       existing = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
     } catch (err) {
+      if (err instanceof HostError) throw err;
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.fileError('inspect', file, err);
     }
-    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kdrift-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kdrift-${randomBytes(8).toString('hex')}.tmp`);
     try {
       const fh = await open(tmp, 'wx', 0o600);
       try {

@@ -380,17 +380,18 @@ export class SshSession implements HostSession {
     const call = <T>(step: string, fn: (cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> =>
       new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(this.fileError('write', file, err, step)) : resolve(v as T))));
 
-    // Follow a symlink to its target, as LocalSession does (renaming over the link would replace it).
-    let target = file;
+    // Never through a link: a symlink at `file` is refused (lstat). One planted after this check is replaced itself by
+    // the final rename(2), never written through: the temp file is created exclusively (O_EXCL) with a random name.
+    const target = file;
     let existing: Stats | undefined;
     try {
-      const l = await call<Stats>('lstat', (cb) => sftp.lstat(file, cb));
-      if (l.isSymbolicLink()) target = await call<string>('resolving the symlink', (cb) => sftp.realpath(file, cb));
-      existing = await call<Stats>(`stat ${target}`, (cb) => sftp.stat(target, cb));
+      existing = await call<Stats>('lstat', (cb) => sftp.lstat(file, cb));
     } catch (err) {
       if (!(err instanceof HostFileError && err.code === 'ENOENT')) throw err;
     }
-    const tmp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.kdrift-${randomBytes(6).toString('hex')}.tmp`);
+    if (existing?.isSymbolicLink()) throw new HostError(this.host, `refusing to write ${file}: it is a symlink, and kdrift never writes through a link`);
+    if (existing && !existing.isFile()) throw new HostError(this.host, `refusing to write ${file}: it is not a regular file`);
+    const tmp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.kdrift-${randomBytes(8).toString('hex')}.tmp`);
     const extensions = (sftp as unknown as { _extensions: Record<string, string> })._extensions; // ssh2 keeps the server's list here (not typed)
     let created = false;
     try {

@@ -19,6 +19,7 @@ import { errorMessage } from '../core/errors.js';
 import { planIsEmpty, StalePlanError, type KindPlan, type PlanOptions, type RemediationKind } from './kind.js';
 import { sysctlRemediation } from './sysctl.js';
 import { HostLock } from './lock.js';
+import { assertOwnsWrites } from './ownership.js';
 import { DEFAULT_JOURNAL_DIR, JournalHandle, journalState, netnsId, newestUnfinished, pruneJournals, type Journal, type JournalKindRecord } from './journal.js';
 import { verifyHost, type VerifyOptions, type VerifyResult } from './verify.js';
 
@@ -84,6 +85,7 @@ export async function planHost(session: HostSession, host: HostEntry, baseline: 
   for (const kind of opts.kinds ?? remediationKinds) {
     plans.push(await kind.plan(session, { host, baseline, ...opts, now }));
   }
+  await assertOwnsWrites(session, plans);
   return { host: host.name, createdAt: now.toISOString(), plans };
 }
 

@@ -71,13 +71,14 @@ describe('LocalSession', () => {
     assert.deepEqual(readdirSync(d).sort(), ['conf', 'fresh']);
   });
 
-  it('writeFileAtomic through a symlink replaces the target and keeps the link', async () => {
+  it('writeFileAtomic never writes through a symlink: refused naming the host and file, link and target untouched', async () => {
     const d = mkdtempSync(path.join(dir, 'l-'));
     writeFileSync(path.join(d, 'sysctl.conf'), 'a=1\n');
     symlinkSync('sysctl.conf', path.join(d, '99-sysctl.conf'));
-    await s.writeFileAtomic(path.join(d, '99-sysctl.conf'), 'a=2\n');
+    await assert.rejects(s.writeFileAtomic(path.join(d, '99-sysctl.conf'), 'a=2\n'), (err: unknown) => err instanceof HostError && /^host here: refusing to write .*99-sysctl\.conf: it is a symlink/.test(err.message));
     assert.ok(lstatSync(path.join(d, '99-sysctl.conf')).isSymbolicLink());
-    assert.equal(readFileSync(path.join(d, 'sysctl.conf'), 'utf8'), 'a=2\n');
+    assert.equal(readFileSync(path.join(d, 'sysctl.conf'), 'utf8'), 'a=1\n');
+    assert.deepEqual(readdirSync(d).sort(), ['99-sysctl.conf', 'sysctl.conf'], 'no temp file left');
   });
 
   it('a NUL in argv or a relative / NUL path is a HostError naming the host (a rejection, not a throw)', async () => {
