@@ -24,6 +24,11 @@ export const hostEntrySchema = z
     agentCommand: z.array(z.string().min(1)).min(1).optional(),
     /** Check this machine without SSH (kdrift check --local). */
     local: z.boolean().optional(),
+    /**
+     * The host is a network namespace of a shared kernel (a container): only per-netns sysctls (net.*) are fixed on
+     * it. Detected over SSH when its netns differs from PID 1's; say so here when its PID namespace hides that.
+     */
+    netns: z.boolean().optional(),
   })
   .strict();
 export type HostEntry = z.output<typeof hostEntrySchema>;

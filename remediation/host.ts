@@ -20,6 +20,7 @@ import { planIsEmpty, StalePlanError, type KindPlan, type PlanOptions, type Reme
 import { sysctlRemediation } from './sysctl.js';
 import { HostLock } from './lock.js';
 import { assertOwnsWrites } from './ownership.js';
+import { detectNetns, isPerNetnsKey, machineWideReason } from './netns-scope.js';
 import { DEFAULT_JOURNAL_DIR, JournalHandle, journalState, netnsId, newestUnfinished, pruneJournals, type Journal, type JournalKindRecord } from './journal.js';
 import { verifyHost, type VerifyOptions, type VerifyResult } from './verify.js';
 
@@ -78,12 +79,31 @@ export interface RemediateOptions extends PlanOptions {
   kinds?: readonly RemediationKind[];
 }
 
-/** Plans every kind for the host. Changes nothing. */
+/**
+ * Plans every kind for the host. Changes nothing. On a host that is a network namespace of a shared kernel, keys that
+ * are not per-netns (remediation/netns-scope.ts) are taken out of the plan and listed as blocked, with the reason.
+ */
 export async function planHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: RemediateOptions & { findings?: readonly Finding[] } = {}): Promise<HostPlan> {
   const now = opts.now ?? new Date();
-  const plans: KindPlan[] = [];
-  for (const kind of opts.kinds ?? remediationKinds) {
-    plans.push(await kind.plan(session, { host, baseline, ...opts, now }));
+  const kinds = opts.kinds ?? remediationKinds;
+  const planAll = async (onlyKeys?: readonly string[]) => {
+    const plans: KindPlan[] = [];
+    for (const kind of kinds) plans.push(await kind.plan(session, { host, baseline, ...opts, ...(onlyKeys ? { onlyKeys } : {}), now }));
+    return plans;
+  };
+  let plans = await planAll(opts.onlyKeys);
+  const machineWide = plans.flatMap((p) => p.keys).filter((k) => !isPerNetnsKey(k));
+  if (machineWide.length > 0) {
+    const { sharedKernel } = await detectNetns(session, host);
+    if (sharedKernel) {
+      const refused = new Set(machineWide);
+      const first = plans;
+      const keep = first.flatMap((p) => [...p.keys, ...p.skipped.map((s) => s.key)]).filter((k) => !refused.has(k));
+      plans = (await planAll(keep)).map((p, i) => {
+        const blocked = (first[i]?.keys ?? []).filter((k) => refused.has(k)).map((key) => ({ key, reason: machineWideReason(key, sharedKernel), blocked: true }));
+        return { ...p, skipped: [...p.skipped, ...blocked] };
+      });
+    }
   }
   await assertOwnsWrites(session, plans);
   return { host: host.name, createdAt: now.toISOString(), plans };
