@@ -6,6 +6,7 @@
 import type { HostOutcome, HostPlan, UndoOutcome } from './host.js';
 import type { SysctlPlan } from './sysctl.js';
 import type { KindPlan } from './kind.js';
+import type { RevertOutcome, RevertPlan } from './revert.js';
 import { terminalSafe } from '../core/terminal-text.js';
 
 function isSysctlPlan(p: KindPlan): p is SysctlPlan {
@@ -84,6 +85,31 @@ export function renderUndo(o: UndoOutcome): string {
   };
   const lines = [`${o.host}: ${head[o.status]}`, ...o.reasons.map((r) => `  ${r}`)];
   for (const c of o.changedSince ?? []) lines.push(`  note: ${c} — overwritten by the restore`);
+  if (o.journal) lines.push(`  journal: ${o.journal}`);
+  return terminalSafe(`${lines.join('\n')}\n`);
+}
+
+/** `kdrift fix --revert`: what will be put back, from which journal, and what is kept because it changed since. */
+export function renderRevertPlan(p: RevertPlan): string {
+  const lines = [`${p.host}: revert the fix of ${p.fixedAt} (journal ${p.journal}): ${p.runtime.length} runtime value${p.runtime.length === 1 ? '' : 's'}, ${p.files.length} file${p.files.length === 1 ? '' : 's'}`];
+  for (const r of p.runtime) lines.push(`  ${r.key}  runtime ${r.now ?? '?'} → ${r.to}${r.changedSince ? '   (changed since the fix)' : ''}`);
+  for (const f of p.files) {
+    lines.push(`  # ${f.path}: ${f.action === 'remove' ? 'remove (kdrift created it)' : 'restore the bytes from before the fix'}${f.saveAs ? `; changed since the fix, the current file is kept as ${f.saveAs}` : ''}`);
+    lines.push(...f.diff.replace(/\n$/, '').split('\n').map((l) => `  ${l}`));
+  }
+  return terminalSafe(`${lines.join('\n')}\n`);
+}
+
+export function renderRevertOutcome(o: RevertOutcome): string {
+  const head: Record<RevertOutcome['status'], string> = {
+    'nothing-to-revert': 'nothing to revert',
+    planned: 'revert planned (dry run: nothing changed)',
+    reverted: 'REVERTED (as before the fix)',
+    unchanged: 'NOT reverted: nothing was changed',
+    'revert-failed': 'REVERT INCOMPLETE: needs a person',
+    error: 'ERROR',
+  };
+  const lines = [`${o.host}: ${head[o.status]}`, ...o.reasons.map((r) => `  ${r}`)];
   if (o.journal) lines.push(`  journal: ${o.journal}`);
   return terminalSafe(`${lines.join('\n')}\n`);
 }
