@@ -244,7 +244,7 @@ export class KnownHostsFile {
 
   /**
    * --accept-new-host-keys writes only into a known_hosts file: the path (as named, not followed) is absent, or a
-   * regular file every line of which is a comment, blank, or a known_hosts entry. An inventory's `knownHosts:` naming
+   * regular file whose lines are mostly comments, blanks or known_hosts entries. An inventory's `knownHosts:` naming
    * /etc/passwd, or a symlink to anywhere, is refused before a byte is appended.
    */
   private async assertAppendable(): Promise<void> {
@@ -258,9 +258,13 @@ export class KnownHostsFile {
     const refuse = (why: string) => new KdriftError(`${why}; --accept-new-host-keys appends only to a regular known_hosts file (point knownHosts at one)`, this.path);
     if (st.isSymbolicLink()) throw refuse('is a symlink');
     if (!st.isFile()) throw refuse('is not a regular file');
+    // A real known_hosts may hold the odd line kdrift cannot read (a key type it does not know, a hand edit); a file
+    // most of whose lines are not known_hosts entries (/etc/passwd, a config) is not one.
     const parsed = parseKnownHosts((await readInputFileBytes(this.path, this.path, MAX_KNOWN_HOSTS_BYTES)).toString('utf8'));
     const bad = parsed.problems[0];
-    if (bad) throw refuse(`line ${bad.line} is not a known_hosts line (${bad.message}), so this is not a known_hosts file`);
+    if (bad && parsed.problems.length >= parsed.entries.length) {
+      throw refuse(`${parsed.problems.length} of its ${parsed.problems.length + parsed.entries.length} lines are not known_hosts entries (line ${bad.line}: ${bad.message}), so it is not a known_hosts file`);
+    }
   }
 
   /**

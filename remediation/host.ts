@@ -74,8 +74,8 @@ export interface RemediateOptions extends PlanOptions {
   reconnect?: () => Promise<HostSession>;
   /** Called with the fresh plan before anything changes (the CLI prints it). */
   onPlan?: (plan: HostPlan) => void;
-  /** Test hooks: fault injection at fixed points (e.g. kill the SSH connection after apply). */
-  hooks?: { afterApply?: (session: HostSession) => Promise<void> };
+  /** Test hooks: fault injection at fixed points (e.g. kill the SSH connection after apply, or while verifying). */
+  hooks?: { afterApply?: (session: HostSession) => Promise<void>; verifyStarted?: (session: HostSession) => void };
   kinds?: readonly RemediationKind[];
 }
 
@@ -262,8 +262,12 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     const keys = plan.plans.flatMap((p) => p.keys);
     try {
       verdict = await withReconnect(conn, opts, async (s) => {
+        opts.hooks?.verifyStarted?.(s);
         const v = await verifyHost(s, host, baseline, keys, opts.verify);
         if (v.error !== undefined) throw new Error(v.error);
+        // A session that dropped DURING verification leaves findings `unknown` ("probe failed: connection lost") rather
+        // than an error: that proves nothing either way, so reconnect and verify again before deciding to roll back.
+        if (!v.ok && !(await alive(s))) throw new Error(`the session dropped during verification (${v.reasons[0] ?? 'no findings'})`);
         return v;
       });
     } catch (err) {
