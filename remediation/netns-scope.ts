@@ -12,10 +12,7 @@
  *    net.core.{r,w}mem_{default,max}, the conntrack table size, the allowed congestion controls).
  * (`find /proc/sys/net -type f` and `-perm -u=w` in both, compared with comm; per-device conf/neigh entries left out.)
  *
- * Detection (works over SSH on a lab host and in a container that shares the PID namespace): the host is a
- * namespace of a shared kernel when /proc/self/ns/net differs from PID 1's (`readlink` both; PID 1 is the machine's
- * init, which lives in the initial netns), or when the inventory says `netns: true` (a container with its own PID
- * namespace, whose PID 1 shares its netns, cannot be told apart from a machine by this test).
+ * Detection: see detectNetns (init-only sysctl tables absent, PID 1's netns different, or the inventory's `netns:`).
  */
 import type { HostEntry } from '../core/inventory.js';
 import type { HostSession } from '../core/session.js';
@@ -59,15 +56,27 @@ export interface NetnsFacts {
   sharedKernel?: string;
 }
 
-/** One exec: the host's netns and PID 1's (PID 1's is unreadable without root: then only the inventory says). */
+/**
+ * One exec, three signs. (1) /proc/sys/net shows the reading process's own netns, and the kernel registers some
+ * net.core tables for the initial netns only: somaxconn present while netdev_max_backlog is absent means "not the
+ * initial netns" — needs no root and no view of other processes, so it works over SSH on a lab host and in a
+ * container. (2) PID 1's netns differs from ours (when /proc/1/ns/net is readable: not here, where PID 1 belongs to
+ * the sandbox). (3) The inventory says `netns: true`.
+ */
+const DETECT_SCRIPT = `readlink /proc/self/ns/net || exit 1
+readlink /proc/1/ns/net 2>/dev/null || echo -
+if [ -e /proc/sys/net/core/somaxconn ] && [ ! -e /proc/sys/net/core/netdev_max_backlog ]; then echo child; else echo initial; fi
+`;
+
 export async function detectNetns(session: HostSession, host: Pick<HostEntry, 'netns'>): Promise<NetnsFacts> {
-  const res = await session.exec(['sh', '-c', 'readlink /proc/self/ns/net || exit 1; readlink /proc/1/ns/net 2>/dev/null; exit 0']);
-  const [self = '', init = ''] = res.stdout.toString('utf8').split('\n');
+  const res = await session.exec(['sh', '-c', DETECT_SCRIPT]);
+  const [self = '', init = '', tables = ''] = res.stdout.toString('utf8').split('\n');
   const m = /^net:\[(\d+)\]$/.exec(self);
   if (res.code !== 0 || !m) throw new HostError(session.host, `cannot read its network namespace (/proc/self/ns/net): ${res.stderr.toString('utf8').trim() || 'unexpected output'}`);
   const initM = /^net:\[(\d+)\]$/.exec(init);
   let sharedKernel: string | undefined;
-  if (initM && initM[1] !== m[1]) sharedKernel = `its network namespace ${self} is not PID 1's ${init}`;
+  if (tables === 'child') sharedKernel = `its network namespace ${self} is not the kernel's initial one: /proc/sys/net/core/netdev_max_backlog, registered only there, is absent`;
+  else if (initM && initM[1] !== m[1]) sharedKernel = `its network namespace ${self} is not PID 1's ${init}`;
   else if (host.netns) sharedKernel = 'the inventory says netns: true';
   return { id: m[1] as string, ...(sharedKernel ? { sharedKernel } : {}) };
 }

@@ -61,7 +61,7 @@ export function ownershipProblems(facts: readonly PathFacts[], writes: readonly 
  * Per path: `<kind> <len>\n<realdir>`, then for a symlink `<len>\n<target>`, for a regular file `<len>\n<first 256
  * bytes>`. Paths are arguments; the script is a constant.
  */
-const FACTS_SCRIPT = `LC_ALL=C; export LC_ALL
+export const FACTS_SCRIPT = `LC_ALL=C; export LC_ALL
 for p; do
   r=$(readlink -f -- "\${p%/*}") || r=
   if [ -L "$p" ]; then t=$(readlink -- "$p"); printf 'L %s\\n%s%s\\n%s' "\${#r}" "$r" "\${#t}" "$t"
