@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import type { HostEntry } from '../core/inventory.js';
 import { mapLimit } from '../core/pool.js';
 import { openSession } from '../core/sessions.js';
-import { makeKey, startSshd, type TestSshd } from '../test/e2e/ssh-sshd.js';
+import { makeKey, startSshd, type TestSshd } from '../lab/loopback-sshd.js';
 
 const KEYS = [
   'net/ipv4/tcp_window_scaling', 'net/ipv4/tcp_sack', 'net/ipv4/tcp_timestamps', 'net/ipv4/tcp_syncookies',

@@ -9,7 +9,7 @@ import type { HostEntry } from '../core/inventory.js';
 import type { HostSession } from '../core/session.js';
 import type { Finding } from '../core/finding.js';
 import type { BehaviourSpec } from '../checks/registry.js';
-import { checkHost } from '../core/engine.js';
+import { checkHost } from '../core/engine/index.js';
 import type { HostReport } from '../core/report.js';
 
 export const DEFAULT_VERIFY_WINDOW_MS = 1000;

@@ -15,7 +15,7 @@ import { parseBaseline, type Baseline } from '../../core/baseline.js';
 import { loadInventory, selectHosts, type HostEntry, type Inventory } from '../../core/inventory.js';
 import { sessionOptionsFromArgs, type SessionOptions } from '../../core/sessions.js';
 import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
-import { runChecks, type ProgressEvent } from '../../core/engine.js';
+import { runChecks, type ProgressEvent } from '../../core/engine/index.js';
 import { exitCodeFor, type FailOn } from '../../core/report.js';
 import { loadSuppressions } from '../../core/suppressions.js';
 import { render, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';

@@ -33,7 +33,7 @@ import {
   etcDir,
   REPO,
   type HostShot,
-} from './fix-lab.js';
+} from '../support/fix-lab.js';
 
 const KEYS = [WS, 'net.ipv4.tcp_sack', 'net.core.somaxconn'];
 

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { labUp, labDown, labStatus, labExecOk, type LabStatus } from '../../lab/index.js';
 import { runLoad, measureConnect } from '../../lab/load-run.js';
-import { slotName, slotSubnet } from './slot.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdla');
 const SUBNET = slotSubnet(71);

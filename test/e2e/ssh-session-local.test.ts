@@ -10,7 +10,7 @@ import { HostError, KdriftError } from '../../core/errors.js';
 import { HostFileError } from '../../core/host-file-error.js';
 import { LocalSession } from '../../core/session-local.js';
 import { openSession, sessionOptionsFromArgs } from '../../core/sessions.js';
-import { HOSTILE_STRINGS } from '../unit/shell-quote.hostile.js';
+import { HOSTILE_STRINGS } from '../support/shell-quote-hostile.js';
 
 describe('LocalSession', () => {
   let dir: string;

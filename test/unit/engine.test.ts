@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBaseline } from '../../core/baseline.js';
-import { checkHost, planHost, runChecks, verdictFor } from '../../core/engine.js';
+import { checkHost, planChecks, runChecks, verdictFor } from '../../core/engine/index.js';
 import { KdriftError } from '../../core/errors.js';
 import type { HostEntry } from '../../core/inventory.js';
 import { exitCodeFor } from '../../core/report.js';
@@ -111,7 +111,7 @@ describe('engine', () => {
   });
 
   it('roles_declaring_a_key_differently_is_an_error_naming_both_roles', () => {
-    assert.throws(() => planHost(local('x', ['load-balancer', 'hardened']), baseline), (e: unknown) => {
+    assert.throws(() => planChecks(local('x', ['load-balancer', 'hardened']), baseline), (e: unknown) => {
       assert.ok(e instanceof KdriftError);
       assert.match(e.message, /host x: roles "load-balancer" and "hardened" declare net\.ipv4\.tcp_window_scaling differently/);
       return true;
@@ -119,7 +119,7 @@ describe('engine', () => {
   });
 
   it('roles_declaring_a_key_identically_merge_into_one_check', () => {
-    const plan = planHost(local('x', ['load-balancer', 'app-node']), baseline);
+    const plan = planChecks(local('x', ['load-balancer', 'app-node']), baseline);
     assert.equal(plan.sysctls.size, 1);
     assert.equal(plan.sysctlRoles.get('net.ipv4.tcp_window_scaling'), 'load-balancer');
   });
