@@ -13,9 +13,10 @@ export interface Command {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+type ParsedCommandArgs<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>>;
 
 /** node:util parseArgs, with its errors turned into one clear line. */
-export function parseCommandArgs<T extends Options>(args: string[], options: T, allowPositionals = false) {
+export function parseCommandArgs<T extends Options>(args: string[], options: T, allowPositionals = false): ParsedCommandArgs<T> {
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {

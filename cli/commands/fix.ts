@@ -55,7 +55,7 @@ const options = {
 async function resolveBaseline(explicit: string | undefined, inventoryBaseline: string | undefined): Promise<Baseline> {
   const file = explicit ?? inventoryBaseline;
   if (file !== undefined) {
-    const { loadBaselineFile } = await import('./report.js');
+    const { loadBaselineFile } = await import('../../core/baseline-file.js');
     return loadBaselineFile(file);
   }
   const { fleetBaseline } = await import('../../stacks/baselines.js');

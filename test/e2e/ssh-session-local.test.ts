@@ -96,7 +96,7 @@ describe('LocalSession', () => {
 
 describe('sessions: openSession and sessionOptionsFromArgs', () => {
   it('openSession gives a LocalSession for a local host', async () => {
-    const s = await openSession({ name: 'me', address: '127.0.0.1', port: 22, user: 'root', roles: ['x'], local: true });
+    const s = await openSession({ name: 'me', address: '127.0.0.1', port: 22, user: 'root', local: true });
     try {
       assert.ok(s instanceof LocalSession);
       assert.equal((await s.exec(['true'])).code, 0);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBaseline } from '../../core/baseline.js';
-import { checkHost, planChecks, runChecks, verdictFor } from '../../core/engine/index.js';
+import { checkHost, planChecks, runChecks, verdictFor, type CheckPlan } from '../../core/engine/index.js';
 import { KdriftError } from '../../core/errors.js';
 import type { HostEntry } from '../../core/inventory.js';
 import { exitCodeFor } from '../../core/report.js';
@@ -205,7 +205,9 @@ describe('verdict (config joined with behaviour)', () => {
   const f = (layer: Finding['layer'], status: Finding['status'], key = 'net.ipv4.tcp_window_scaling'): Finding => ({
     host: 'h', check: layer === 'behaviour' ? 'tcp.windowScaling' : 'sysctl', key, layer, status, expected: '', actual: '', severity: 'high',
   });
-  const plan = { behaviours: [{ role: 'lb', spec: { check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: 10000, severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] } as const }] };
+  const plan: Pick<CheckPlan, 'behaviours'> = {
+    behaviours: [{ role: 'lb', spec: { check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: 10000, severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] } }],
+  };
   it('config_and_behaviour_drift_is_both', () => assert.equal(verdictFor([f('runtime', 'drift'), f('behaviour', 'drift', 'port 80')], plan), 'both'));
   it('behaviour_drift_alone_is_behaviour_drift', () => assert.equal(verdictFor([f('runtime', 'ok'), f('behaviour', 'drift', 'port 80')], plan), 'behaviour drift'));
   it('config_drift_watched_by_an_ok_behaviour_is_not_yet_shown', () =>

@@ -79,6 +79,7 @@ const PLACES: Place[] = [
   { path: 'core/sysctl-rules/', layer: 'kinds' },
   // Declares behaviours too, whose specs are the check kinds' own schemas.
   { path: 'core/baseline.ts', layer: 'kinds' },
+  { path: 'core/baseline-file.ts', layer: 'kinds' },
 
   { path: 'core/engine/', layer: 'engine', entry: 'core/engine/index.ts' },
 
@@ -91,6 +92,7 @@ const PLACES: Place[] = [
 
   { path: 'cli/', layer: 'faces' },
   { path: 'stacks/', layer: 'faces' },
+  // The package's library entry (package.json exports): what the faces offer other programs.
   { path: 'index.ts', layer: 'faces' },
 
   { path: 'bench/', layer: 'bench' },
