@@ -35,7 +35,7 @@ export type { HostSession, SessionTarget, ExecOptions, ExecResult } from './core
 export { DEFAULT_CONCURRENCY } from './core/pool.js';
 
 // Plan, collect, judge: the engine.
-export { planChecks, checkHost, runChecks, verdictFor, type CheckPlan, type CheckHostOptions, type RunOptions, type ProgressEvent } from './core/engine/index.js';
+export { planChecks, checkHost, runChecks, verdictFor, type CheckPlan, type CheckHostOptions, type RunChecksOptions, type ProgressEvent } from './core/engine/index.js';
 export type { BehaviourSpec, CheckKind, CheckContext } from './checks/index.js';
 
 // Tell: the report and its formats.

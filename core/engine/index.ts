@@ -11,6 +11,6 @@ export {
   loadBehaviourChecks,
   type CheckPlan,
   type CheckHostOptions,
-  type RunOptions,
+  type RunChecksOptions,
   type ProgressEvent,
 } from './run.js';

@@ -189,7 +189,7 @@ export interface ProgressEvent {
   total: number;
 }
 
-export interface RunOptions {
+export interface RunChecksOptions {
   inventory: Pick<Inventory, 'stack'>;
   baseline: Baseline;
   hosts: HostEntry[];
@@ -203,7 +203,7 @@ export interface RunOptions {
   sysctlRoot?: string | ((host: HostEntry) => string);
 }
 
-export async function runChecks(opts: RunOptions): Promise<Report> {
+export async function runChecks(opts: RunChecksOptions): Promise<Report> {
   const started = opts.now ?? new Date();
   const t0run = Date.now();
   // Validate every host's plan first: a bad declaration is an input error, not a host error.

@@ -140,7 +140,7 @@ export interface CliResult {
 
 /** Runs `kdrift <args>` from the TypeScript sources (what the tests check is the current code, not a stale dist/). */
 export function runKdrift(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
-  const code = 'const { main } = await import("../e2e/cli/main.ts"); process.exitCode = await main(process.argv.slice(1));';
+  const code = 'const { main } = await import("./cli/main.ts"); process.exitCode = await main(process.argv.slice(1));';
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });

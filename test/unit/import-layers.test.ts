@@ -46,6 +46,7 @@ const PLACES: Place[] = [
   { path: 'core/duration.ts', layer: 'base' },
   { path: 'core/input-file.ts', layer: 'base' },
   { path: 'core/command.ts', layer: 'base' },
+  { path: 'core/package-root.ts', layer: 'base' },
 
   { path: 'core/session.ts', layer: 'transport' },
   { path: 'core/session-defaults.ts', layer: 'transport' },
