@@ -3,7 +3,7 @@
  * Everything here may carry host-originated text (file names, lines, values, error messages): each rendering goes
  * through terminalSafe, so a host cannot put escape sequences on the terminal of the user approving its plan.
  */
-import type { HostOutcome, HostPlan, UndoOutcome } from './host.js';
+import type { HostOutcome, RemediationPlan, UndoOutcome } from './host.js';
 import type { SysctlPlan } from './sysctl.js';
 import type { KindPlan } from './kind.js';
 import type { RevertOutcome, RevertPlan } from './revert.js';
@@ -13,7 +13,7 @@ function isSysctlPlan(p: KindPlan): p is SysctlPlan {
   return p.kind === 'sysctl' && 'details' in p;
 }
 
-export function renderPlan(plan: HostPlan): string {
+export function renderPlan(plan: RemediationPlan): string {
   const out: string[] = [];
   const runtime = plan.plans.reduce((n, p) => n + p.runtime.length, 0);
   const files = plan.plans.reduce((n, p) => n + p.files.length, 0);

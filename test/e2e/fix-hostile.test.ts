@@ -40,7 +40,7 @@ import {
   etcDir,
   killConnection,
   type HostShot,
-} from './fix-lab.js';
+} from '../support/fix-lab.js';
 
 const KEYS = [WS, 'net.ipv4.tcp_sack', 'net.core.somaxconn'];
 const KDRIFT_CONF = 'sysctl.d/90-kdrift.conf';

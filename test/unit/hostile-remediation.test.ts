@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { terminalSafe, terminalSafeLine } from '../../core/terminal-text.js';
 import { oneLine } from '../../core/render/common.js';
 import { renderPlan, renderOutcome, renderRevertPlan } from '../../remediation/render.js';
-import type { HostPlan } from '../../remediation/host.js';
+import type { RemediationPlan } from '../../remediation/host.js';
 import type { SysctlPlan } from '../../remediation/sysctl.js';
 import { ownershipProblems, decodeFacts, type PathFacts } from '../../remediation/ownership.js';
 import { KDRIFT_CONF, KDRIFT_CONF_HEADER } from '../../remediation/sysctl-plan.js';
@@ -45,7 +45,7 @@ describe('hostile hosts: the pure decisions', () => {
           },
         ],
       };
-      const plan: HostPlan = { host: 'lb', createdAt: '2026-12-02T00:00:00Z', plans: [p] };
+      const plan: RemediationPlan = { host: 'lb', createdAt: '2026-12-02T00:00:00Z', plans: [p] };
       const text = renderPlan(plan) + renderOutcome({ host: 'lb', status: 'rolled-back', plan, reasons: [`apply failed: ${ESC}[2J`], timings: { totalMs: 1 } });
       // eslint-disable-next-line no-control-regex
       assert.doesNotMatch(text, /[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
