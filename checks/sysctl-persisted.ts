@@ -260,8 +260,8 @@ export function orderConfFiles(
  *   V value | M (missing) | E error          — one per key, in argument order
  *   D dir, then per entry N name [L resolved-target] (C content | U why-unreadable)
  *   S content | X (absent) | U error         — /etc/sysctl.conf
- * The shell only lists (builtins: globs, test -L/-f/-ef); ONE awk reads every file, with buffered reads, in that
- * order. Two reasons: /proc/sys answers a read at a non-zero offset with EOF, so the shell's byte-at-a-time `read`
+ * The shell only lists (builtins: globs, test -L/-f/-ef, printf) into a pipe; ONE awk reads every file, with buffered
+ * reads, in that order. Linear in the number and size of the files (bench/hostile-scale.ts). Two reasons: /proc/sys answers a read at a non-zero offset with EOF, so the shell's byte-at-a-time `read`
  * would see "3" of "32768"; and every process and syscall counts (process creation ~20 ms on a small VM, measured
  * here). Processes per host: sh + awk, plus one readlink per symlink that points neither to /dev/null nor to
  * /etc/sysctl.conf. Contents come back line-joined (a final newline is not kept; line numbers are); NUL bytes cannot
@@ -269,42 +269,62 @@ export function orderConfFiles(
  */
 export const COLLECT_SCRIPT = `LC_ALL=C; export LC_ALL
 root=$1; shift
-n=$#
+# One record per entry, written to awk's stdin as "TAG LEN" + newline + payload + newline: linear in the number of
+# entries (appending to "$@" one entry at a time copied the whole list each time: 5,000 files took minutes).
+emit() { printf '%s %d\\n%s\\n' "$1" "\${#2}" "$2"; }
+{
 for k in "$@"; do
   p="$root/proc/sys/$k"
-  if [ -f "$p" ]; then set -- "$@" "V:$p"; else set -- "$@" "M:"; fi
+  if [ -f "$p" ]; then emit V "$p"; else emit M ""; fi
 done
 for d in ${SYSCTL_DIRS.join(' ')}; do
-  set -- "$@" "D:$d"
+  emit D "$d"
   [ -d "$root$d" ] || continue
   for f in "$root$d"/*.conf; do
     [ -e "$f" ] || [ -L "$f" ] || continue
-    set -- "$@" "N:\${f##*/}"
+    emit N "\${f##*/}"
     if [ -L "$f" ]; then
-      if [ "$f" -ef /dev/null ]; then set -- "$@" "L:/dev/null"
-      elif [ "$f" -ef "$root${SYSCTL_CONF}" ]; then set -- "$@" "L:$root${SYSCTL_CONF}"
-      else set -- "$@" "L:$(readlink -f -- "$f")"; fi
+      if [ "$f" -ef /dev/null ]; then emit L /dev/null
+      elif [ "$f" -ef "$root${SYSCTL_CONF}" ]; then emit L "$root${SYSCTL_CONF}"
+      else emit L "$(readlink -f -- "$f")"; fi
     fi
-    if [ -f "$f" ]; then set -- "$@" "C:$f"
-    elif [ -e "$f" ]; then set -- "$@" "U:not a regular file"
-    else set -- "$@" "U:dangling symlink"; fi
+    if [ -f "$f" ]; then emit C "$f"
+    elif [ -e "$f" ]; then emit U "not a regular file"
+    else emit U "dangling symlink"; fi
   done
 done
 f="$root${SYSCTL_CONF}"
-if [ -f "$f" ]; then set -- "$@" "S:$f"; else set -- "$@" "X:"; fi
-shift "$n"
-exec awk 'BEGIN {
-  for (i = 1; i < ARGC; i++) {
-    a = ARGV[i]; t = substr(a, 1, 1); p = substr(a, 3)
-    if (t == "V" || t == "C" || t == "S") {
-      v = ""; n = 0
-      while ((r = (getline line < p)) > 0) v = v (n++ ? "\\n" : "") line
-      close(p)
-      if (r < 0) { v = "cannot read " p; t = (t == "V" ? "E" : "U") }
-    } else v = p
-    printf "%s %d:%s\\n", t, length(v), v
+if [ -f "$f" ]; then emit S "$f"; else emit X ""; fi
+} | awk '
+# the payload of a record: LEN bytes over one or more lines (a name may hold a newline)
+function payload(want,   v, l, first) {
+  v = ""; first = 1
+  while (first || length(v) < want) {
+    if ((getline l) <= 0) break
+    v = first ? l : v "\\n" l; first = 0
   }
-}' "$@"
+  return v
+}
+{
+  t = substr($0, 1, 1); p = payload(substr($0, 3) + 0)
+  if (t == "V" || t == "C" || t == "S") {
+    # lines kept in an array and printed one by one: growing one string line by line copies it each time
+    # (quadratic: a 3 MB file took 8 minutes); a file past 16 MiB is not read on (a bound that names the file,
+    # not a timeout that names nothing)
+    n = 0; len = 0; big = 0
+    while ((r = (getline line < p)) > 0) { buf[++n] = line; len += length(line) + 1; if (len > 16777216) { big = 1; break } }
+    len -= n
+    close(p)
+    if (big) { v = "larger than 16 MiB: kdrift does not read it (no sysctl file is that big)"; t = (t == "V" ? "E" : "U"); printf "%s %d:%s\\n", t, length(v), v }
+    else if (r < 0) { v = "cannot read " p; t = (t == "V" ? "E" : "U"); printf "%s %d:%s\\n", t, length(v), v }
+    else {
+      printf "%s %d:", t, len + (n > 0 ? n - 1 : 0)
+      for (j = 1; j <= n; j++) printf "%s%s", (j > 1 ? "\\n" : ""), buf[j]
+      printf "\\n"
+    }
+    split("", buf)
+  } else printf "%s %d:%s\\n", t, length(p), p
+}'
 `;
 
 interface RawRecord {
