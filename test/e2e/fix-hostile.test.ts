@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileS
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { labDown, type LabStatus } from '../../lab/index.js';
+import { labDown, labExec, type LabStatus } from '../../lab/index.js';
 import { openSession } from '../../core/sessions.js';
 import type { HostEntry } from '../../core/inventory.js';
 import { fleetBaseline } from '../../stacks/baselines.js';
@@ -74,6 +74,10 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
   let journalsBefore: string[];
   let tmp: string;
   let lb: HostEntry;
+  let lbLock: string;
+  let lbNetns: string;
+  /** lb's journals only: /var/lib/kdrift/journal is the machine's, other runs' labs write theirs there too. */
+  const lbJournals = () => journals().filter((j) => j.startsWith(`${lbNetns}-`));
 
   before(async () => {
     status = await upLab();
@@ -81,6 +85,10 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
     journalsBefore = journals();
     tmp = mkdtempSync(path.join(tmpdir(), 'kdrift-hostile-e2e-'));
     lb = await labHost(status, 'lb');
+    // /run/lock is the machine's: other runs' labs leave their own locks there; only lb's is this test's business.
+    const ns = await labExec(LAB, 'lb', ['readlink', '/proc/self/ns/net']);
+    lbNetns = /\[(\d+)\]/.exec(ns.stdout)?.[1] ?? '?';
+    lbLock = `kdrift-fix-net${lbNetns}.lock`;
   });
 
   afterEach(async () => {
@@ -89,7 +97,8 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
 
   after(async () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
-    removeJournals(journalsBefore ?? journals());
+    // Only this run's journals of lb: other runs share the directory.
+    if (lbNetns) removeJournals(journals().filter((j) => !j.startsWith(`${lbNetns}-`) || (journalsBefore ?? []).includes(j)));
     await labDown(LAB);
   });
 
@@ -99,15 +108,15 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
     writeFileSync(victim, 'someone else\'s file\n');
     symlinkSync('/etc/sysctl.d/victim.txt', path.join(etcDir('lb'), KDRIFT_CONF));
     const before = await hostShot('lb', KEYS);
-    const jBefore = journals();
+    const jBefore = lbJournals();
     const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
     assert.equal(res.code, 1, `${res.stdout}\n${res.stderr}`);
     assert.match(res.stdout, /lb: ERROR\n {2}host lb: refusing to fix: \/etc\/sysctl\.d\/90-kdrift\.conf is a symlink \(to \/etc\/sysctl\.d\/victim\.txt\): kdrift writes only its own regular file and never through a link/);
     assert.doesNotMatch(res.stdout, /VERIFIED/);
     assert.equal(readFileSync(victim, 'utf8'), 'someone else\'s file\n');
     assert.deepEqual(await hostShot('lb', KEYS), before);
-    assert.deepEqual(journals(), jBefore);
-    assert.deepEqual(leftLocks(), []);
+    assert.deepEqual(lbJournals(), jBefore);
+    assert.ok(!leftLocks().includes(lbLock), `lock ${lbLock} left behind`);
   });
 
   it('90-kdrift.conf a regular file without kdrift\'s header: someone else\'s, never overwritten', async () => {
@@ -133,16 +142,55 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
 
   it('`kdrift fix --yes | head -1`: output ends quietly, the host is fixed and verified, its journal verified, no lock left', async () => {
     await injectOutage();
-    const jBefore = journals();
+    const jBefore = lbJournals();
     const res = await runPipedToHead(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
     assert.equal(res.head, 'lb: 1 runtime change, 2 file changes\n');
     assert.equal(res.code, 0, res.stderr);
     assert.doesNotMatch(res.stderr, /EPIPE|at .*\.ts:\d+|Error/);
-    const added = journals().filter((j) => !jBefore.includes(j));
+    const added = lbJournals().filter((j) => !jBefore.includes(j));
     assert.equal(added.length, 1);
     assert.equal(readJournalFile(added[0] as string).status, 'verified');
     assert.equal((await hostShot('lb', KEYS)).runtime[WS], '1');
-    assert.deepEqual(leftLocks(), []);
+    assert.ok(!leftLocks().includes(lbLock), `lock ${lbLock} left behind`);
+  });
+
+  it('`kdrift report | head -1` (two formats, two writes): output ends quietly with the report\'s own exit code', async () => {
+    const res = await runPipedToHead(['report', '--inventory', status.inventoryFile, '--format', 'text', '--format', 'json']);
+    assert.match(res.head, /^kdrift report/);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stderr, '');
+  });
+
+  /** The lab inventory with the probe agent replaced by `script` (run by sh on the host). */
+  function inventoryWithAgent(name: string, script: string): string {
+    const inv = YAML.parse(readFileSync(status.inventoryFile, 'utf8')) as Record<string, unknown>;
+    const file = path.join(tmp, name);
+    writeFileSync(file, YAML.stringify({ ...inv, agentCommand: ['sh', '-c', script, 'agent'] }));
+    return file;
+  }
+
+  it('an agent printing 3 GB on stdout: killed at the 64 MiB cap, the controller lives, the finding says why', async () => {
+    const inv = inventoryWithAgent('flood-out.yaml', 'exec head -c 3000000000 /dev/zero');
+    const res = await runKdrift(['report', '--inventory', inv, '--host', 'lb', '--probe', '--format', 'json'], { timeoutMs: 120_000 });
+    assert.ok(res.code === 0 || res.code === 2 || res.code === 1, `exit ${res.code}: ${res.stderr}`);
+    assert.ok(res.stdout.length < 1_000_000, `report of ${res.stdout.length} bytes`);
+    const report = JSON.parse(res.stdout) as { hosts: { findings: { layer: string; status: string; reason?: string }[] }[] };
+    const behaviour = report.hosts[0]?.findings.filter((f) => f.layer === 'behaviour') ?? [];
+    assert.ok(behaviour.length > 0);
+    for (const f of behaviour) {
+      assert.equal(f.status, 'unknown');
+      assert.match(f.reason ?? '', /printed more than 67108864 bytes on stdout \(the limit\)/);
+    }
+  });
+
+  it('an agent printing 50 MB on stderr: the findings keep a bounded tail, not 50 MB each', async () => {
+    const inv = inventoryWithAgent('flood-err.yaml', 'head -c 50000000 /dev/zero | tr "\\0" x >&2; echo the real reason >&2; exit 1');
+    const res = await runKdrift(['report', '--inventory', inv, '--host', 'lb', '--probe', '--format', 'json'], { timeoutMs: 120_000 });
+    assert.ok(res.stdout.length < 1_000_000, `report of ${res.stdout.length} bytes`);
+    const report = JSON.parse(res.stdout) as { hosts: { findings: { layer: string; status: string; reason?: string }[] }[] };
+    const behaviour = report.hosts[0]?.findings.filter((f) => f.layer === 'behaviour') ?? [];
+    assert.ok(behaviour.length > 0);
+    for (const f of behaviour) assert.match(f.reason ?? '', /the real reason/);
   });
 
   it('--revert puts the host back byte for byte as before the fix, keeping a copy of 90-kdrift.conf edited since', async () => {
@@ -179,12 +227,12 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
     assert.equal(again.code, 0);
     // This fix is reverted now; an older verified fix of an earlier case may still be listed, and the host is as before it.
     assert.match(again.stdout, /^lb: nothing to revert\n/);
-    assert.deepEqual(leftLocks(), []);
+    assert.ok(!leftLocks().includes(lbLock), `lock ${lbLock} left behind`);
   });
 
   it('the SSH connection killed while verification runs: reconnected, verified again, the fix kept', async () => {
     await injectOutage();
-    const jBefore = journals();
+    const jBefore = lbJournals();
     const open = () => openSession(lb, { knownHostsPath: status.knownHosts });
     const session = await open();
     let killed: Promise<void> | undefined;
@@ -204,10 +252,10 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
     } finally {
       await session.close().catch(() => undefined);
     }
-    const added = journals().filter((j) => !jBefore.includes(j));
+    const added = lbJournals().filter((j) => !jBefore.includes(j));
     assert.equal(readJournalFile(added[0] as string).status, 'verified');
     assert.equal((await hostShot('lb', KEYS)).runtime[WS], '1');
-    assert.deepEqual(leftLocks(), []);
+    assert.ok(!leftLocks().includes(lbLock), `lock ${lbLock} left behind`);
   });
 
   it('a machine-wide key (vm.swappiness) on a lab host (a netns of this kernel): refused with the reason, exit 2, the machine untouched', async () => {

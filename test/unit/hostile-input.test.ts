@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, symlinkSync } from 'node:fs';
+import { lstatSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { StdoutCap, StderrTail } from '../../core/session-output.js';
 import { KnownHostsFile } from '../../core/known-hosts.js';
 import { LocalSession } from '../../core/session-local.js';
 import { collectSysctlState } from '../../checks/index.js';
+import { writeFileAtomicLocal } from '../../cli/commands/report.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -172,6 +173,22 @@ describe('hostile inputs: bounded, regular files only, data is data', () => {
         state.unreadable.map((u) => [`${u.dir}/${u.name}`, u.error]),
         [['/etc/sysctl.d/60-huge.conf', 'larger than 16 MiB: kdrift does not read it (no sysctl file is that big)']],
       );
+    });
+  });
+
+  describe('local temp files (report --output)', () => {
+    it('are created exclusively with an unpredictable name: links planted at the old predictable names are never followed', async () => {
+      const out = path.join(dir, 'out');
+      mkdirSync(out);
+      const victim = path.join(dir, 'victim');
+      writeFileSync(victim, 'precious\n');
+      // The old name was .<file>.<pid>.<Date.now()>.tmp: plant a link for every millisecond of the next 2 s.
+      const now = Date.now();
+      for (let ms = now; ms < now + 2000; ms++) symlinkSync(victim, path.join(out, `.report.json.${process.pid}.${ms}.tmp`));
+      await writeFileAtomicLocal(path.join(out, 'report.json'), '{"report":1}\n');
+      assert.equal(readFileSync(victim, 'utf8'), 'precious\n');
+      assert.equal(readFileSync(path.join(out, 'report.json'), 'utf8'), '{"report":1}\n');
+      assert.ok(!lstatSync(path.join(out, 'report.json')).isSymbolicLink());
     });
   });
 
