@@ -4,15 +4,15 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
-import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
+import type { ExecOptions, ExecResult, HostSession, ReadOptions, WriteOptions } from './session.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
 import { describeArgv } from './shell-quote.js';
-import { DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
+import { DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
 
 export interface LocalSessionOptions {
   /** Default per-command timeout (ms) when exec() is given none; 0 = none. Default 60 s. */
@@ -95,14 +95,26 @@ export class LocalSession implements HostSession {
     });
   }
 
-  async readFile(file: string): Promise<Buffer> {
+  async readFile(file: string, opts: ReadOptions = {}): Promise<Buffer> {
     if (this.closed) throw new HostError(this.host, 'session is closed');
     assertHostPath(this.host, file);
+    const max = opts.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    let st;
     try {
-      return await readFile(file);
+      st = await stat(file);
     } catch (err) {
       throw this.fileError('read', file, err);
     }
+    if (!st.isFile()) throw new HostError(this.host, `cannot read ${file}: not a regular file`);
+    if (st.size > max) throw new HostError(this.host, `cannot read ${file}: it is ${st.size} bytes, more than the ${max}-byte limit`);
+    let data: Buffer;
+    try {
+      data = await readFile(file);
+    } catch (err) {
+      throw this.fileError('read', file, err);
+    }
+    if (data.length > max) throw new HostError(this.host, `cannot read ${file}: it grew past the ${max}-byte limit while read`);
+    return data;
   }
 
   async writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {

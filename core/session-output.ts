@@ -8,6 +8,8 @@
  */
 export const DEFAULT_MAX_STDOUT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_STDERR_TAIL_BYTES = 64 * 1024;
+/** HostSession.readFile: files kdrift reads whole from a host (journals) are far smaller. */
+export const DEFAULT_MAX_READ_BYTES = 64 * 1024 * 1024;
 
 export class StdoutCap {
   private chunks: Buffer[] = [];

@@ -15,9 +15,9 @@ import type { ClientChannel, SFTPWrapper, Stats } from 'ssh2';
 import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
-import type { ExecOptions, ExecResult, HostSession, SessionTarget, WriteOptions } from './session.js';
+import type { ExecOptions, ExecResult, HostSession, ReadOptions, SessionTarget, WriteOptions } from './session.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
-import { DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
+import { DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
 import { describeArgv } from './shell-quote.js';
 import { connectSsh, displayAddress, type SshClient, type SshConnectOptions } from './ssh-connect.js';
 
@@ -354,14 +354,20 @@ export class SshSession implements HostSession {
     return true;
   }
 
-  async readFile(file: string): Promise<Buffer> {
+  async readFile(file: string, opts: ReadOptions = {}): Promise<Buffer> {
     assertHostPath(this.host, file);
-    return this.withSftp(
-      (sftp) =>
-        new Promise((resolve, reject) => {
-          sftp.readFile(file, (err: Error | undefined, data: Buffer) => (err ? reject(this.fileError('read', file, err)) : resolve(data)));
-        }),
-    );
+    const max = opts.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    return this.withSftp(async (sftp) => {
+      // Bounded: a host decides how big its files are, not how much memory the controller spends on them.
+      const st = await new Promise<Stats>((resolve, reject) => sftp.stat(file, (err, s) => (err ? reject(this.fileError('read', file, err)) : resolve(s))));
+      if (!st.isFile()) throw new HostError(this.host, `cannot read ${file}: not a regular file`);
+      if (st.size > max) throw new HostError(this.host, `cannot read ${file}: it is ${st.size} bytes, more than the ${max}-byte limit`);
+      const data = await new Promise<Buffer>((resolve, reject) => {
+        sftp.readFile(file, (err: Error | undefined, d: Buffer) => (err ? reject(this.fileError('read', file, err)) : resolve(d)));
+      });
+      if (data.length > max) throw new HostError(this.host, `cannot read ${file}: it grew past the ${max}-byte limit while read`);
+      return data;
+    });
   }
 
   /**

@@ -22,6 +22,11 @@ export interface ExecResult {
   stderr: Buffer;
 }
 
+export interface ReadOptions {
+  /** Refuse (HostError) a file larger than this (default 64 MiB). */
+  maxBytes?: number;
+}
+
 export interface WriteOptions {
   /** File mode for a newly created file (default 0o644). An existing file keeps its mode. */
   mode?: number;
@@ -46,7 +51,8 @@ export interface HostSession {
   /** Inventory name of the host (used in every error and finding). */
   readonly host: string;
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
-  readFile(path: string): Promise<Buffer>;
+  /** A regular file's bytes, at most `maxBytes` (default 64 MiB). */
+  readFile(path: string, opts?: ReadOptions): Promise<Buffer>;
   /** Temp file in the same directory + fsync + rename: readers see the old or the new file, never half of one. */
   writeFileAtomic(path: string, data: Buffer | string, opts?: WriteOptions): Promise<void>;
   close(): Promise<void>;

@@ -89,6 +89,26 @@ describe('LocalSession', () => {
     await assert.rejects(s.writeFileAtomic('/tmp/a\0b', 'x'), /host here: file path contains a NUL byte/);
   });
 
+  it('a command printing 3 GB is killed at the stdout cap with a clear error (the controller keeps its memory)', async () => {
+    const t0 = Date.now();
+    await assert.rejects(s.exec(['head', '-c', '3000000000', '/dev/zero']), (err: unknown) => err instanceof HostError && /^host here: command printed more than 67108864 bytes on stdout \(the limit\) \(killed\): 'head'/.test(err.message));
+    assert.ok(Date.now() - t0 < 30_000);
+  });
+
+  it('50 MB of stderr comes back as its last 64 KiB, saying how much was cut', async () => {
+    const res = await s.exec(['sh', '-c', 'head -c 50000000 /dev/zero | tr "\\0" x >&2; echo the end >&2; exit 3']);
+    assert.equal(res.code, 3);
+    assert.ok(res.stderr.length < 65 * 1024, `${res.stderr.length} bytes`);
+    assert.match(res.stderr.toString('utf8'), /^\[kdrift: \d+ earlier bytes of stderr not kept\]\nx+the end\n$/);
+  });
+
+  it('readFile refuses a file past its limit, and what is not a regular file, naming them', async () => {
+    const big = path.join(dir, 'big');
+    writeFileSync(big, Buffer.alloc(2048));
+    await assert.rejects(s.readFile(big, { maxBytes: 1024 }), new RegExp(`^HostError: host here: cannot read ${big}: it is 2048 bytes, more than the 1024-byte limit$`));
+    await assert.rejects(s.readFile(dir), /host here: cannot read .*: not a regular file/);
+  });
+
   it('a closed session refuses further calls', async () => {
     await s.close();
     await assert.rejects(s.exec(['true']), /session is closed/);
