@@ -181,12 +181,8 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     }
   }
 
-  let lock: HostLock;
-  try {
-    lock = await HostLock.acquire(session, netns, opts.staleLockMs !== undefined ? { staleMs: opts.staleLockMs } : {});
-  } catch (err) {
-    return done({ status: 'unchanged', reasons: [errorMessage(err)] });
-  }
+  const lock = await HostLock.tryAcquire(session, netns, opts.staleLockMs);
+  if ('refused' in lock) return done({ status: 'unchanged', reasons: [lock.refused] });
   try {
     // 1. A journal an earlier run left unfinished is resolved first.
     let recovered: HostOutcome['recovered'];
@@ -374,12 +370,8 @@ export async function undoHost(session: HostSession, host: HostEntry, opts: Pick
   } catch (err) {
     return { host: host.name, status: 'error', reasons: [errorMessage(err)] };
   }
-  let lock: HostLock;
-  try {
-    lock = await HostLock.acquire(session, netns, opts.staleLockMs !== undefined ? { staleMs: opts.staleLockMs } : {});
-  } catch (err) {
-    return { host: host.name, status: 'unchanged', reasons: [errorMessage(err)] };
-  }
+  const lock = await HostLock.tryAcquire(session, netns, opts.staleLockMs);
+  if ('refused' in lock) return { host: host.name, status: 'unchanged', reasons: [lock.refused] };
   try {
     const left = await newestUnfinished(session, opts.journalDir ?? DEFAULT_JOURNAL_DIR, netns);
     if (!left) return { host: host.name, status: 'nothing-to-undo', reasons: ['no unfinished journal for this host'] };

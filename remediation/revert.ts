@@ -194,12 +194,8 @@ export async function revertHost(session: HostSession, host: HostEntry, opts: Re
     }
   }
 
-  let lock: HostLock;
-  try {
-    lock = await HostLock.acquire(session, netns, opts.staleLockMs !== undefined ? { staleMs: opts.staleLockMs } : {});
-  } catch (err) {
-    return out({ status: 'unchanged', reasons: [errorMessage(err)] });
-  }
+  const lock = await HostLock.tryAcquire(session, netns, opts.staleLockMs);
+  if ('refused' in lock) return out({ status: 'unchanged', reasons: [lock.refused] });
   try {
     let prepared: Awaited<ReturnType<typeof prepare>>;
     try {
