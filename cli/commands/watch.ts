@@ -1,0 +1,104 @@
+/** `kdrift watch`: attribute every sysctl write on this host and flag the ones contradicting the declared roles. */
+import type { Command } from '../main.js';
+import { parseCommandArgs } from '../args.js';
+import { KdriftError } from '../../core/errors.js';
+import { parseDurationMs } from '../../core/duration.js';
+import { resolveRoleSpecs } from './role-specs.js';
+
+const usage = `Usage: kdrift watch --local --role ROLE [--baseline FILE] [--json] [--serve ADDR:PORT] [--exit-on-conflict] [--log FILE]
+
+Attaches the sysctl guard in audit mode to the cgroup v2 root: every sysctl write on this host, in any network
+namespace, is attributed (time, process and parent, old -> new, network namespace inode) and judged against the
+role's declared sysctls as it happens. Nothing is refused. Runs until SIGINT/SIGTERM (or --duration).
+
+  --local                 watch this machine (required: watching a stack's hosts over SSH is not built yet)
+  --role ROLE             whose declarations apply (repeatable)
+  --baseline FILE         role baselines from a YAML/JSON file or module (default: stacks/baselines.ts)
+  --json                  one JSON line per write on stdout (conflict: true when it contradicts a declaration)
+  --conflicts-only        print only conflicting writes (all are still logged and counted)
+  --serve ADDR:PORT       Prometheus metrics at http://ADDR:PORT/metrics
+  --exit-on-conflict      exit 2 at the first conflicting write
+  --log FILE              the on-host write log, JSON lines, rotated at --log-max-bytes (default ${'/var/lib/kdrift/writes.jsonl'});
+                          --log none keeps no log
+  --log-max-bytes N       default 4194304
+  --duration DUR          stop after DUR (e.g. 30s)
+
+Exit codes: 0 stopped, 2 --exit-on-conflict saw a conflict, 1 bad input or the guard could not attach.
+`;
+
+export const command: Command = {
+  usage,
+  async run(args) {
+    const { values } = parseCommandArgs(args, {
+      local: { type: 'boolean' },
+      role: { type: 'string', multiple: true },
+      stack: { type: 'string' },
+      baseline: { type: 'string' },
+      json: { type: 'boolean' },
+      'conflicts-only': { type: 'boolean' },
+      serve: { type: 'string' },
+      'exit-on-conflict': { type: 'boolean' },
+      log: { type: 'string' },
+      'log-max-bytes': { type: 'string' },
+      duration: { type: 'string' },
+    });
+    if (values.stack) throw new KdriftError('kdrift watch --stack is not built yet: run `kdrift watch --local --role ROLE` on each host');
+    if (!values.local) throw new KdriftError('give --local --role ROLE (watch this machine)');
+    const { roles, specs } = await resolveRoleSpecs(values);
+    let durationMs: number | undefined;
+    if (values.duration !== undefined) {
+      durationMs = parseDurationMs(values.duration);
+      if (durationMs === undefined) throw new KdriftError(`--duration "${values.duration}" is not a duration (e.g. 30s)`);
+    }
+    const maxBytes = values['log-max-bytes'] === undefined ? undefined : Number(values['log-max-bytes']);
+    if (maxBytes !== undefined && (!Number.isInteger(maxBytes) || maxBytes < 4096)) throw new KdriftError('--log-max-bytes must be an integer >= 4096');
+    let serve: { host: string; port: number } | undefined;
+    if (values.serve !== undefined) {
+      const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9][A-Za-z0-9_.-]*)):(\d{1,5})$/.exec(values.serve);
+      if (!m || Number(m[3]) > 65535) throw new KdriftError(`--serve "${values.serve}" is not ADDR:PORT (e.g. 127.0.0.1:9465)`);
+      serve = { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+    }
+    const { SysctlWatch, DEFAULT_WRITE_LOG } = await import('../../gate/watch.js');
+    const { writer } = await import('../../gate/render.js');
+    const { serveMetrics } = await import('../../probe/metrics.js');
+    const logFile = values.log === 'none' ? undefined : (values.log ?? DEFAULT_WRITE_LOG);
+
+    let stop: (code: number) => void = () => {};
+    const stopped = new Promise<number>((resolve) => {
+      stop = resolve;
+    });
+    const watch = await SysctlWatch.start({
+      specs,
+      ...(logFile ? { logFile } : {}),
+      ...(maxBytes ? { logMaxBytes: maxBytes } : {}),
+      onWrite: (w) => {
+        if (!values['conflicts-only'] || w.conflict) {
+          process.stdout.write(
+            values.json
+              ? JSON.stringify(w) + '\n'
+              : `${w.at} ${w.conflict ? 'CONFLICT' : 'write   '} ${w.key} ${w.oldValue ?? '?'} -> ${w.result}${w.expected ? ` (expected ${w.expected})` : ''} by ${writer(w)}\n`,
+          );
+        }
+        if (w.conflict && values['exit-on-conflict']) stop(2);
+      },
+    });
+    const server = serve ? await serveMetrics(serve.host, serve.port, () => watch.metrics()) : undefined;
+    const onSignal = () => stop(0);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const timer = durationMs !== undefined ? setTimeout(() => stop(0), durationMs) : undefined;
+    const a = server?.address();
+    const where = a && typeof a === 'object' ? `, metrics at http://${a.address}:${a.port}/metrics` : '';
+    process.stderr.write(`kdrift watch: attached to ${watch.cgroupRoot} (roles ${roles.join(', ')})${where}\n`);
+    try {
+      return await stopped;
+    } finally {
+      if (timer) clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      server?.close();
+      server?.closeAllConnections();
+      await watch.close();
+    }
+  },
+};
