@@ -14,6 +14,7 @@ import type { HostSession } from './session.js';
 import { openSession, type SessionOptions } from './sessions.js';
 import { mapLimit } from './pool.js';
 import { makeSysctlCheck } from '../checks/sysctl.js';
+import { attributeRuntimeDrift } from './write-log.js';
 import type { CheckContext, CheckKind } from '../checks/kind.js';
 import {
   REPORT_VERSION,
@@ -101,6 +102,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
+      await attributeRuntimeDrift(session, findings);
     }
   } catch (err) {
     return { ...base, status: 'error', error: hostErrorText(err), findings, durationMs: Date.now() - started };

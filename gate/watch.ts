@@ -12,7 +12,7 @@ import { cgroup2Root } from '../probe/cgroup.js';
 import { SysctlGuard } from '../probe/guard.js';
 import { judgeWrite, monotonicToWall, type JudgedWrite } from './judge.js';
 
-export const DEFAULT_WRITE_LOG = '/var/lib/kdrift/writes.jsonl';
+export { WRITE_LOG_PATH as DEFAULT_WRITE_LOG } from '../core/write-log.js';
 export const DEFAULT_LOG_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface WatchOptions {
