@@ -1,6 +1,6 @@
 /** `kdrift watch`: attribute every sysctl write on this host and flag the ones contradicting the declared roles. */
 import type { Command } from '../main.js';
-import { parseCommandArgs } from '../args.js';
+import { parseCommandArgs, serveOption } from '../args.js';
 import { KdriftError } from '../../core/errors.js';
 import { parseDurationMs } from '../../core/duration.js';
 import { resolveRoleSpecs } from './role-specs.js';
@@ -52,12 +52,7 @@ export const command: Command = {
     }
     const maxBytes = values['log-max-bytes'] === undefined ? undefined : Number(values['log-max-bytes']);
     if (maxBytes !== undefined && (!Number.isInteger(maxBytes) || maxBytes < 4096)) throw new KdriftError('--log-max-bytes must be an integer >= 4096');
-    let serve: { host: string; port: number } | undefined;
-    if (values.serve !== undefined) {
-      const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9][A-Za-z0-9_.-]*)):(\d{1,5})$/.exec(values.serve);
-      if (!m || Number(m[3]) > 65535) throw new KdriftError(`--serve "${values.serve}" is not ADDR:PORT (e.g. 127.0.0.1:9465)`);
-      serve = { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
-    }
+    const serve = serveOption(values.serve);
     const { SysctlWatch, DEFAULT_WRITE_LOG } = await import('../../gate/watch.js');
     const { writer } = await import('../../gate/render.js');
     const { serveMetrics } = await import('../../probe/metrics.js');

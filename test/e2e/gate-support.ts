@@ -84,6 +84,17 @@ export function startCli(args: string[], ns?: string): CliRun {
   return { child, done };
 }
 
+/** SIGKILLs the process group of every run (a test that failed midway leaves none behind). */
+export function killRuns(runs: readonly CliRun[]): void {
+  for (const r of runs) {
+    try {
+      process.kill(-(r.child.pid as number), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 export function cgroupRoot(): string {
   return findCgroup2Mount(readFileSync('/proc/self/mounts', 'utf8')) as string;
 }

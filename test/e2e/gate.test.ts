@@ -11,7 +11,7 @@ import { statSync } from 'node:fs';
 import type { GateResult } from '../../gate/run.js';
 import type { JudgedWrite } from '../../gate/judge.js';
 import {
-  deleteNetns, gateCgroups, guardPrograms, makeNetns, processesWithGateMounts, startCli, sysctlValue, treeDigest,
+  deleteNetns, gateCgroups, killRuns, guardPrograms, makeNetns, processesWithGateMounts, startCli, sysctlValue, treeDigest,
   waitFor, writeBaseline, writeScript, type CliRun,
 } from './gate-support.js';
 
@@ -52,13 +52,7 @@ describe('kdrift gate', function () {
     base = await writeBaseline(SYSCTLS);
   });
   after(async () => {
-    for (const r of runs) {
-      try {
-        process.kill(-(r.child.pid as number), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killRuns(runs);
     deleteNetns();
     await base.done();
   });

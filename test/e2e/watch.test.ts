@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JudgedWrite } from '../../gate/judge.js';
 import { waitForLine } from './probe-netns.js';
-import { cgroupAttachments, cgroupRoot, deleteNetns, guardPrograms, makeNetns, netnsInode, sh, startCli, waitFor, writeBaseline, type CliRun } from './gate-support.js';
+import { cgroupAttachments, cgroupRoot, deleteNetns, killRuns, guardPrograms, makeNetns, netnsInode, sh, startCli, waitFor, writeBaseline, type CliRun } from './gate-support.js';
 
 describe('kdrift watch', function () {
   this.timeout(60_000);
@@ -20,13 +20,7 @@ describe('kdrift watch', function () {
     base = await writeBaseline({ 'net.ipv4.tcp_window_scaling': { equals: 1 }, 'net.ipv4.tcp_sack': { equals: 1 } });
   });
   after(async () => {
-    for (const r of runs) {
-      try {
-        process.kill(-(r.child.pid as number), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killRuns(runs);
     deleteNetns();
     await base.done();
   });
