@@ -10,6 +10,8 @@ import type { GuardEvent, GuardVerdict } from '../probe/guard-codec.js';
 
 /** One runtime write, judged. */
 export interface JudgedWrite {
+  /** `kdrift watch` with an inventory: the host whose network namespace the write was made in. */
+  host?: string;
   /** Wall-clock time of the write (ISO). */
   at: string;
   /** Dotted key (slashed when a segment holds a dot), as baselines spell it. */

@@ -2,9 +2,9 @@
 import type { GateResult } from './run.js';
 import type { JudgedWrite } from './judge.js';
 
-export function writer(w: Pick<JudgedWrite, 'process' | 'netns'>): string {
+export function writer(w: Pick<JudgedWrite, 'process' | 'netns' | 'host'>): string {
   const p = w.process;
-  return `${p.comm}[${p.pid}] (parent ${p.parentComm}[${p.ppid}]) in netns ${w.netns}`;
+  return `${p.comm}[${p.pid}] (parent ${p.parentComm}[${p.ppid}]) in netns ${w.netns}${w.host ? ` (host ${w.host})` : ''}`;
 }
 
 function describeWrite(w: JudgedWrite): string {

@@ -16,7 +16,8 @@ export { WRITE_LOG_PATH as DEFAULT_WRITE_LOG } from '../core/write-log.js';
 export const DEFAULT_LOG_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface WatchOptions {
-  specs: ReadonlyMap<string, SysctlExpectation>;
+  /** The declarations a write is judged against, by the writer's netns; undefined = attributed, not judged. */
+  judgeFor: (netns: number) => { host?: string; specs: ReadonlyMap<string, SysctlExpectation> } | undefined;
   onWrite: (w: JudgedWrite) => void;
   /** JSON-lines log of every write; undefined = none. */
   logFile?: string;
@@ -47,7 +48,9 @@ export class SysctlWatch {
         const nowMono = process.hrtime.bigint();
         const nowWall = Date.now();
         for (const e of events) {
-          const w = judgeWrite(e, opts.specs, monotonicToWall(e.tsNs, nowMono, nowWall));
+          const target = opts.judgeFor(e.netns);
+          const w = judgeWrite(e, target?.specs ?? new Map(), monotonicToWall(e.tsNs, nowMono, nowWall));
+          if (target?.host) w.host = target.host;
           if (watch) watch.record(w, opts);
           else pending.push(w);
         }

@@ -1,19 +1,32 @@
 /** `kdrift watch`: attribute every sysctl write on this host and flag the ones contradicting the declared roles. */
 import type { Command } from '../main.js';
-import { parseCommandArgs, serveOption } from '../args.js';
+import { hostOptions, hostOptionsUsage, intOption, parseCommandArgs, serveOption } from '../args.js';
+import type { SysctlExpectation } from '../../core/baseline.js';
+import { loadInventory } from '../../core/inventory.js';
+import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
+import { sessionOptionsFromArgs } from '../../core/sessions.js';
+import { loadBaselineFile } from './report.js';
 import { KdriftError } from '../../core/errors.js';
 import { parseDurationMs } from '../../core/duration.js';
 import { resolveRoleSpecs } from './role-specs.js';
 
-const usage = `Usage: kdrift watch --local --role ROLE [--baseline FILE] [--json] [--serve ADDR:PORT] [--exit-on-conflict] [--log FILE]
+const usage = `Usage: kdrift watch --local --role ROLE [--baseline FILE] [options]
+       kdrift watch (--stack NAME | --inventory FILE) [--role ROLE] [options]
 
 Attaches the sysctl guard in audit mode to the cgroup v2 root: every sysctl write on this host, in any network
 namespace, is attributed (time, process and parent, old -> new, network namespace inode) and judged against the
 role's declared sysctls as it happens. Nothing is refused. Runs until SIGINT/SIGTERM (or --duration).
 
-  --local                 watch this machine (required: watching a stack's hosts over SSH is not built yet)
+  --local                 judge every write on this machine against --role
+  --stack NAME, --inventory FILE
+                          judge a write by the inventory host it was made in: each host is asked once (SSH) for
+                          its network namespace and boot id; hosts that live on this machine (lab hosts,
+                          containers) get their writes judged against their own roles; writes elsewhere against
+                          --role if given, else attributed only. Hosts on other machines are listed and skipped
+                          (run kdrift watch --local there).
   --role ROLE             whose declarations apply (repeatable)
-  --baseline FILE         role baselines from a YAML/JSON file or module (default: stacks/baselines.ts)
+  --baseline FILE         role baselines from a YAML/JSON file or module (default: the inventory's, else
+                          stacks/baselines.ts)
   --json                  one JSON line per write on stdout (conflict: true when it contradicts a declaration)
   --conflicts-only        print only conflicting writes (all are still logged and counted)
   --serve ADDR:PORT       Prometheus metrics at http://ADDR:PORT/metrics
@@ -23,6 +36,7 @@ role's declared sysctls as it happens. Nothing is refused. Runs until SIGINT/SIG
   --log-max-bytes N       default 4194304
   --duration DUR          stop after DUR (e.g. 30s)
 
+${hostOptionsUsage}
 Exit codes: 0 stopped, 2 --exit-on-conflict saw a conflict, 1 bad input or the guard could not attach.
 `;
 
@@ -30,9 +44,9 @@ export const command: Command = {
   usage,
   async run(args) {
     const { values } = parseCommandArgs(args, {
+      ...hostOptions,
       local: { type: 'boolean' },
       role: { type: 'string', multiple: true },
-      stack: { type: 'string' },
       baseline: { type: 'string' },
       json: { type: 'boolean' },
       'conflicts-only': { type: 'boolean' },
@@ -42,9 +56,21 @@ export const command: Command = {
       'log-max-bytes': { type: 'string' },
       duration: { type: 'string' },
     });
-    if (values.stack) throw new KdriftError('kdrift watch --stack is not built yet: run `kdrift watch --local --role ROLE` on each host');
-    if (!values.local) throw new KdriftError('give --local --role ROLE (watch this machine)');
-    const { roles, specs } = await resolveRoleSpecs(values);
+    const fromInventory = values.stack !== undefined || values.inventory !== undefined;
+    if (values.local === fromInventory) throw new KdriftError('give --local --role ROLE (this machine) or --stack NAME / --inventory FILE (its hosts on this machine)');
+    const local = values.role?.length || values.local ? await resolveRoleSpecs({ ...values, stack: undefined }) : undefined;
+    let judgeFor: (netns: number) => { host?: string; specs: ReadonlyMap<string, SysctlExpectation> } | undefined = () => local;
+    let watching = `roles ${local?.roles.join(', ')}`;
+    if (fromInventory) {
+      const inventory = await loadInventory({ ...(values.stack ? { stack: values.stack } : {}), ...(values.inventory ? { inventory: values.inventory } : {}) });
+      const file = values.baseline ?? inventory.baseline;
+      const baseline = file !== undefined ? await loadBaselineFile(file) : (await import('../../stacks/baselines.js')).fleetBaseline();
+      const { mapHosts } = await import('../../gate/watch-hosts.js');
+      const map = await mapHosts(inventory.hosts, baseline, sessionOptionsFromArgs(values, inventory), intOption(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY));
+      for (const s of map.skipped) process.stderr.write(`kdrift watch: host ${s.host} skipped: ${s.why}\n`);
+      judgeFor = (netns) => map.byNetns.get(netns) ?? local;
+      watching = `hosts ${[...map.byNetns.values()].map((h) => h.host).join(', ') || '(none on this machine)'}${local ? `, elsewhere roles ${local.roles.join(', ')}` : ''}`;
+    }
     let durationMs: number | undefined;
     if (values.duration !== undefined) {
       durationMs = parseDurationMs(values.duration);
@@ -63,7 +89,7 @@ export const command: Command = {
       stop = resolve;
     });
     const watch = await SysctlWatch.start({
-      specs,
+      judgeFor,
       ...(logFile ? { logFile } : {}),
       ...(maxBytes ? { logMaxBytes: maxBytes } : {}),
       onWrite: (w) => {
@@ -84,7 +110,7 @@ export const command: Command = {
     const timer = durationMs !== undefined ? setTimeout(() => stop(0), durationMs) : undefined;
     const a = server?.address();
     const where = a && typeof a === 'object' ? `, metrics at http://${a.address}:${a.port}/metrics` : '';
-    process.stderr.write(`kdrift watch: attached to ${watch.cgroupRoot} (roles ${roles.join(', ')})${where}\n`);
+    process.stderr.write(`kdrift watch: attached to ${watch.cgroupRoot} (${watching})${where}\n`);
     try {
       return await stopped;
     } finally {

@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JudgedWrite } from '../../gate/judge.js';
-import { waitForLine } from './probe-netns.js';
+import { REPO, waitForLine } from './probe-netns.js';
+import { slotName, slotSubnet } from './slot.js';
 import { cgroupAttachments, cgroupRoot, deleteNetns, killRuns, guardPrograms, makeNetns, netnsInode, sh, startCli, waitFor, writeBaseline, type CliRun } from './gate-support.js';
 
 describe('kdrift watch', function () {
@@ -76,5 +77,40 @@ describe('kdrift watch', function () {
     const r = await run.done;
     assert.equal(r.code, 2);
     assert.match(r.stdout, new RegExp(String.raw`CONFLICT net\.ipv4\.tcp_sack 1 -> 0 \(expected = 1\) by sysctl\[\d+\] \(parent node\[${process.pid}\]\)`));
+  });
+
+  describe('with an inventory (the lab: hosts are network namespaces on this machine)', () => {
+    const lab = slotName('kdgt');
+    before(async function () {
+      this.timeout(120_000);
+      const up = await startCli(['lab', 'up', '--name', lab, '--subnet', String(slotSubnet(81)), '--rtt', '0']).done;
+      assert.equal(up.code, 0, up.stderr);
+    });
+    after(async function () {
+      this.timeout(60_000);
+      await startCli(['lab', 'down', '--name', lab]).done;
+    });
+
+    it('judges a write in a lab host against that host\'s own roles and names the host', async () => {
+      const run = startCli(['watch', '--inventory', path.join(REPO, '.lab', lab, 'inventory.yaml'), '--json', '--log', 'none']);
+      runs.push(run);
+      let stdout = '';
+      run.child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+      await waitForLine(run.child, 'stderr', /attached to .*hosts .*lb/);
+      try {
+        sh('ip', ['netns', 'exec', `${lab}-lb`, 'sysctl', '-qw', 'net.ipv4.tcp_window_scaling=0']);
+        sh('ip', ['netns', 'exec', `${lab}-app1`, 'sysctl', '-qw', 'net.ipv4.tcp_fin_timeout=50']);
+        const mine = () => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as JudgedWrite).filter((w) => w.host === 'lb' || w.host === 'app1');
+        const seen = await waitFor(mine, (l) => l.length >= 2, 5_000, 'the lab writes');
+        const lb = seen.find((w) => w.host === 'lb') as JudgedWrite;
+        assert.deepEqual([lb.key, lb.result, lb.conflict, lb.expected, lb.process.comm, lb.netns], ['net.ipv4.tcp_window_scaling', '0', true, '= 1', 'sysctl', netnsInode(`${lab}-lb`)]);
+        const app = seen.find((w) => w.host === 'app1') as JudgedWrite;
+        assert.deepEqual([app.key, app.conflict, app.expected], ['net.ipv4.tcp_fin_timeout', false, '<= 60'], 'app-node allows up to 60');
+      } finally {
+        sh('ip', ['netns', 'exec', `${lab}-lb`, 'sysctl', '-qw', 'net.ipv4.tcp_window_scaling=1']);
+        process.kill(run.child.pid as number, 'SIGTERM');
+        await run.done;
+      }
+    });
   });
 });
