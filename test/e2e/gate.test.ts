@@ -13,7 +13,9 @@ import type { JudgedWrite } from '../../gate/judge.js';
 import {
   deleteNetns, gateCgroups, killRuns, guardPrograms, makeNetns, processesWithGateMounts, startCli, sysctlValue, treeDigest,
   waitFor, writeBaseline, writeScript, type CliRun,
+  sh,
 } from './gate-support.js';
+import { slotName, slotSubnet } from './slot.js';
 
 const SYSCTLS = {
   'net.ipv4.tcp_window_scaling': { equals: 1, severity: 'critical' },
@@ -225,6 +227,36 @@ exit 0
         if (st?.ino === netns) left.push(Number(d));
       }
       assert.deepEqual(left, []);
+    });
+  });
+
+  describe('on a live host whose /etc is its own (a lab host: `ip netns exec` binds /etc/netns/<ns>/sysctl.d over /etc/sysctl.d)', () => {
+    const lab = `${slotName('kdgt')}g`;
+    before(async function () {
+      this.timeout(120_000);
+      const up = await startCli(['lab', 'up', '--name', lab, '--subnet', String(slotSubnet(82)), '--rtt', '0']).done;
+      assert.equal(up.code, 0, up.stderr);
+    });
+    after(async function () {
+      this.timeout(60_000);
+      await startCli(['lab', 'down', '--name', lab]).done;
+    });
+
+    it('diffs the sysctl.d family before/after: the dropped file is a persisted conflict naming file:line; sysctl -p of it is refused', async () => {
+      const ns = `${lab}-lb`;
+      const script = await writeScript(base.dir, 'persist.sh', "printf '# tuned\\nnet.ipv4.tcp_window_scaling = 0\\n' > /etc/sysctl.d/70-tuned.conf\nsysctl -p /etc/sysctl.d/70-tuned.conf\n");
+      try {
+        const { code, result } = await gate(['--role', 'load-balancer', '--', script], ns);
+        assert.equal(code, 2);
+        assert.equal(result.commandStatus.code, 1, 'sysctl -p reports the refused key: the script fails');
+        const p = result.persisted.find((x) => x.conflict);
+        assert.deepEqual([p?.key, p?.value, p?.source, p?.before?.value], ['net.ipv4.tcp_window_scaling', '0', '/etc/sysctl.d/70-tuned.conf:2', '1']);
+        const w = find(result.writes, 'net.ipv4.tcp_window_scaling', 'sysctl');
+        assert.deepEqual([w.refused, w.process.parentComm], [true, 'persist.sh']);
+        assert.equal(sysctlValue('net.ipv4.tcp_window_scaling', ns), '1');
+      } finally {
+        sh('ip', ['netns', 'exec', ns, 'rm', '-f', '/etc/sysctl.d/70-tuned.conf']);
+      }
     });
   });
 });

@@ -111,3 +111,30 @@ describe('report: last attributed writer from the watch log', () => {
     }
   });
 });
+
+describe('gate output and watch host map', () => {
+  it('prints each conflict with key, value and the process or file:line responsible; allowed writes only with --verbose', async () => {
+    const { renderGateText } = await import('../../gate/render.js');
+    const at = new Date(0);
+    const refused = { ...judgeWrite(event('net/ipv4/tcp_window_scaling', '1\n', '0\n'), specs, at), refused: true, kernelVerdict: 'policy' as const };
+    const allowed = judgeWrite(event('net/ipv4/tcp_sack', '1\n', '1\n'), specs, at);
+    const result = {
+      version: 1 as const, roles: ['lb'], mode: 'deny' as const, sandbox: false, command: ['./harden.sh'], commandStatus: { code: 1, signal: null },
+      writes: [refused, allowed],
+      persisted: [{ key: 'net.ipv4.tcp_window_scaling', value: '0', source: '/etc/sysctl.d/60-x.conf:2', conflict: true, expected: '= 1', before: null }],
+      notEnforced: [], conflicts: 2, refused: 1, droppedRecords: 0,
+    };
+    const text = renderGateText(result, false);
+    assert.match(text, /^CONFLICT  net\.ipv4\.tcp_window_scaling 1 -> 0 \(expected = 1\) by sysctl\[12\] \(parent harden\.sh\[11\]\) in netns 4026531840 — refused \(EPERM\)$/m);
+    assert.match(text, /^CONFLICT  net\.ipv4\.tcp_window_scaling = 0 persisted at \/etc\/sysctl\.d\/60-x\.conf:2 \(expected = 1\)$/m);
+    assert.doesNotMatch(text, /tcp_sack/);
+    assert.match(text, /command exited 1/);
+    assert.match(renderGateText(result, true), /^allowed   net\.ipv4\.tcp_sack 1 -> 1 by sysctl/m);
+  });
+
+  it('reads a host\'s network namespace and boot id from one exec', async () => {
+    const { parseIdentity } = await import('../../gate/watch-hosts.js');
+    assert.deepEqual(parseIdentity('net:[4026532281]\n0f8c7a3e-2b1d-4c5e-9f00-123456789abc\n'), { netns: 4026532281, bootId: '0f8c7a3e-2b1d-4c5e-9f00-123456789abc' });
+    assert.equal(parseIdentity('readlink: not found\n'), undefined);
+  });
+});
