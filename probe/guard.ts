@@ -12,6 +12,8 @@ import type { CompiledRule } from './guard-policy.js';
 
 export const GUARD_OBJECT = 'sysctl_guard';
 const PROGRAM = 'kd_sg_sysctl';
+/** The empty program the benchmark attaches to measure the hook alone. */
+export const NOOP_PROGRAM = 'kd_sg_noop';
 
 export interface GuardOptions {
   /** The cgroup (v2 directory) to attach to. */
@@ -48,6 +50,7 @@ export class SysctlGuard {
     await preflight([GUARD_OBJECT]);
     const obj = BpfObject.openBundled(GUARD_OBJECT);
     try {
+      obj.setAutoload(NOOP_PROGRAM, false);
       try {
         obj.load();
       } catch (err) {
