@@ -94,6 +94,8 @@ export async function runSandboxed(cgroupPath: string, command: readonly string[
   const done = exited(child);
   const fromSandbox = child.stdio[3] as Readable;
   const toSandbox = child.stdio[4] as Writable;
+  toSandbox.on('error', () => undefined); // the sandbox may be gone (killed) before we say "done"
+  let released = false;
   const lines = createInterface({ input: fromSandbox })[Symbol.asyncIterator]();
   const next = async (): Promise<string | undefined> => {
     const r = await Promise.race([lines.next(), done.then(() => ({ done: true as const, value: undefined }))]);
@@ -123,7 +125,10 @@ export async function runSandboxed(cgroupPath: string, command: readonly string[
     netns,
     root: `/proc/${pid}/root`,
     release: async () => {
-      toSandbox.end('done\n');
+      if (!released) {
+        released = true;
+        toSandbox.end('done\n');
+      }
       await done.catch(() => undefined);
     },
   };
