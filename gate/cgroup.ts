@@ -3,14 +3,16 @@
  *
  * The cgroup is `<cgroup v2 root>/kdrift-gate-<gate pid>-<random>`. Three things remove it:
  *   1. the gate itself, on every normal path (kill what is left with cgroup.kill, wait until empty, rmdir);
- *   2. a reaper: a tiny detached `sh` started with the cgroup, blocked reading a pipe only the gate holds open. When
- *      the gate dies — SIGKILL included — the pipe reaches EOF, and the reaper kills what is left in the cgroup and
- *      removes it. (The script's processes die on their own too: the runner has PR_SET_PDEATHSIG=SIGKILL, and in a
+ *   2. a reaper: a tiny detached `sh`, blocked reading a pipe only the gate holds open. When the gate dies — SIGKILL
+ *      included — the pipe reaches EOF, and the reaper kills what is left in the cgroup and removes it. It also holds
+ *      a dup of the guard's BPF link, so the guard stays attached until the cgroup's last process is gone: no
+ *      moment where the script runs unguarded. (The script's processes die on their own too: the runner has PR_SET_PDEATHSIG=SIGKILL, and in a
  *      sandbox every process of its pid namespace dies with the namespace's init.)
  *   3. a sweep at the next gate start: empty `kdrift-gate-<pid>-*` cgroups whose gate pid is gone (a reaper that was
  *      killed too).
- * The BPF link needs none of this: it is an fd of the gate and goes with it. Nothing else lives outside the gate's
- * processes: namespaces and overlay mounts belong to the sandbox's processes and vanish with them.
+ * The BPF link needs none of this: it is an fd of the gate and of the reaper, and goes with the last of them. Nothing
+ * else lives outside the gate's processes: namespaces and overlay mounts belong to the sandbox's processes and vanish
+ * with them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,7 +40,7 @@ export class GateCgroup {
 
   private constructor(readonly path: string) {}
 
-  /** Creates the cgroup under the v2 root and starts its reaper. */
+  /** Creates the cgroup under the v2 root (start its reaper once there is something to hold: startReaper). */
   static async create(cgroupRoot: string): Promise<GateCgroup> {
     await sweepStaleCgroups(cgroupRoot);
     const dir = path.join(cgroupRoot, `${GATE_CGROUP_PREFIX}${process.pid}-${randomBytes(3).toString('hex')}`);
@@ -47,12 +49,20 @@ export class GateCgroup {
     } catch (err) {
       throw new KdriftError(`cannot create the gate's cgroup ${dir}: ${errorMessage(err)}`);
     }
-    const cg = new GateCgroup(dir);
+    return new GateCgroup(dir);
+  }
+
+  /**
+   * Starts the reaper. `holdFds` are inherited by it (as fds 3, 4, ...) and stay open until it exits, i.e. until
+   * the cgroup is empty and gone: given the guard's link fd, the guard keeps watching the cgroup's last processes
+   * even after the gate is SIGKILLed.
+   */
+  startReaper(holdFds: readonly number[] = []): void {
+    if (this.reaper) return;
     // Detached (own session): a SIGKILL to the gate's process group does not reach it. Its stdin is the pipe.
-    cg.reaper = spawn('sh', ['-c', REAPER_SCRIPT, 'kdrift-gate-reaper', dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    cg.reaper.on('error', () => undefined);
-    cg.reaper.unref();
-    return cg;
+    this.reaper = spawn('sh', ['-c', REAPER_SCRIPT, 'kdrift-gate-reaper', this.path], { detached: true, stdio: ['pipe', 'ignore', 'ignore', ...holdFds] });
+    this.reaper.on('error', () => undefined);
+    this.reaper.unref();
   }
 
   /** The cgroup's processes (pids in our namespace). */

@@ -70,6 +70,7 @@ export async function runGate(opts: GateOptions): Promise<GateResult> {
       rules: policy.rules,
       onEvents: (es) => events.push(...es),
     });
+    cg.startReaper([guard.linkFd()]);
     const g = guard;
     running = opts.sandbox ? await runSandboxed(cg.path, opts.command, (ns) => g.allowNetns(ns)) : runLive(cg.path, opts.command);
     const commandStatus = await running.status;

@@ -43,6 +43,7 @@ export class SysctlGuard {
   private constructor(
     private readonly obj: BpfObject,
     private readonly ring: RingBuffer,
+    private readonly link: number,
     private readonly onEvents: ((events: GuardEvent[]) => void) | undefined,
   ) {}
 
@@ -61,18 +62,27 @@ export class SysctlGuard {
       obj.update('kd_sg_cfg', encodeU32(0), encodeGuardConfig({ mode: opts.mode, sandbox: opts.sandbox }), BPF_ANY);
       const ring = obj.ringBuffer('kd_sg_events');
       // Policy and ring are in place before the first write can reach the program.
+      let link: number;
       try {
-        obj.attachCgroup(PROGRAM, opts.cgroupPath);
+        link = obj.attachCgroup(PROGRAM, opts.cgroupPath);
       } catch (err) {
         throw err instanceof BpfError ? explainBpfRefusal(err, `attaching the sysctl guard to ${opts.cgroupPath}`) : err;
       }
-      const guard = new SysctlGuard(obj, ring, opts.onEvents);
+      const guard = new SysctlGuard(obj, ring, link, opts.onEvents);
       guard.timer = setInterval(() => guard.deliver(), opts.drainIntervalMs ?? 5);
       return guard;
     } catch (err) {
       obj.close();
       throw err;
     }
+  }
+
+  /**
+   * The attachment's fd. A process given a dup of it keeps the guard attached after this one is gone (the gate's
+   * reaper holds one until the gated cgroup is empty, so a SIGKILLed gate leaves no unguarded moment).
+   */
+  linkFd(): number {
+    return this.obj.linkFd(this.link);
   }
 
   /** Lets a sandbox write its net/ keys in one more network namespace. */

@@ -116,6 +116,18 @@ export function cgroupAttachments(cgroup: string): number[] {
   return out ? (JSON.parse(out) as { id: number }[]).map((a) => a.id) : [];
 }
 
+/** The reaper of a gate cgroup, when it holds a BPF link fd (its argv names the cgroup; fd 3 is the link). */
+export async function findReaper(cgroupDir: string): Promise<number | undefined> {
+  const { readlink } = await import('node:fs/promises');
+  for (const d of await readdir('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const argv = (await readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (!argv.includes('kdrift-gate-reaper') || !argv.includes(cgroupDir)) continue;
+    if ((await readlink(`/proc/${d}/fd/3`).catch(() => '')) === 'anon_inode:bpf_link') return Number(d);
+  }
+  return undefined;
+}
+
 /** Every process whose mount namespace holds a mount named kdrift-gate-* (the sandbox's overlays and scratch). */
 export async function processesWithGateMounts(): Promise<number[]> {
   const pids: number[] = [];

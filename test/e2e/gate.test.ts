@@ -7,11 +7,12 @@
  * /etc and values are checked unchanged afterwards.
  */
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import type { GateResult } from '../../gate/run.js';
 import type { JudgedWrite } from '../../gate/judge.js';
 import {
-  deleteNetns, gateCgroups, killRuns, guardPrograms, makeNetns, processesWithGateMounts, startCli, sysctlValue, treeDigest,
+  cgroupRoot, deleteNetns, findReaper, gateCgroups, killRuns, guardPrograms, makeNetns, processesWithGateMounts, startCli, sysctlValue, treeDigest,
   waitFor, writeBaseline, writeScript, type CliRun,
   sh,
 } from './gate-support.js';
@@ -204,22 +205,23 @@ exit 0
       await waitFor(() => statSync(marker, { throwIfNoEntry: false }) !== undefined, Boolean, 60_000, 'the script to start');
       const [cg] = gateCgroups(gatePid);
       assert.ok(cg, 'the gate made its cgroup');
-      const { readFileSync } = await import('node:fs');
-      const { cgroupRoot } = await import('./gate-support.js');
       const inside = readFileSync(`${cgroupRoot()}/${cg}/cgroup.procs`, 'utf8').split('\n').filter(Boolean).map(Number);
       assert.ok(inside.length >= 2, 'the sandbox and the script run in it');
       const netns = statSync(`/proc/${inside[inside.length - 1]}/ns/net`).ino;
       assert.ok((await processesWithGateMounts()).length > 0, 'the sandbox has its overlays');
       assert.ok(guardPrograms().length > programsBefore.length, 'the guard is loaded');
+      const reaper = await findReaper(`${cgroupRoot()}/${cg}`);
+      assert.ok(reaper, 'a reaper watches the cgroup and holds the guard\'s link');
 
       process.kill(gatePid, 'SIGKILL');
       await run.done;
+      // The gate is gone, its reaper still holds the link: the guard stays attached while the script's processes die.
+      await waitFor(() => statSync(`/proc/${reaper}`, { throwIfNoEntry: false }) === undefined, Boolean, 5_000, 'the reaper to finish');
       await waitFor(() => gateCgroups(gatePid), (l) => l.length === 0, 5_000, 'the cgroup to be removed');
       await waitFor(() => inside.filter((p) => statSync(`/proc/${p}`, { throwIfNoEntry: false }) !== undefined), (l) => l.length === 0, 5_000, 'the sandbox processes to die');
       await waitFor(() => processesWithGateMounts(), (l) => l.length === 0, 5_000, 'no process to hold the overlays');
       await waitFor(() => guardPrograms().map((p) => p.id).filter((id) => !programsBefore.includes(id)), (l) => l.length === 0, 5_000, 'the guard program to be unloaded');
       // No process is left in the sandbox's network namespace (it is freed with its last process).
-      const { readdir, stat } = await import('node:fs/promises');
       const left: number[] = [];
       for (const d of await readdir('/proc')) {
         if (!/^\d+$/.test(d)) continue;
