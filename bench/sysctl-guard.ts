@@ -14,10 +14,8 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
-import { GUARD_OBJECT, NOOP_PROGRAM, SysctlGuard } from '../probe/guard.js';
-import { BpfObject } from '../probe/bpf.js';
-import { compilePolicy } from '../probe/guard-policy.js';
-import { cgroup2Root } from '../probe/cgroup.js';
+import { SysctlGuard, attachEmptySysctlProgram, cgroup2Root } from '../probe/index.js';
+import { compilePolicy } from '../gate/policy.js';
 import { sysctlExpectationSchema } from '../core/baseline.js';
 import { GateCgroup } from '../gate/cgroup.js';
 
@@ -100,12 +98,9 @@ async function main(): Promise<void> {
     const noop = await writesPerSecond('empty cgroup/sysctl program, child cgroup', async (pid: number) => {
       const cg = await GateCgroup.create(root);
       writeFileSync(`${cg.path}/cgroup.procs`, String(pid));
-      const obj = BpfObject.openBundled(GUARD_OBJECT);
-      obj.setAutoload('kd_sg_sysctl', false);
-      obj.load();
-      obj.attachCgroup(NOOP_PROGRAM, cg.path);
+      const detach = await attachEmptySysctlProgram(cg.path);
       return async () => {
-        obj.close();
+        detach();
         await cg.remove();
       };
     });

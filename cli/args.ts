@@ -1,5 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { KdriftError } from '../core/errors.js';
+import type { ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -23,25 +22,4 @@ export const hostOptionsUsage = `Hosts:
   --command-timeout DUR     timeout per remote command (default 60s)
 `;
 
-/** node:util parseArgs, with its errors turned into one clear line. */
-export function parseCommandArgs<T extends Options>(args: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (err) {
-    throw new KdriftError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
-  }
-}
-
-export function intOption(value: string | undefined, name: string, def: number, min = 1): number {
-  if (value === undefined) return def;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new KdriftError(`--${name} must be an integer >= ${min}, got "${value}"`);
-  return Number(value);
-}
-
-/** --serve ADDR:PORT (port 0 picks a free port). */
-export function serveOption(value: string | undefined): { host: string; port: number } | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9][A-Za-z0-9_.-]*)):(\d{1,5})$/.exec(value);
-  if (!m || Number(m[3]) > 65535) throw new KdriftError(`--serve "${value}" is not ADDR:PORT (e.g. 127.0.0.1:9464)`);
-  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
-}
+export { parseCommandArgs, intOption, serveOption } from '../core/command.js';

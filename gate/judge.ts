@@ -5,8 +5,8 @@
  */
 import { describeExpectation, meetsExpectation, type SysctlExpectation } from '../core/baseline.js';
 import { parseSysctlKey, sysctlFields } from '../core/sysctl-key.js';
-import { resolvePersisted, type SysctlAssignment, type SysctlConfFile } from '../checks/sysctl-persisted.js';
-import type { GuardEvent, GuardVerdict } from '../probe/guard-codec.js';
+import { resolvePersisted, type SysctlAssignment, type SysctlConfFile } from '../checks/index.js';
+import type { GuardEvent, GuardVerdict } from '../probe/index.js';
 
 /** One runtime write, judged. */
 export interface JudgedWrite {

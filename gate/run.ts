@@ -6,11 +6,9 @@
  */
 import type { SysctlExpectation } from '../core/baseline.js';
 import { LocalSession } from '../core/session-local.js';
-import { collectSysctlState, type SysctlConfFile } from '../checks/sysctl-persisted.js';
-import { cgroup2Root } from '../probe/cgroup.js';
-import { SysctlGuard } from '../probe/guard.js';
-import { compilePolicy } from '../probe/guard-policy.js';
-import type { GuardEvent, GuardMode } from '../probe/guard-codec.js';
+import { collectSysctlState, type SysctlConfFile } from '../checks/index.js';
+import { SysctlGuard, cgroup2Root, type GuardEvent, type GuardMode } from '../probe/index.js';
+import { compilePolicy } from './policy.js';
 import { GateCgroup } from './cgroup.js';
 import { judgePersisted, judgeWrite, monotonicToWall, type JudgedWrite, type PersistedChange } from './judge.js';
 import { runLive, runSandboxed, type CommandStatus, type RunningCommand } from './runner.js';

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Baseline, SysctlExpectation } from '../core/baseline.js';
-import { planHost } from '../core/engine.js';
+import { planChecks } from '../core/engine/index.js';
 import { errorMessage } from '../core/errors.js';
 import type { HostEntry } from '../core/inventory.js';
 import { mapLimit } from '../core/pool.js';
@@ -38,7 +38,7 @@ export async function mapHosts(hosts: readonly HostEntry[], baseline: Baseline, 
   const byNetns = new Map<number, WatchedHost>();
   const skipped: HostMap['skipped'] = [];
   // Plans first: a bad declaration is an input error before any host is asked.
-  const plans = hosts.map((h) => planHost(h, baseline));
+  const plans = hosts.map((h) => planChecks(h, baseline));
   await mapLimit(plans, concurrency, async (plan) => {
     const name = plan.host.name;
     try {

@@ -8,11 +8,10 @@
 import { appendFile, mkdir, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SysctlExpectation } from '../core/baseline.js';
-import { cgroup2Root } from '../probe/cgroup.js';
-import { SysctlGuard } from '../probe/guard.js';
+import { SysctlGuard, cgroup2Root } from '../probe/index.js';
 import { judgeWrite, monotonicToWall, type JudgedWrite } from './judge.js';
 
-export { WRITE_LOG_PATH as DEFAULT_WRITE_LOG } from '../core/write-log.js';
+export { WRITE_LOG_PATH as DEFAULT_WRITE_LOG } from '../core/engine/index.js';
 export const DEFAULT_LOG_MAX_BYTES = 4 * 1024 * 1024;
 
 export interface WatchOptions {

@@ -25,6 +25,9 @@ const F_PARTIAL = 32;
 export const INT64_MIN = -(2n ** 63n);
 export const INT64_MAX = 2n ** 63n - 1n;
 
+/** What a kernel rule can hold (bpf/sysctl_guard.h). */
+export const GUARD_LIMITS = { INT64_MIN, INT64_MAX, MAX_FIELDS, MAX_ALTS, TEXT_LEN } as const;
+
 /** struct kd_sg_cfg. */
 export function encodeGuardConfig(c: { mode: GuardMode; sandbox: boolean }): Buffer {
   const b = Buffer.alloc(8);

@@ -6,14 +6,19 @@
  */
 import { BpfError, BpfObject, BPF_ANY, type RingBuffer } from './bpf.js';
 import { explainBpfRefusal, preflight } from './preflight.js';
-import { decodeGuardEvent, encodeGuardConfig, encodeRule, encodeSysctlName, type GuardEvent, type GuardMode } from './guard-codec.js';
+import { decodeGuardEvent, encodeGuardConfig, encodeRule, encodeSysctlName, type GuardEvent, type GuardMode, type KernelRule } from './guard-codec.js';
 import { encodeU32, sumPerCpuU64 } from './codec.js';
-import type { CompiledRule } from './guard-policy.js';
+
+/** One protected key for the kernel: its name as bpf_sysctl_get_name() returns it (relative to /proc/sys). */
+export interface GuardRule {
+  name: string;
+  rule: KernelRule;
+}
 
 export const GUARD_OBJECT = 'sysctl_guard';
 const PROGRAM = 'kd_sg_sysctl';
 /** The empty program the benchmark attaches to measure the hook alone. */
-export const NOOP_PROGRAM = 'kd_sg_noop';
+const NOOP_PROGRAM = 'kd_sg_noop';
 
 export interface GuardOptions {
   /** The cgroup (v2 directory) to attach to. */
@@ -21,7 +26,7 @@ export interface GuardOptions {
   mode: GuardMode;
   /** Refuse writes that would not land in one of `netns` (keys outside net/ included). */
   sandbox: boolean;
-  rules: readonly CompiledRule[];
+  rules: readonly GuardRule[];
   /** Network namespaces (inode numbers) a sandbox may write its net/ keys in. */
   netns?: readonly number[];
   /** Drain interval (ms); the latency from a write to its event is about half of it. */
@@ -118,4 +123,22 @@ export class SysctlGuard {
     this.ring.close();
     this.obj.close();
   }
+}
+
+/**
+ * An empty program on the guard's hook, attached to `cgroupPath` (bench/sysctl-guard.ts: what the hook itself costs,
+ * apart from what the guard does). Returns what detaches it.
+ */
+export async function attachEmptySysctlProgram(cgroupPath: string): Promise<() => void> {
+  await preflight([GUARD_OBJECT]);
+  const obj = BpfObject.openBundled(GUARD_OBJECT);
+  try {
+    obj.setAutoload(PROGRAM, false);
+    obj.load();
+    obj.attachCgroup(NOOP_PROGRAM, cgroupPath);
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+  return () => obj.close();
 }

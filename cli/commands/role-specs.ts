@@ -1,9 +1,10 @@
 /** `--role R [--stack S | --baseline F]` → the merged sysctl declarations of those roles (gate and watch). */
 import { KdriftError } from '../../core/errors.js';
 import type { SysctlExpectation } from '../../core/baseline.js';
-import { planHost } from '../../core/engine.js';
+import { planChecks } from '../../core/engine/index.js';
 import { loadInventory } from '../../core/inventory.js';
-import { loadBaselineFile, localHost } from './report.js';
+import { loadBaselineFile } from '../../core/baseline-file.js';
+import { localHost } from './report.js';
 
 export const roleSourceOptions = {
   role: { type: 'string', multiple: true },
@@ -25,6 +26,6 @@ export async function resolveRoleSpecs(values: { role?: string[]; stack?: string
   const baseline = file !== undefined ? await loadBaselineFile(file) : (await import('../../stacks/baselines.js')).fleetBaseline();
   const unknown = roles.filter((r) => !(r in baseline.roles));
   if (unknown.length > 0) throw new KdriftError(`no role ${unknown.join(', ')} in the baseline (roles: ${Object.keys(baseline.roles).join(', ')})`, file);
-  const plan = planHost(localHost(roles), baseline);
+  const plan = planChecks(localHost(roles), baseline);
   return { roles, specs: plan.sysctls };
 }

@@ -5,7 +5,7 @@ import type { SysctlExpectation } from '../../core/baseline.js';
 import { loadInventory } from '../../core/inventory.js';
 import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
 import { sessionOptionsFromArgs } from '../../core/sessions.js';
-import { loadBaselineFile } from './report.js';
+import { loadBaselineFile } from '../../core/baseline-file.js';
 import { KdriftError } from '../../core/errors.js';
 import { parseDurationMs } from '../../core/duration.js';
 import { resolveRoleSpecs } from './role-specs.js';
@@ -81,7 +81,7 @@ export const command: Command = {
     const serve = serveOption(values.serve);
     const { SysctlWatch, DEFAULT_WRITE_LOG } = await import('../../gate/watch.js');
     const { writer } = await import('../../gate/render.js');
-    const { serveMetrics } = await import('../../probe/metrics.js');
+    const { serveMetrics } = await import('../../probe/index.js');
     const logFile = values.log === 'none' ? undefined : (values.log ?? DEFAULT_WRITE_LOG);
 
     let stop: (code: number) => void = () => {};

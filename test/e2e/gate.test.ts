@@ -15,8 +15,8 @@ import {
   cgroupRoot, deleteNetns, findReaper, gateCgroups, killRuns, guardPrograms, makeNetns, processesWithGateMounts, startCli, sysctlValue, treeDigest,
   waitFor, writeBaseline, writeScript, type CliRun,
   sh,
-} from './gate-support.js';
-import { slotName, slotSubnet } from './slot.js';
+} from '../support/gate-support.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const SYSCTLS = {
   'net.ipv4.tcp_window_scaling': { equals: 1, severity: 'critical' },

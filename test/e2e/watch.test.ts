@@ -9,9 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { JudgedWrite } from '../../gate/judge.js';
-import { REPO, waitForLine } from './probe-netns.js';
-import { slotName, slotSubnet } from './slot.js';
-import { cgroupAttachments, cgroupRoot, deleteNetns, killRuns, guardPrograms, makeNetns, netnsInode, sh, startCli, waitFor, writeBaseline, type CliRun } from './gate-support.js';
+import { REPO, waitForLine } from '../support/probe-netns.js';
+import { slotName, slotSubnet } from '../support/slot.js';
+import { cgroupAttachments, cgroupRoot, deleteNetns, killRuns, guardPrograms, makeNetns, netnsInode, sh, startCli, waitFor, writeBaseline, type CliRun } from '../support/gate-support.js';
 
 describe('kdrift watch', function () {
   this.timeout(60_000);

@@ -7,6 +7,7 @@ import { sysctlExpectationSchema, type SysctlExpectation } from '../../core/base
 import { judgePersisted, judgeWrite, keyFromProcName, parseKernelInt, resultingValue } from '../../gate/judge.js';
 import { appendBounded } from '../../gate/watch.js';
 import type { GuardEvent } from '../../probe/guard-codec.js';
+import type { Finding } from '../../core/finding.js';
 
 const exp = (raw: unknown) => sysctlExpectationSchema.parse(raw);
 const specs = new Map<string, SysctlExpectation>([
@@ -87,7 +88,7 @@ describe('gate judge', () => {
 describe('report: last attributed writer from the watch log', () => {
   it('names, for a runtime drift, the last logged write that left that value; a host without the log reports as before', async () => {
     const { LocalSession } = await import('../../core/session-local.js');
-    const { attributeRuntimeDrift, lastWriters } = await import('../../core/write-log.js');
+    const { attributeRuntimeDrift, lastWriters } = await import('../../core/engine/write-log.js');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kdgt-wlog-'));
     const session = new LocalSession('h1');
     try {
@@ -96,12 +97,12 @@ describe('report: last attributed writer from the watch log', () => {
       const log = path.join(dir, 'writes.jsonl');
       await appendBounded(`${log}.1`, `${rec('0', 'old-writer', '2026-01-01T00:00:00.000Z')}\n`, 1 << 20);
       await appendBounded(log, `${rec('0', 'sysctl', '2026-01-02T00:00:00.000Z')}\n{"cut by rotat\n${rec('1', 'fixer', '2026-01-03T00:00:00.000Z')}\n`, 1 << 20);
-      const finding = { host: 'h1', check: 'sysctl', key: 'net.ipv4.tcp_window_scaling', layer: 'runtime' as const, status: 'drift' as const, expected: '= 1', actual: '0', severity: 'critical' as const };
-      const findings = [{ ...finding }, { ...finding, key: 'net.ipv4.tcp_sack', actual: '0' }];
+      const finding: Finding = { host: 'h1', check: 'sysctl', key: 'net.ipv4.tcp_window_scaling', layer: 'runtime' as const, status: 'drift' as const, expected: '= 1', actual: '0', severity: 'critical' as const };
+      const findings: Finding[] = [{ ...finding }, { ...finding, key: 'net.ipv4.tcp_sack', actual: '0' }];
       await attributeRuntimeDrift(session, findings, log);
       assert.equal(findings[0]?.reason, 'last written 1 -> 0 by sysctl[7] (parent harden.sh[6]) in netns 4026531840 at 2026-01-02T00:00:00.000Z');
       assert.equal(findings[1]?.reason, undefined);
-      const none = [{ ...finding }];
+      const none: Finding[] = [{ ...finding }];
       await attributeRuntimeDrift(session, none, path.join(dir, 'absent.jsonl'));
       assert.deepEqual(none, [finding]);
       assert.equal(lastWriters([], new Map()).size, 0);

@@ -1,7 +1,7 @@
 /** The declared baseline → the sysctl guard's kernel rules, and the byte layouts shared with bpf/sysctl_guard.h. */
 import assert from 'node:assert/strict';
 import { sysctlExpectationSchema } from '../../core/baseline.js';
-import { compilePolicy, compileRule } from '../../probe/guard-policy.js';
+import { compilePolicy, compileRule } from '../../gate/policy.js';
 import { decodeGuardEvent, encodeRule, encodeSysctlName, EVENT_SIZE, INT64_MAX, INT64_MIN, RULE_SIZE } from '../../probe/guard-codec.js';
 
 const exp = (raw: unknown) => sysctlExpectationSchema.parse(raw);

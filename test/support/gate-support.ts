@@ -9,7 +9,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { slotName } from './slot.js';
-import { REPO } from './probe-netns.js';
+import { REPO, ensureDist } from './dist.js';
 import { findCgroup2Mount } from '../../probe/cgroup.js';
 
 export const NS_PREFIX = `${slotName('kdgt')}-`;
@@ -71,7 +71,9 @@ export interface CliRun {
 
 /** `kdrift ARGS` from the sources, optionally inside a netns; in its own process group. */
 export function startCli(args: string[], ns?: string): CliRun {
-  const argv = [process.execPath, '--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts'), ...args];
+  // The compiled CLI, as a user runs it (test/support/dist.ts rebuilds dist/ when a source is newer).
+  ensureDist();
+  const argv = [process.execPath, path.join(REPO, 'bin', 'kdrift.js'), ...args];
   const full = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
   const child = spawn(full[0] as string, full.slice(1), { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -1,5 +1,5 @@
 /**
- * Declared policy → the sysctl guard's kernel rules. A role's sysctl expectations (equals / oneOf / min / max, tuples
+ * Declared policy → the sysctl guard's kernel rules (gate/ and watch: the agent, probe/, knows rules, not baselines). A role's sysctl expectations (equals / oneOf / min / max, tuples
  * per field) compile into kd_sg_rules entries keyed by the /proc/sys-relative name; what the kernel cannot check
  * exactly is listed in `notEnforced` with the reason (it is still recorded and judged in user space).
  *   equals / oneOf of integers (tuples of up to 4 fields, up to 4 alternatives) → SET: the resulting tuple must equal
@@ -11,13 +11,13 @@
  */
 import type { SysctlExpectation } from '../core/baseline.js';
 import { sysctlFields, sysctlProcPath } from '../core/sysctl-key.js';
-import { INT64_MAX, INT64_MIN, MAX_ALTS, MAX_FIELDS, TEXT_LEN, type KernelRule } from './guard-codec.js';
+import { GUARD_LIMITS, type GuardRule, type KernelRule } from '../probe/index.js';
 
-export interface CompiledRule {
+const { INT64_MAX, INT64_MIN, MAX_ALTS, MAX_FIELDS, TEXT_LEN } = GUARD_LIMITS;
+
+export interface CompiledRule extends GuardRule {
+  /** The key as declared. */
   key: string;
-  /** Relative to /proc/sys: what bpf_sysctl_get_name() returns. */
-  name: string;
-  rule: KernelRule;
 }
 
 export interface CompiledPolicy {

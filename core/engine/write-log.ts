@@ -4,8 +4,8 @@
  * left exactly that value — who changed the kernel, and when. Read with one file read (SFTP on SSH hosts, no shell),
  * only on hosts with runtime drift; a host without the log (no watcher) reports as before.
  */
-import type { Finding } from './finding.js';
-import type { HostSession } from './session.js';
+import type { Finding } from '../finding.js';
+import type { HostSession } from '../session.js';
 
 export const WRITE_LOG_PATH = '/var/lib/kdrift/writes.jsonl';
 
