@@ -12,7 +12,7 @@ import { readdir, stat } from 'node:fs/promises';
 import type { GateResult } from '../../gate/run.js';
 import type { JudgedWrite } from '../../gate/judge.js';
 import {
-  cgroupRoot, deleteNetns, findReaper, gateCgroups, killRuns, guardPrograms, makeNetns, processesWithGateMounts, startCli, sysctlValue, treeDigest,
+  cgroupRoot, useLab, deleteNetns, findReaper, gateCgroups, killRuns, guardPrograms, makeNetns, processesWithGateMounts, startCli, sysctlValue, treeDigest,
   waitFor, writeBaseline, writeScript, type CliRun,
   sh,
 } from '../support/gate-support.js';
@@ -234,15 +234,7 @@ exit 0
 
   describe('on a live host whose /etc is its own (a lab host: `ip netns exec` binds /etc/netns/<ns>/sysctl.d over /etc/sysctl.d)', () => {
     const lab = `${slotName('kdgt')}g`;
-    before(async function () {
-      this.timeout(120_000);
-      const up = await startCli(['lab', 'up', '--name', lab, '--subnet', String(slotSubnet(82)), '--rtt', '0']).done;
-      assert.equal(up.code, 0, up.stderr);
-    });
-    after(async function () {
-      this.timeout(60_000);
-      await startCli(['lab', 'down', '--name', lab]).done;
-    });
+    useLab(lab, slotSubnet(82));
 
     it('diffs the sysctl.d family before/after: the dropped file is a persisted conflict naming file:line; sysctl -p of it is refused', async () => {
       const ns = `${lab}-lb`;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { JudgedWrite } from '../../gate/judge.js';
 import { REPO, waitForLine } from '../support/probe-netns.js';
 import { slotName, slotSubnet } from '../support/slot.js';
-import { cgroupAttachments, cgroupRoot, deleteNetns, killRuns, guardPrograms, makeNetns, netnsInode, sh, startCli, waitFor, writeBaseline, type CliRun } from '../support/gate-support.js';
+import { cgroupAttachments, cgroupRoot, useLab, deleteNetns, killRuns, guardPrograms, makeNetns, netnsInode, sh, startCli, waitFor, writeBaseline, type CliRun } from '../support/gate-support.js';
 
 describe('kdrift watch', function () {
   this.timeout(60_000);
@@ -81,15 +81,7 @@ describe('kdrift watch', function () {
 
   describe('with an inventory (the lab: hosts are network namespaces on this machine)', () => {
     const lab = slotName('kdgt');
-    before(async function () {
-      this.timeout(120_000);
-      const up = await startCli(['lab', 'up', '--name', lab, '--subnet', String(slotSubnet(81)), '--rtt', '0']).done;
-      assert.equal(up.code, 0, up.stderr);
-    });
-    after(async function () {
-      this.timeout(60_000);
-      await startCli(['lab', 'down', '--name', lab]).done;
-    });
+    useLab(lab, slotSubnet(81));
 
     it('judges a write in a lab host against that host\'s own roles and names the host', async () => {
       const run = startCli(['watch', '--inventory', path.join(REPO, '.lab', lab, 'inventory.yaml'), '--json', '--log', 'none']);

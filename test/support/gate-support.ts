@@ -97,6 +97,19 @@ export function killRuns(runs: readonly CliRun[]): void {
   }
 }
 
+/** Our own lab (`kdrift lab up --rtt 0`) for the enclosing mocha suite: up before its tests, down after. */
+export function useLab(name: string, subnet: number): void {
+  before(async function () {
+    this.timeout(120_000);
+    const up = await startCli(['lab', 'up', '--name', name, '--subnet', String(subnet), '--rtt', '0']).done;
+    if (up.code !== 0) throw new Error(`lab up ${name} failed: ${up.stderr}`);
+  });
+  after(async function () {
+    this.timeout(60_000);
+    await startCli(['lab', 'down', '--name', name]).done;
+  });
+}
+
 export function cgroupRoot(): string {
   return findCgroup2Mount(readFileSync('/proc/self/mounts', 'utf8')) as string;
 }
