@@ -5,6 +5,7 @@
  * gate/cgroup.ts's reaper and by the kernel (see gate/runner.ts).
  */
 import type { SysctlExpectation } from '../core/baseline.js';
+import { KdriftError } from '../core/errors.js';
 import { LocalSession } from '../core/session-local.js';
 import { collectSysctlState, type SysctlConfFile } from '../checks/index.js';
 import { SysctlGuard, cgroup2Root, type GuardEvent, type GuardMode } from '../probe/index.js';
@@ -49,7 +50,14 @@ async function sysctlFiles(root: string): Promise<SysctlConfFile[]> {
   }
 }
 
+/** The gate creates a cgroup and loads a BPF program: say so first, before any input is read. */
+export function assertRoot(): void {
+  const uid = process.geteuid?.() ?? 0;
+  if (uid !== 0) throw new KdriftError(`kdrift gate must run as root (it creates a cgroup and loads a BPF program); running as uid ${uid}`);
+}
+
 export async function runGate(opts: GateOptions): Promise<GateResult> {
+  assertRoot();
   const policy = compilePolicy(opts.specs);
   const cgroupRoot = await cgroup2Root();
   const before = await sysctlFiles('');

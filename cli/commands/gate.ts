@@ -42,8 +42,9 @@ export const command: Command = {
     });
     const mode = values.mode ?? 'deny';
     if (mode !== 'deny' && mode !== 'audit') throw new KdriftError(`--mode must be deny or audit, got "${mode}"`);
+    const { runGate, assertRoot } = await import('../../gate/run.js');
+    assertRoot();
     const { roles, specs } = await resolveRoleSpecs(values);
-    const { runGate } = await import('../../gate/run.js');
     const { renderGateJson, renderGateText } = await import('../../gate/render.js');
     const result = await runGate({ roles, specs, mode, sandbox: values.sandbox ?? false, command: cmd });
     process.stdout.write(values.json ? renderGateJson(result) : renderGateText(result, values.verbose ?? false));

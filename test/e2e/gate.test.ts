@@ -127,6 +127,9 @@ exit 3
       const noCmd = await startCli(['gate', '--role', 'gated']).done;
       assert.equal(noCmd.code, 1);
       assert.match(noCmd.stderr, /give the command to gate after "--"/);
+      const notRoot = await startCli(['gate', '--baseline', base.file, '--role', 'gated', '--', ok], undefined, ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups']).done;
+      assert.equal(notRoot.code, 1);
+      assert.equal(notRoot.stderr, 'kdrift gate: kdrift gate must run as root (it creates a cgroup and loads a BPF program); running as uid 65534\n');
     });
   });
 

@@ -69,12 +69,12 @@ export interface CliRun {
   done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>;
 }
 
-/** `kdrift ARGS` from the sources, optionally inside a netns; in its own process group. */
-export function startCli(args: string[], ns?: string): CliRun {
+/** `kdrift ARGS`, optionally inside a netns and/or behind a wrapper (setpriv ...); in its own process group. */
+export function startCli(args: string[], ns?: string, wrapper: string[] = []): CliRun {
   // The compiled CLI, as a user runs it (test/support/dist.ts rebuilds dist/ when a source is newer).
   ensureDist();
   const argv = [process.execPath, path.join(REPO, 'bin', 'kdrift.js'), ...args];
-  const full = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
+  const full = [...(ns ? ['ip', 'netns', 'exec', ns] : []), ...wrapper, ...argv];
   const child = spawn(full[0] as string, full.slice(1), { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
