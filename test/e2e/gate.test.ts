@@ -181,11 +181,22 @@ exit 0
       });
     });
 
-    it('deny: the conflicting net.* write is refused inside the sandbox too', async () => {
-      const script = await writeScript(base.dir, 'deny-ci.sh', 'sysctl -w net.ipv4.tcp_window_scaling=0 || echo refused\nsysctl -w net.ipv4.tcp_sack=1\n');
+    it('deny: conflicting net.* writes are refused inside the sandbox too, from sysctl -w and from sysctl --system', async () => {
+      const script = await writeScript(
+        base.dir,
+        'deny-ci.sh',
+        `sysctl -w net.ipv4.tcp_window_scaling=0 || echo refused
+sysctl -w net.ipv4.tcp_sack=1
+mkdir -p /etc/sysctl.d
+printf 'net.ipv4.tcp_timestamps = 0\\n' > /etc/sysctl.d/60-harden.conf
+sysctl --system > /dev/null
+`,
+      );
       const { code, result } = await gate(['--baseline', base.file, '--role', 'gated', '--mode', 'deny', '--sandbox', '--', script]);
       assert.equal(code, 2);
-      assert.deepEqual(result.writes.map((w) => [w.key, w.refused, w.kernelVerdict]), [['net.ipv4.tcp_window_scaling', true, 'policy'], ['net.ipv4.tcp_sack', false, 'ok']]);
+      assert.deepEqual(result.writes.slice(0, 2).map((w) => [w.key, w.refused, w.kernelVerdict]), [['net.ipv4.tcp_window_scaling', true, 'policy'], ['net.ipv4.tcp_sack', false, 'ok']]);
+      const ts = result.writes.filter((w) => w.key === 'net.ipv4.tcp_timestamps' && w.result === '0');
+      assert.ok(ts.length > 0 && ts.every((w) => w.refused && w.kernelVerdict === 'policy' && w.process.comm === 'sysctl' && w.process.parentComm === 'deny-ci.sh'), JSON.stringify(ts));
     });
 
     it('a script that only drops a sysctl.d file: a persisted conflict naming file:line, and /etc unchanged', async () => {
