@@ -6,14 +6,13 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Baseline, SysctlExpectation } from './baseline.js';
-import type { BehaviourSpec } from '../checks/registry.js';
+import { behaviourKindNamed, configKinds, type BehaviourSpec } from '../checks/registry.js';
 import { KdriftError, HostError, errorMessage } from './errors.js';
 import type { Finding } from './finding.js';
 import type { HostEntry, Inventory } from './inventory.js';
 import type { HostSession } from './session.js';
 import { openSession, type SessionOptions } from './sessions.js';
 import { mapLimit } from './pool.js';
-import { makeSysctlCheck } from '../checks/sysctl.js';
 import type { CheckContext, CheckKind } from '../checks/kind.js';
 import {
   REPORT_VERSION,
@@ -95,6 +94,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
   let findings: Finding[] = [];
   try {
     if (plan.sysctls.size > 0) {
+      const makeSysctlCheck = await configKinds.sysctl();
       const sysctl = makeSysctlCheck({
         ...(opts.sysctlRoot !== undefined ? { root: opts.sysctlRoot } : {}),
         ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
@@ -125,7 +125,6 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
  */
 async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckContext): Promise<Finding[]> {
   const out: Finding[] = [];
-  const behaviourChecks = await loadBehaviourChecks();
   const byCheck = new Map<string, Map<string, BehaviourSpec>>();
   for (const { spec } of plan.behaviours) {
     const m = byCheck.get(spec.check) ?? new Map<string, BehaviourSpec>();
@@ -136,7 +135,8 @@ async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckCon
   // them into one agent run) so a host costs one window. Results keep the declaration order.
   const perKind = await Promise.all(
     [...byCheck].map(async ([check, specs]): Promise<Finding[]> => {
-      const kind = behaviourChecks.find((k) => k.kind === check);
+      // Each kind's spec type differs; the engine only hands a kind specs its own schema produced (grouped by `check`).
+      const kind = behaviourKindNamed(check) as CheckKind<BehaviourSpec, unknown> | undefined;
       if (!kind) return [...specs].map(([key, spec]) => unknownBehaviour(ctx.host.name, check, key, spec, `no check kind "${check}" is built in`));
       try {
         const obs = await kind.collect(session, specs, ctx);
@@ -152,16 +152,6 @@ async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckCon
 
 function unknownBehaviour(host: string, check: string, key: string, spec: BehaviourSpec, reason: string): Finding {
   return { host, check, key, layer: 'behaviour', status: 'unknown', expected: check, actual: null, severity: spec.severity, reason };
-}
-
-/**
- * Behaviour checks are loaded only when a run probes: a config-only report (the nightly default) must not load the
- * probe's side of the code. A failure to load is a bug in the build and surfaces as such (not as a host error).
- */
-export async function loadBehaviourChecks(): Promise<readonly CheckKind<unknown, unknown>[]> {
-  const mod = await import('../checks/behaviours.js');
-  // Each kind's spec type differs; the engine only hands a kind specs its own schema produced.
-  return mod.behaviourChecks as unknown as readonly CheckKind<unknown, unknown>[];
 }
 
 /** Joins config and behaviour (see Verdict in core/report.ts). */
@@ -211,7 +201,6 @@ export async function runChecks(opts: RunOptions): Promise<Report> {
   const t0run = Date.now();
   // Validate every host's plan first: a bad declaration is an input error, not a host error.
   for (const h of opts.hosts) planHost(h, opts.baseline);
-  if (opts.probe) await loadBehaviourChecks();
   const expired = new Map<SuppressionRule, number>();
   let done = 0;
   const hosts = await mapLimit(opts.hosts, Math.max(1, opts.concurrency), async (host) => {

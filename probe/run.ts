@@ -8,6 +8,7 @@ import { Probe } from './agent.js';
 import { driveConnections, type ConnectTarget, type ConnectResult } from './connect.js';
 import { renderMetrics, serveMetrics } from './metrics.js';
 import type { ProbeObservation } from './observation.js';
+import type { ObserverName } from './observers/index.js';
 
 export interface RunOptions {
   ports: number[];
@@ -17,7 +18,8 @@ export interface RunOptions {
   connect: ConnectTarget[];
   connectCount: number;
   samples: number;
-  observe?: { wscale: boolean; stalls: boolean };
+  /** Observers to load (default: probe/observers' defaults). */
+  observe?: readonly ObserverName[];
   serve?: { host: string; port: number };
   /** Called once attached (e.g. to print where metrics are served). */
   onReady?: (info: { netnsCookie: bigint; metricsAddress?: string }) => void;
@@ -51,7 +53,7 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
     await stopped;
     if (timer) clearTimeout(timer);
 
-    const snap = probe.snapshot(opts.samples);
+    const { summary, samples, dropped, retransmitHook, ...parts } = probe.snapshot(opts.samples);
     return {
       version: 1,
       host: os.hostname(),
@@ -61,11 +63,12 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
       startedAt: new Date(probe.startedAtMs).toISOString(),
       durationMs: Date.now() - probe.startedAtMs,
       observed: probe.observed,
-      retransmitHook: probe.retransmitHook,
+      retransmitHook,
       connect: mergeConnects(connects),
-      summary: snap.summary,
-      samples: snap.samples,
-      dropped: snap.dropped,
+      summary,
+      samples,
+      dropped,
+      ...(parts.congestion ? { congestion: parts.congestion } : {}),
     };
   } finally {
     process.off('SIGINT', onSignal);
@@ -95,7 +98,7 @@ export function renderHuman(o: ProbeObservation): string {
   );
   if (o.connect) lines.push(`test connections to ${o.connect.target}: ${o.connect.succeeded}/${o.connect.attempted} established${o.connect.errors.length ? ` (${o.connect.errors.join('; ')})` : ''}`);
   if (o.summary.length === 0) {
-    lines.push('no TCP activity seen on the watched ports');
+    if (!o.congestion?.rows.length) lines.push('no TCP activity seen on the watched ports');
   } else {
     const head = ['port', 'dir', 'netns', 'conns', 'wscale', 'share', 'lacked local/peer/unknown', 'zero-win sent/recv', 'retrans', 'segs out'];
     const rows = o.summary.map((r) => [
@@ -118,6 +121,7 @@ export function renderHuman(o: ProbeObservation): string {
   for (const s of lacking.slice(0, 5)) {
     lines.push(`  not negotiated: ${s.local} ${s.direction === 'in' ? '<-' : '->'} ${s.remote} (lacked by ${s.outcome}; we offered ${s.localOffered}, peer offered ${s.peerOffered})`);
   }
+  for (const r of o.congestion?.rows ?? []) lines.push(`congestion control on port ${r.port} ${r.direction}: ${r.algorithm} on ${r.connections} connection(s)`);
   if (o.dropped.events > 0 || o.dropped.counterKeys > 0) lines.push(`dropped: ${o.dropped.events} samples, ${o.dropped.counterKeys} counter keys`);
   return lines.join('\n') + '\n';
 }

@@ -10,9 +10,9 @@ import { cgroup2Root } from '../../probe/cgroup.js';
 import { LocalSession } from '../../core/session-local.js';
 import type { HostSession } from '../../core/session.js';
 import type { HostEntry } from '../../core/inventory.js';
-import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
-import { zeroWindowSpec } from '../../checks/tcp-zero-window.spec.js';
-import { behaviourChecks } from '../../checks/behaviours.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.schema.js';
+import { zeroWindowSpec } from '../../checks/tcp-zero-window.schema.js';
+import { behaviourKinds } from '../../checks/registry.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
 import { zeroWindowCheck } from '../../checks/tcp-zero-window.js';
 import path from 'node:path';
@@ -212,7 +212,7 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     const ws = new Map([['port 8080', windowScalingSpec.parse({ check: 'tcp.windowScaling', port: PORT, minShare: 0.99, window: '2s' })]]);
     const zw = new Map([['port 8080', zeroWindowSpec.parse({ check: 'tcp.zeroWindow', port: PORT, max: 0, window: '2s' })]]);
     try {
-      assert.deepEqual(behaviourChecks.map((k) => k.kind), ['tcp.windowScaling', 'tcp.zeroWindow', 'tcp.retransmits']);
+      assert.deepEqual(behaviourKinds.map((k) => k.kind), ['tcp.windowScaling', 'tcp.zeroWindow', 'tcp.retransmits', 'tcp.congestionControl']);
       const [wsObs, zwObs] = await Promise.all([windowScalingCheck.collect(session, ws, ctx), zeroWindowCheck.collect(session, zw, ctx)]);
       assert.equal(argvs.length, 1, `one exec for both checks: ${JSON.stringify(argvs)}`);
       assert.deepEqual(argvs[0]?.slice(-10), ['probe', '--json', '--duration', '2000ms', '--port', '8080', '--connect', '127.0.0.1:8080', '--connect-count', '3']);
