@@ -8,7 +8,7 @@ import { Probe } from './agent.js';
 import { driveConnections, type ConnectTarget, type ConnectResult } from './connect.js';
 import { renderMetrics, serveMetrics } from './metrics.js';
 import type { ProbeObservation } from './observation.js';
-import type { ObserverName } from './observers/index.js';
+import { observers, type ObserverName } from './observers/index.js';
 
 export interface RunOptions {
   ports: number[];
@@ -68,7 +68,7 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
       summary,
       samples,
       dropped,
-      ...(parts.congestion ? { congestion: parts.congestion } : {}),
+      ...parts,
     };
   } finally {
     process.off('SIGINT', onSignal);
@@ -97,8 +97,9 @@ export function renderHuman(o: ProbeObservation): string {
       `ports ${o.ports.length ? o.ports.join(', ') : 'all'}`,
   );
   if (o.connect) lines.push(`test connections to ${o.connect.target}: ${o.connect.succeeded}/${o.connect.attempted} established${o.connect.errors.length ? ` (${o.connect.errors.join('; ')})` : ''}`);
+  const parts = observers.flatMap((ob) => ob.render?.(o) ?? []);
   if (o.summary.length === 0) {
-    if (!o.congestion?.rows.length) lines.push('no TCP activity seen on the watched ports');
+    if (parts.length === 0) lines.push('no TCP activity seen on the watched ports');
   } else {
     const head = ['port', 'dir', 'netns', 'conns', 'wscale', 'share', 'lacked local/peer/unknown', 'zero-win sent/recv', 'retrans', 'segs out'];
     const rows = o.summary.map((r) => [
@@ -121,7 +122,7 @@ export function renderHuman(o: ProbeObservation): string {
   for (const s of lacking.slice(0, 5)) {
     lines.push(`  not negotiated: ${s.local} ${s.direction === 'in' ? '<-' : '->'} ${s.remote} (lacked by ${s.outcome}; we offered ${s.localOffered}, peer offered ${s.peerOffered})`);
   }
-  for (const r of o.congestion?.rows ?? []) lines.push(`congestion control on port ${r.port} ${r.direction}: ${r.algorithm} on ${r.connections} connection(s)`);
+  lines.push(...parts);
   if (o.dropped.events > 0 || o.dropped.counterKeys > 0) lines.push(`dropped: ${o.dropped.events} samples, ${o.dropped.counterKeys} counter keys`);
   return lines.join('\n') + '\n';
 }

@@ -2,6 +2,8 @@ import type { Command } from '../main.js';
 import { parseCommandArgs, intOption } from '../args.js';
 import { KdriftError } from '../../core/errors.js';
 import { parseDurationMs } from '../../core/duration.js';
+// The observer list only: `kdrift probe --help` and argument errors load no BPF (the addon loads on first use).
+import { DEFAULT_OBSERVERS, OBSERVER_NAMES } from '../../probe/observers/index.js';
 
 const usage = `Usage: kdrift probe [options]
 
@@ -16,8 +18,8 @@ Options:
   --connect HOST:PORT   open test connections there once attached, so a quiet host still yields evidence (repeatable)
   --connect-count N     test connections per --connect target (default 3)
   --samples N           connection samples in the output (default 50)
-  --observe WHAT        comma-separated observers: wscale, stalls, congestion (default wscale,stalls): load only what
-                        the checks need
+  --observe WHAT        comma-separated observers: ${OBSERVER_NAMES.join(', ')} (default ${DEFAULT_OBSERVERS.join(',')}):
+                        load only what the checks need
   --json                print the observation as JSON (what behaviour checks read)
   --serve ADDR:PORT     expose Prometheus metrics at http://ADDR:PORT/metrics while observing
 `;
@@ -47,8 +49,6 @@ export const command: Command = {
       durationMs = parseDurationMs(values.duration);
       if (durationMs === undefined) throw new KdriftError(`--duration "${values.duration}" is not a duration (e.g. 10s, 500ms, 2m)`);
     }
-    // The observer names only: `kdrift probe --help` and argument errors load no BPF.
-    const { OBSERVER_NAMES, DEFAULT_OBSERVERS } = await import('../../probe/observers/index.js');
     const what = values.observe === undefined ? [...DEFAULT_OBSERVERS] : values.observe.split(',');
     const unknown = what.filter((w) => !(OBSERVER_NAMES as readonly string[]).includes(w));
     if (what.length === 0 || unknown.length > 0) {

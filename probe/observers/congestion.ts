@@ -21,6 +21,7 @@ export const congestionObserver: Observer<'congestion', { congestion: ReturnType
   // Opt-in for a bare `kdrift probe`: a run that does not judge congestion control pays nothing for it.
   defaultOn: false,
   part: { congestion: congestionPartSchema.optional() },
+  render: (obs) => (obs.congestion?.rows ?? []).map((r) => `congestion control on port ${r.port} ${r.direction}: ${r.algorithm} on ${r.connections} connection(s)`),
   load(opts: ObserverOptions): ObserverRun {
     return new CongestionRun(openObserverObject(OBJECT, 'the congestion-control program', 'kd_cc', opts, EVENTS_SAMPLE), opts);
   },

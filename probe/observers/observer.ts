@@ -53,6 +53,8 @@ export interface Observer<Name extends string = string, Part extends z.ZodRawSha
   readonly part: Part;
   /** Opens, loads and configures its objects (nothing attached yet). */
   load(opts: ObserverOptions): ObserverRun;
+  /** Lines of `kdrift probe`'s human summary for its own part (the shared rows are rendered as one table). */
+  render?(obs: ProbeObservation): string[];
 }
 
 /**
