@@ -7,7 +7,7 @@ import type { BpfObject } from '../bpf.js';
 import { endpoint, sumPerCpuU64 } from '../codec.js';
 import { decodeCongestionEvent, decodeCongestionKey, type CongestionEvent } from './congestion-codec.js';
 import { congestionPartSchema, type CongestionPart, type CongestionRow } from './congestion.schema.js';
-import { attachOrExplain, configure, msSince, openObserverObject, statSlot, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
+import { configure, msSince, openObserverObject, SockopsRun, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
 
 const OBJECT = 'tcp_cc';
 const EVENTS_SAMPLE = 1;
@@ -27,21 +27,12 @@ export const congestionObserver: Observer<'congestion', { congestion: ReturnType
   },
 };
 
-class CongestionRun implements ObserverRun {
-  private readonly ring;
+class CongestionRun extends SockopsRun {
   private readonly samples: CongestionEvent[] = [];
   private sampling = true;
-  private closed = false;
 
-  constructor(
-    private readonly obj: BpfObject,
-    private readonly opts: ObserverOptions,
-  ) {
-    this.ring = obj.ringBuffer('kd_cc_events');
-  }
-
-  attach(cgroupRoot: string): void {
-    attachOrExplain(() => this.obj.attachCgroup('kd_cc_sockops', cgroupRoot), `kd_cc_sockops to ${cgroupRoot}`);
+  constructor(obj: BpfObject, opts: ObserverOptions) {
+    super(obj, 'kd_cc', opts);
   }
 
   drain(): void {
@@ -49,7 +40,7 @@ class CongestionRun implements ObserverRun {
     for (const rec of this.ring.consume()) if (this.samples.length < MAX_SAMPLES) this.samples.push(decodeCongestionEvent(rec));
     if (this.sampling && this.samples.length >= MAX_SAMPLES) {
       this.sampling = false;
-      configure(this.obj, 'kd_cc', this.opts, 0, false);
+      configure(this.obj, this.prefix, this.opts, 0, false);
     }
   }
 
@@ -72,16 +63,5 @@ class CongestionRun implements ObserverRun {
       atMs: msSince(this.opts.startedAtNs, e.tsNs),
     }));
     return { congestion: { rows: sorted, samples } };
-  }
-
-  dropped(): { events: number; counterKeys: number } {
-    return { events: statSlot(this.obj, 'kd_cc_stat', 0), counterKeys: statSlot(this.obj, 'kd_cc_stat', 1) };
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.ring.close();
-    this.obj.close();
   }
 }

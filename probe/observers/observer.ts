@@ -6,7 +6,7 @@
  * Registered once in probe/observers/index.ts.
  */
 import type { z } from 'zod';
-import { BpfError, BpfObject, BPF_ANY } from '../bpf.js';
+import { BpfError, BpfObject, BPF_ANY, type RingBuffer } from '../bpf.js';
 import { encodeConfig, encodeU16, encodeU32, encodeU64, sumPerCpuU64, type Direction } from '../codec.js';
 import { explainBpfRefusal } from '../preflight.js';
 import type { PortSummary, ProbeObservation } from '../observation.js';
@@ -112,4 +112,37 @@ export function statSlot(obj: BpfObject, map: string, idx: number): number {
 /** Milliseconds after the run started, one decimal (ktime is CLOCK_MONOTONIC, as is hrtime). */
 export function msSince(startedAtNs: bigint, tsNs: bigint): number {
   return Math.round(Number(tsNs - startedAtNs) / 1e5) / 10;
+}
+
+/**
+ * The frame of an observer whose object is one sock_ops program `<prefix>_sockops` on the cgroup v2 root, with a
+ * sample ring (`<prefix>_events`) and a per-CPU statistics array (`<prefix>_stat`: [0] events dropped, ring full;
+ * [1] counter keys dropped, map full).
+ */
+export abstract class SockopsRun implements ObserverRun {
+  protected readonly ring: RingBuffer;
+  protected closed = false;
+
+  constructor(
+    protected readonly obj: BpfObject,
+    protected readonly prefix: string,
+    protected readonly opts: ObserverOptions,
+  ) {
+    this.ring = obj.ringBuffer(`${prefix}_events`);
+  }
+
+  attach(cgroupRoot: string): void {
+    attachOrExplain(() => this.obj.attachCgroup(`${this.prefix}_sockops`, cgroupRoot), `${this.prefix}_sockops to ${cgroupRoot}`);
+  }
+
+  dropped(): { events: number; counterKeys: number } {
+    return { events: statSlot(this.obj, `${this.prefix}_stat`, 0), counterKeys: statSlot(this.obj, `${this.prefix}_stat`, 1) };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ring.close();
+    this.obj.close();
+  }
 }

@@ -5,7 +5,7 @@
 import type { BpfObject } from '../bpf.js';
 import { decodeCounterKey, decodeWscaleEvent, endpoint, sumPerCpuU64, EVENTS_LACKING, EVENTS_NEGOTIATED, type WscaleEvent } from '../codec.js';
 import type { ConnectionSample } from '../observation.js';
-import { attachOrExplain, configure, msSince, openObserverObject, statSlot, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
+import { configure, msSince, openObserverObject, SockopsRun, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
 
 const OBJECT = 'tcp_wscale';
 
@@ -20,24 +20,15 @@ export const wscaleObserver: Observer<'wscale', Record<never, never>> = {
   },
 };
 
-class WscaleRun implements ObserverRun {
-  private readonly ring;
+class WscaleRun extends SockopsRun {
   private readonly samples: WscaleEvent[] = [];
   private readonly kept = { negotiated: 0, lacking: 0 };
   private readonly max: { negotiated: number; lacking: number };
   private events = EVENTS_NEGOTIATED | EVENTS_LACKING;
-  private closed = false;
 
-  constructor(
-    private readonly obj: BpfObject,
-    private readonly opts: ObserverOptions,
-  ) {
-    this.ring = obj.ringBuffer('kd_ws_events');
+  constructor(obj: BpfObject, opts: ObserverOptions) {
+    super(obj, 'kd_ws', opts);
     this.max = opts.maxSamples ?? { negotiated: 100, lacking: 1000 };
-  }
-
-  attach(cgroupRoot: string): void {
-    attachOrExplain(() => this.obj.attachCgroup('kd_ws_sockops', cgroupRoot), `kd_ws_sockops to ${cgroupRoot}`);
   }
 
   drain(): void {
@@ -55,7 +46,7 @@ class WscaleRun implements ObserverRun {
     if (this.kept.lacking < this.max.lacking) events |= EVENTS_LACKING;
     if (events !== this.events) {
       this.events = events;
-      configure(this.obj, 'kd_ws', this.opts, events, false);
+      configure(this.obj, this.prefix, this.opts, events, false);
     }
   }
 
@@ -90,16 +81,5 @@ class WscaleRun implements ObserverRun {
       outcome: e.outcome,
       atMs: msSince(this.opts.startedAtNs, e.tsNs),
     };
-  }
-
-  dropped(): { events: number; counterKeys: number } {
-    return { events: statSlot(this.obj, 'kd_ws_stat', 0), counterKeys: statSlot(this.obj, 'kd_ws_stat', 1) };
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.ring.close();
-    this.obj.close();
   }
 }
