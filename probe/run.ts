@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { Server } from 'node:http';
 import { Probe } from './agent.js';
 import { driveConnections, type ConnectTarget, type ConnectResult } from './connect.js';
-import { renderMetrics, serveMetrics } from './metrics.js';
+import { renderMetrics, serveMetrics, type MetricsWriter } from './metrics.js';
 import type { ProbeObservation } from './observation.js';
 import { observers, type ObserverName } from './observers/index.js';
 
@@ -40,7 +40,8 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
     if (opts.serve) {
       server = await serveMetrics(opts.serve.host, opts.serve.port, () => {
         const snap = probe.snapshot(0);
-        return renderMetrics(snap.summary, { perNetns: opts.netns === 'all', droppedEvents: snap.dropped.events });
+        const parts = (w: MetricsWriter) => observers.forEach((o) => o.metrics?.(snap, w));
+        return renderMetrics(snap.summary, { perNetns: opts.netns === 'all', droppedEvents: snap.dropped.events, parts });
       });
       const a = server.address();
       metricsAddress = typeof a === 'object' && a ? `${a.address}:${a.port}` : String(a);

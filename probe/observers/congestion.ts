@@ -22,6 +22,18 @@ export const congestionObserver: Observer<'congestion', { congestion: ReturnType
   defaultOn: false,
   part: { congestion: congestionPartSchema.optional() },
   render: (obs) => (obs.congestion?.rows ?? []).map((r) => `congestion control on port ${r.port} ${r.direction}: ${r.algorithm} on ${r.connections} connection(s)`),
+  metrics(obs, w) {
+    w.family('kdrift_tcp_congestion_connections_total', 'counter', 'New TCP connections seen by the probe, by the congestion control algorithm they use.');
+    const rows = new Map<string, CongestionRow>();
+    for (const r of obs.congestion?.rows ?? []) {
+      // Without per-netns labels, rows of several namespaces with the same labels are one sample.
+      const id = `${w.perNetns ? r.netnsCookie : ''}/${r.port}/${r.direction}/${r.algorithm}`;
+      const m = rows.get(id);
+      if (m) m.connections += r.connections;
+      else rows.set(id, { ...r });
+    }
+    for (const r of rows.values()) w.sample('kdrift_tcp_congestion_connections_total', r, { algorithm: r.algorithm }, r.connections);
+  },
   load(opts: ObserverOptions): ObserverRun {
     return new CongestionRun(openObserverObject(OBJECT, 'the congestion-control program', 'kd_cc', opts, EVENTS_SAMPLE), opts);
   },

@@ -10,6 +10,7 @@ import { BpfError, BpfObject, BPF_ANY, type RingBuffer } from '../bpf.js';
 import { encodeConfig, encodeU16, encodeU32, encodeU64, sumPerCpuU64, type Direction } from '../codec.js';
 import { explainBpfRefusal } from '../preflight.js';
 import type { PortSummary, ProbeObservation } from '../observation.js';
+import type { MetricsWriter } from '../metrics.js';
 
 export interface ObserverOptions {
   /** Ports to watch (service ports); empty = all. */
@@ -55,6 +56,8 @@ export interface Observer<Name extends string = string, Part extends z.ZodRawSha
   load(opts: ObserverOptions): ObserverRun;
   /** Lines of `kdrift probe`'s human summary for its own part (the shared rows are rendered as one table). */
   render?(obs: ProbeObservation): string[];
+  /** Prometheus families of its own part (`kdrift probe --serve`); the shared rows have theirs in probe/metrics.ts. */
+  metrics?(obs: Partial<ProbeObservation>, w: MetricsWriter): void;
 }
 
 /**

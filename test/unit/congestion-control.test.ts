@@ -6,6 +6,9 @@ import { congestionControlSpec } from '../../checks/tcp-congestion-control.schem
 import { behaviourSpecSchema } from '../../checks/registry.js';
 import { decodeCongestionEvent, decodeCongestionKey, CC_EVENT_SIZE, CC_KEY_SIZE } from '../../probe/observers/congestion-codec.js';
 import type { HostEntry } from '../../core/inventory.js';
+import { execFileSync } from 'node:child_process';
+import { renderMetrics } from '../../probe/metrics.js';
+import { congestionObserver } from '../../probe/observers/congestion.js';
 
 const host: HostEntry = { name: 'lb', address: '10.0.0.1', port: 22, user: 'root', roles: ['load-balancer'] };
 const ctx = { host, roles: host.roles };
@@ -117,5 +120,19 @@ describe('congestion observer byte layouts (bpf/tcp_cc.h)', () => {
       netnsCookie: 4097n, tsNs: 123n, direction: 'out', localPort: 40000, remotePort: 80, algorithm: 'reno', localAddr: '10.0.0.1', remoteAddr: '10.0.0.10',
     });
     assert.throws(() => decodeCongestionEvent(ev.subarray(0, 40)), /expected 72/);
+  });
+});
+
+describe('congestion observer metrics', () => {
+  it('one counter per port, direction and algorithm (netns merged unless asked per netns), valid for promtool', () => {
+    const o = obs([cc(80, 'in', 'reno', 3), { ...cc(80, 'in', 'reno', 2), netnsCookie: '5000' }, cc(80, 'out', 'cubic', 1)]);
+    const text = renderMetrics([], { perNetns: false, droppedEvents: 0, parts: (w) => congestionObserver.metrics?.(o, w) });
+    assert.match(text, /^# TYPE kdrift_tcp_congestion_connections_total counter$/m);
+    assert.match(text, /^kdrift_tcp_congestion_connections_total\{port="80",direction="in",algorithm="reno"\} 5$/m);
+    assert.match(text, /^kdrift_tcp_congestion_connections_total\{port="80",direction="out",algorithm="cubic"\} 1$/m);
+    const per = renderMetrics([], { perNetns: true, droppedEvents: 0, parts: (w) => congestionObserver.metrics?.(o, w) });
+    assert.match(per, /^kdrift_tcp_congestion_connections_total\{port="80",direction="in",algorithm="reno",netns="5000"\} 2$/m);
+    // promtool lints the exposition (exit 0; it prints lint findings, none expected).
+    assert.equal(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' }).trim(), '');
   });
 });
