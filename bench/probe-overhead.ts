@@ -116,7 +116,7 @@ async function startObserver(cfg: Config, port: number): Promise<Observer> {
   if (cfg.startsWith('probe')) {
     const observe: Partial<Record<Config, string>> = { 'probe wscale': 'wscale', 'probe wscale+cc': 'wscale,congestion', 'probe cc': 'congestion' };
     const filter = cfg === 'probe --netns all' ? ['--netns', 'all'] : ['--port', String(port), ...(observe[cfg] ? ['--observe', observe[cfg]] : [])];
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts'), 'probe', '--json', '--samples', '0', '--duration', '1h', ...filter], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'probe', 'agent-entry.ts'), 'probe', '--json', '--samples', '0', '--duration', '1h', ...filter], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(child, 'stderr', /attached/);

@@ -2,14 +2,13 @@
  * The skeleton every behaviour judge shares: per declaration, `unknown` when the agent did not load the observer the
  * kind needs, otherwise the kind's own verdict on the observation, wrapped into a Finding with the common fields and
  * evidence (observation window, the agent's own test connections). Collection is shared too: every behaviour kind
- * of a host joins one agent run (probe/collect.ts) and adds its observer to that run's `--observe`.
+ * of a host joins one agent run (checks/agent-run.ts) and adds its observer to that run's `--observe`.
  */
 import type { z } from 'zod';
 import type { Finding, FindingStatus } from '../core/finding.js';
-import { collectShared } from '../probe/collect.js';
-import { connectNote, windowSeconds } from '../probe/evidence.js';
-import type { ProbeObservation } from '../probe/observation.js';
-import { observerNamed, type ObserverName } from '../probe/observers/index.js';
+import { collectShared } from './agent-run.js';
+import { connectNote, windowSeconds } from './evidence.js';
+import { observerNamed, type ObserverName, type ProbeObservation } from '../probe/index.js';
 import type { BehaviourKind, BehaviourSchema } from './kind.js';
 
 /** A kind's judgement of one declaration. */

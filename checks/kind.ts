@@ -2,8 +2,7 @@ import type { z } from 'zod';
 import type { Finding } from '../core/finding.js';
 import type { HostSession } from '../core/session.js';
 import type { HostEntry } from '../core/inventory.js';
-import type { ProbeObservation } from '../probe/observation.js';
-import type { ObserverName } from '../probe/observers/index.js';
+import type { ObserverName, ProbeObservation } from '../probe/index.js';
 import type { BehaviourBase } from './behaviour.schema.js';
 
 /** Everything a check may know about the host it runs on, beyond the session. */

@@ -1,6 +1,6 @@
 import { congestionControlSpec } from './tcp-congestion-control.schema.js';
 import { behaviourKind } from './behaviour-kind.js';
-import { onPort, windowSeconds } from '../probe/evidence.js';
+import { onPort, windowSeconds } from './evidence.js';
 
 /** What the agent could not name (bpf_getsockopt refused): neither the declared algorithm nor another one. */
 const UNNAMED = 'unknown';

@@ -1,6 +1,6 @@
 import { retransmitsSpec } from './tcp-retransmits.schema.js';
 import { behaviourKind } from './behaviour-kind.js';
-import { portTotals, windowSeconds } from '../probe/evidence.js';
+import { portTotals, windowSeconds } from './evidence.js';
 
 /** tcp.retransmits: retransmitted segments per data segment sent on connections of a port. */
 export const retransmitsCheck = behaviourKind({

@@ -1,6 +1,6 @@
 import { windowScalingSpec } from './tcp-window-scaling.schema.js';
 import { behaviourKind } from './behaviour-kind.js';
-import { describeLack, portSamples, portTotals, windowSeconds } from '../probe/evidence.js';
+import { describeLack, portSamples, portTotals, windowSeconds } from './evidence.js';
 
 /**
  * tcp.windowScaling: the share of new connections on a port that negotiated window scaling, as the probe saw it in

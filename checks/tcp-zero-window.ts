@@ -1,6 +1,6 @@
 import { zeroWindowSpec } from './tcp-zero-window.schema.js';
 import { behaviourKind } from './behaviour-kind.js';
-import { portTotals, windowSeconds } from '../probe/evidence.js';
+import { portTotals, windowSeconds } from './evidence.js';
 
 /**
  * tcp.zeroWindow: zero-window advertisements (either direction) on connections of a port during the window, counted

@@ -18,8 +18,8 @@ import YAML from 'yaml';
 import { labDown, labExecOk, labUp, type LabStatus } from '../../lab/index.js';
 import type { Finding } from '../../core/finding.js';
 import type { Report } from '../../core/report.js';
-import { REPO, killGroup, spawnIn, waitForLine } from './probe-netns.js';
-import { slotName, slotSubnet } from './slot.js';
+import { REPO, killGroup, spawnIn, waitForLine } from '../support/probe-netns.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdcc');
 const KEY = 'net.ipv4.tcp_congestion_control';

@@ -1,16 +1,16 @@
 /**
- * Runs the probe agent on a host through its HostSession and parses what it prints. All behaviour specs of a host
- * share ONE agent run: the engine calls each behaviour CheckKind's collect() at the same time, and calls on the same
- * session within one tick are batched into a single exec (one SSH command, one observation window).
+ * The controller side of the behaviour checks: runs the probe agent on a host through its HostSession and parses
+ * what it prints. All behaviour specs of a host share ONE agent run: the engine calls each behaviour CheckKind's
+ * collect() at the same time, and calls on the same session within one tick are batched into a single exec (one SSH
+ * command, one observation window).
  * No BPF code is loaded here: this runs on the machine that checks, the agent runs on the host.
  */
 import { HostError } from '../core/errors.js';
 import type { HostSession } from '../core/session.js';
-import type { CheckContext } from '../checks/kind.js';
-import type { BehaviourBase } from '../checks/behaviour.schema.js';
+import type { CheckContext } from './kind.js';
+import type { BehaviourBase } from './behaviour.schema.js';
 import { formatZodError } from '../core/zod-error.js';
-import { probeObservationSchema, type ProbeObservation } from './observation.js';
-import { DEFAULT_OBSERVERS, OBSERVER_NAMES, type ObserverName } from './observers/index.js';
+import { DEFAULT_OBSERVERS, OBSERVER_NAMES, probeObservationSchema, type ObserverName, type ProbeObservation } from '../probe/index.js';
 
 /** What one agent run needs of a behaviour declaration: where to look, for how long. */
 export type ObservedSpec = Pick<BehaviourBase, 'port' | 'window'>;
