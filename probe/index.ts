@@ -13,4 +13,3 @@ export {
 } from './observation.js';
 export { addCounters, zeroCounters, type PortCounters } from './counters.js';
 export { OBSERVER_NAMES, DEFAULT_OBSERVERS, observerNamed, type ObserverName } from './observers/index.js';
-export type { CongestionRow, CongestionSample } from './observers/congestion.schema.js';
