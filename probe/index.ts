@@ -17,3 +17,4 @@ export { SysctlGuard, attachEmptySysctlProgram, type GuardOptions, type GuardSta
 export { GUARD_LIMITS, type GuardEvent, type GuardMode, type GuardVerdict, type KernelRule } from './guard-codec.js';
 export { cgroup2Root } from './cgroup.js';
 export { serveMetrics } from './metrics.js';
+export { OBSERVER_NAMES, DEFAULT_OBSERVERS, observerNamed, type ObserverName } from './observers/index.js';
