@@ -58,9 +58,9 @@ export interface RevertPlan {
 }
 
 export type RevertStatus =
-  | 'nothing-to-revert' // no verified fix in effect (or it is already as before)
+  | 'nothing-to-revert' // no verified fix in effect
   | 'planned' // dry run: the plan, nothing touched
-  | 'reverted' // restored and read back byte for byte
+  | 'reverted' // restored and read back byte for byte (or already as before: the journal is marked reverted)
   | 'unchanged' // refused before changing anything (lock held, host changed since the plan, journal in the way)
   | 'revert-failed' // something could not be restored: the journal stays `reverting`, the reasons say what
   | 'error'; // could not plan
@@ -188,7 +188,8 @@ export async function revertHost(session: HostSession, host: HostEntry, opts: Re
       const p = await prepare();
       if ('status' in p) return p;
       const empty = p.plan.runtime.length === 0 && p.plan.files.length === 0;
-      return out({ status: empty ? 'nothing-to-revert' : 'planned', plan: p.plan, journal: p.plan.journal, reasons: empty ? ['the host is already as it was before that fix'] : [] });
+      // Planned even when nothing differs: the revert then only marks that fix's journal reverted.
+      return out({ status: 'planned', plan: p.plan, journal: p.plan.journal, reasons: empty ? ['the host is already as it was before that fix: a revert only marks its journal reverted'] : [] });
     } catch (err) {
       return out({ status: 'error', reasons: [errorMessage(err)] });
     }
@@ -210,8 +211,14 @@ export async function revertHost(session: HostSession, host: HostEntry, opts: Re
     }
     const handle = JournalHandle.attach(session, plan.journal, doc);
     if (plan.runtime.length === 0 && plan.files.length === 0) {
-      if (doc.status === 'reverting') await handle.setStatus('reverted', 'revert finished: the host was already as before the fix');
-      return out({ status: 'nothing-to-revert', plan, journal: plan.journal, reasons: ['the host is already as it was before that fix'] });
+      // That fix is no longer in effect (undone by hand, or a half-done revert): marked so, and the next revert (the
+      // provider's Delete loops until nothing is left) moves on to the fix before it.
+      try {
+        await handle.setStatus('reverted', 'nothing to restore: the host was already as before the fix');
+      } catch (err) {
+        return out({ status: 'revert-failed', plan, journal: plan.journal, reasons: [`the journal could not be marked reverted: ${errorMessage(err)}`] });
+      }
+      return out({ status: 'reverted', plan, journal: plan.journal, reasons: ['the host was already as it was before that fix: nothing restored, journal marked reverted'] });
     }
     // Copies of what changed since, before anything is restored.
     const saved: string[] = [];

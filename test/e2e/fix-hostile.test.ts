@@ -223,10 +223,18 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
     assert.deepEqual(after, beforeFix, 'every file and value as before the fix');
     assert.ok(readFileSync(path.join(etcDir('lb'), 'sysctl.d', HARDENING_FILE), 'utf8').includes(`${WS}=0`));
 
-    const again = await runKdrift(['fix', '--revert', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
-    assert.equal(again.code, 0);
-    // This fix is reverted now; an older verified fix of an earlier case may still be listed, and the host is as before it.
-    assert.match(again.stdout, /^lb: nothing to revert\n/);
+    // Reverting until nothing is left (as the provider's Delete does): older fixes of earlier cases, already undone by
+    // their afterEach, are marked reverted without a byte changed.
+    for (let i = 0; ; i++) {
+      assert.ok(i < 20, 'reverts end');
+      const again = await runKdrift(['fix', '--revert', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
+      assert.equal(again.code, 0, again.stdout);
+      if (/^lb: nothing to revert\n {2}no verified fix to revert on this host/.test(again.stdout)) break;
+      assert.match(again.stdout, /the host was already as it was before that fix: nothing restored, journal marked reverted/);
+    }
+    const final = await hostShot('lb', KEYS);
+    delete final.files[saved[0] as string];
+    assert.deepEqual(final, beforeFix);
     assert.ok(!leftLocks().includes(lbLock), `lock ${lbLock} left behind`);
   });
 
