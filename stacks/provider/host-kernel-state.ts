@@ -22,7 +22,6 @@ import { parseSettings, sessionOptions, type ProviderSettings } from './settings
 import { revertHost } from './revert-host.js';
 import { containsUnknown, reveal, revealProps, secret, UNKNOWN, type Json, type Props } from './wire.js';
 
-export const HOST_KERNEL_STATE = 'kdrift:index:HostKernelState';
 
 /** Outputs the provider computes (everything else echoes the inputs). */
 export const COMPUTED = ['applied', 'persisted', 'drift', 'verdict', 'verified', 'journal'] as const;
@@ -206,20 +205,30 @@ export class HostKernelStateProvider {
 
   async delete(props: Props): Promise<void> {
     const hi = inputsOrThrow(stateInputs(props));
-    const outcome = await this.withSession(hi, (s, h) => revertHost(s, h.host));
-    if (outcome.status === 'reverted' || outcome.status === 'nothing-to-revert') return;
+    const outcome = await this.withSession(hi, (s, h) => revertHost(s, h.host, this.journalOptions()));
+    if (outcome.status === 'reverted') return;
+    // Nothing to restore is fine only when kdrift never changed the host; a recorded change whose journal is gone is not.
+    const recorded = typeof props.journal === 'string' && props.journal !== '';
+    if (outcome.status === 'nothing-to-revert' && !recorded) return;
+    if (outcome.status === 'nothing-to-revert') {
+      throw new OperationError(`kdrift applied ${String(props.journal)} but finds no kept journal to restore from (removed by hand?); the host keeps kdrift's changes`, `host ${hi.host.name}`);
+    }
     throw new OperationError(`could not restore the state from before kdrift: ${outcome.status}\n  ${outcome.reasons.join('\n  ')}`, `host ${hi.host.name}`);
   }
 
   private async apply(inputs: Props): Promise<Props> {
     return this.withSession(inputsOrThrow(inputs), async (session, hi) => {
-      const outcome = await remediateHost(session, hi.host, hi.baseline, { reconnect: () => this.open(hi) });
+      const outcome = await remediateHost(session, hi.host, hi.baseline, { ...this.journalOptions(), reconnect: () => this.open(hi) });
       if ((outcome.status !== 'verified' && outcome.status !== 'nothing-to-do') || blockedKeys(outcome).length > 0) {
         throw new OperationError(failureMessage(outcome));
       }
       const observed = await observe(session, hi);
       return { ...inputs, ...observed, verified: behaviourOutputs(outcome.findings), journal: outcome.journal ?? '' };
     });
+  }
+
+  private journalOptions(): { journalDir?: string } {
+    return this.settings.journalDir !== undefined ? { journalDir: this.settings.journalDir } : {};
   }
 
   /** The host entry with the provider's defaults (identityFile when no key is given, agentCommand). */

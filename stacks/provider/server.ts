@@ -8,14 +8,15 @@
  * UNIMPLEMENTED, and its Diff drops detailedDiff — three things this provider needs. The wire conventions (Struct
  * round trip, secrets and unknowns, error details) are the same.
  */
-import grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import providerRpc from '@pulumi/pulumi/proto/provider_grpc_pb.js';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import pluginPb from '@pulumi/pulumi/proto/plugin_pb.js';
 import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 import structPb from 'google-protobuf/google/protobuf/struct_pb.js';
 import { errorMessage } from '../../core/errors.js';
-import { HOST_KERNEL_STATE, HostKernelStateProvider, type DiffKind } from './host-kernel-state.js';
+import { HostKernelStateProvider, type DiffKind } from './host-kernel-state.js';
+import { HOST_KERNEL_STATE } from './type-token.js';
 import type { CheckFailure } from './inputs.js';
 import { settingsInput } from './settings.js';
 import type { Props } from './wire.js';

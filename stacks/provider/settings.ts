@@ -34,6 +34,8 @@ export const providerSettingsSchema = z.object({
   concurrency: fromText(z.number().int().min(1).max(1024)).default(DEFAULT_CONCURRENCY),
   /** Record unknown host keys on first use (OpenSSH accept-new); a changed key is still refused. */
   acceptNewHostKeys: fromText(z.boolean()).default(false),
+  /** Where the on-host journals live (default /var/lib/kdrift/journal); delete restores from them. */
+  journalDir: z.string().startsWith('/', 'must be an absolute path').optional(),
   connectTimeout: durationText.optional(),
   commandTimeout: durationText.optional(),
 });
