@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import type { BehaviourArgs, SysctlExpectationArgs, SysctlKey } from './declaration.js';
+import type { BehaviourArgs, SysctlExpectationArgs, SysctlKey } from './roles/types.js';
 import { HOST_KERNEL_STATE } from './provider/type-token.js';
 
 /**

@@ -5,14 +5,14 @@
  *   diff     declared vs last applied/observed: which sysctl keys change (never a replacement)
  *   create   remediation/index.ts remediateHost: plan → journal → apply → verify (behaviour included) → or roll back;
  *   update     a rollback fails the operation with the verification evidence (the rollout gate)
- *   read     core/engine.ts checkHost (collect + judge) → runtime and persisted values, drift, verdict (`pulumi refresh`)
+ *   read     core/engine checkHost (collect + judge) → runtime and persisted values, drift, verdict (`pulumi refresh`)
  *   delete   revertHost: the host as it was before kdrift first applied, kdrift's file removed
  *
  * Plain JSON in and out; stacks/provider/server.ts speaks the engine's gRPC protocol around it.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { KdriftError, errorMessage } from '../../core/errors.js';
-import { checkHost, planHost as planChecks, verdictFor } from '../../core/engine.js';
+import { checkHost, planChecks, verdictFor } from '../../core/engine/index.js';
 import type { Finding } from '../../core/finding.js';
 import type { HostSession } from '../../core/session.js';
 import { openSession } from '../../core/sessions.js';

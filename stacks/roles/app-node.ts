@@ -1,4 +1,4 @@
-import type { RoleDeclaration } from '../declaration.js';
+import type { RoleDeclaration } from './types.js';
 
 /** App nodes serve HTTP behind the load balancers; the LB → app leg crosses the LAN. Only net.* keys (per netns). */
 export const appNode = {

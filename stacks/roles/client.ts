@@ -1,4 +1,4 @@
-import type { RoleDeclaration } from '../declaration.js';
+import type { RoleDeclaration } from './types.js';
 
 /** The lab's WAN client: a peer, not part of the fleet. Declares nothing; it is in the inventory so tests can reach it. */
 export const client = {

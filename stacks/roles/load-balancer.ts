@@ -1,8 +1,8 @@
-import type { RoleDeclaration } from '../declaration.js';
+import type { RoleDeclaration } from './types.js';
 
 /**
  * Load balancers terminate every client connection and open one per backend request: they need window scaling
- * (the outage in DESIGN.md), deep accept queues and a wide ephemeral port range.
+ * (the outage in README.md), deep accept queues and a wide ephemeral port range.
  * Only net.* keys: they are per network namespace, so a lab host (a netns) owns its own copy.
  */
 export const loadBalancer = {

@@ -1,5 +1,5 @@
 /**
- * The kdrift provider plugin driven exactly as the Pulumi engine drives it (test/e2e/provider-harness.ts: the real
+ * The kdrift provider plugin driven exactly as the Pulumi engine drives it (lab/pulumi-engine.ts: the real
  * bin/pulumi-resource-kdrift, its printed port, pulumirpc messages from @pulumi/pulumi) against this file's own lab
  * (`kdpv`): Create on a drifted lb fixes and behaviour-verifies; Read after `sysctl -w` on lb returns the drifted value
  * and Diff names the key; an Update whose behaviour cannot follow (the client's window scaling is off, so lb's
@@ -14,9 +14,10 @@ import { labDown, labExec, type LabStatus } from '../../lab/index.js';
 import { measureConnect } from '../../lab/load-run.js';
 import { fleetBaseline } from '../../stacks/baselines.js';
 import { hostDeclaration } from '../../stacks/declaration.js';
-import { slotName, slotSubnet } from './slot.js';
-import { WS, HARDENING_FILE, upLab, hostShot, restoreShot, injectOutage, labInventory, distIsStale, buildDist, type HostShot } from './fix-lab.js';
-import { EnginePlugin, ProviderCallError, SIG_KEY, SECRET_SIG, UNKNOWN, secretValue, type Props } from './provider-harness.js';
+import { slotName, slotSubnet } from '../support/slot.js';
+import { ensureDist } from '../support/dist.js';
+import { WS, HARDENING_FILE, upLab, hostShot, restoreShot, injectOutage, labInventory, type HostShot } from '../support/fix-lab.js';
+import { EnginePlugin, ProviderCallError, SIG_KEY, SECRET_SIG, UNKNOWN, secretValue, type Props } from '../../lab/pulumi-engine.js';
 
 const LAB = slotName('kdpv');
 const SUBNET = slotSubnet(80);
@@ -35,7 +36,7 @@ describe('pulumi-resource-kdrift over gRPC, as the engine drives it, on the lab 
 
   before(async () => {
     // The plugin runs from dist/ (as an installed plugin would): it must be built from these sources.
-    if (distIsStale(['stacks', 'stacks/provider', 'remediation', 'core', 'checks', 'probe', 'cli', 'lab'])) buildDist();
+    ensureDist();
     status = await upLab(LAB, SUBNET);
     clean = await hostShot('lb', KEYS, LAB);
     clientClean = await hostShot('client', [WS], LAB);

@@ -36,7 +36,7 @@ async function validate(policyName: string, props: Props, config: Props = {}, ty
   const messages: string[] = [];
   const args = { type, props, urn: `urn:pulumi:s::p::${type}::x`, name: 'x', getConfig: () => config } as unknown as ResourceValidationArgs;
   const fns = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
-  for (const fn of fns) await fn(args, (m) => messages.push(m));
+  for (const fn of fns) if (fn) await fn(args, (m) => messages.push(m));
   return messages;
 }
 
@@ -139,7 +139,7 @@ describe('CrossGuard pack through the analyzer server @pulumi/policy starts', fu
 
   it('a compliant load balancer: no diagnostics; a violating one: mandatory diagnostics naming the fix', async () => {
     assert.deepEqual(await analyze(lb), []);
-    const sysctls = { ...(lb.sysctls as Props), 'net.ipv4.tcp_window_scaling': { equals: 0 }, 'net.core.somaxconn': { min: 128 } };
+    const sysctls: Props = { ...(lb.sysctls as Props), 'net.ipv4.tcp_window_scaling': { equals: 0 }, 'net.core.somaxconn': { min: 128 } };
     delete sysctls['net.ipv4.tcp_sack'];
     const diags = await analyze({ ...lb, sysctls, behaviours: [{ check: 'tcp.windowScaling', port: 80, minShare: 0.99, dependsOn: ['net.ipv4.tcp_sack'] }] });
     const by = (name: string) => diags.filter((d) => d.policy === name);

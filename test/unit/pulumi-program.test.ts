@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as pulumi from '@pulumi/pulumi';
+import { ensureDist, REPO } from '../support/dist.js';
 
 /**
  * The Pulumi program under Pulumi's mocks (no CLI here): hosts from stack config, declarations from
@@ -114,5 +116,15 @@ describe('Pulumi program (stacks/index.ts) under mocks', () => {
     await assert.rejects(runProgram(), /duplicate host name lb1/);
     pulumi.runtime.setAllConfig({ 'kdrift:hosts': JSON.stringify([{ name: 'db1', address: '10.0.0.5', roles: ['database'] }]) });
     await assert.rejects(runProgram(), /host db1: has role "database", which the baseline does not declare/);
+  });
+});
+
+describe("kdrift/pulumi: the typed class as a user's program imports it", function () {
+  this.timeout(120_000);
+  it('plain node resolves kdrift/pulumi (package exports) to HostKernelState, Role and the type token', () => {
+    ensureDist();
+    const code = "import * as kdrift from 'kdrift/pulumi'; process.stdout.write(JSON.stringify([typeof kdrift.HostKernelState, typeof kdrift.Role, typeof kdrift.hostDeclaration, kdrift.HOST_KERNEL_STATE]));";
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: REPO, encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(out), ['function', 'function', 'function', 'kdrift:index:HostKernelState']);
   });
 });

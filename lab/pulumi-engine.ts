@@ -1,5 +1,6 @@
 /**
- * The Pulumi engine's side of the provider protocol, for tests and bench/provider-create.ts: start
+ * The Pulumi engine's side of the provider protocol, a lab tool for test/e2e/provider.test.ts and
+ * bench/provider-create.ts: start
  * bin/pulumi-resource-kdrift as the engine does (its gRPC address as the only argument, the port read from the
  * plugin's stdout), then drive pulumirpc.ResourceProvider with the messages shipped in @pulumi/pulumi, filled the way
  * the engine fills them (sdk/go/common/resource/plugin/provider_plugin.go: Handshake, then Configure with
@@ -13,7 +14,7 @@ import providerRpc from '@pulumi/pulumi/proto/provider_grpc_pb.js';
 import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 import structPb from 'google-protobuf/google/protobuf/struct_pb.js';
-import { REPO } from './fix-lab.js';
+import { repoRoot } from '../core/package-root.js';
 
 export const TYPE = 'kdrift:index:HostKernelState';
 export const SIG_KEY = '4dabf18193072939515e22adb298388d';
@@ -62,8 +63,9 @@ export class EnginePlugin {
 
   /** Starts the plugin the way the engine does and waits for the port it prints. */
   static async start(engineAddress = '127.0.0.1:1'): Promise<EnginePlugin> {
-    const bin = path.join(REPO, 'bin', 'pulumi-resource-kdrift');
-    const child = spawn(bin, [engineAddress], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const root = repoRoot();
+    const bin = path.join(root, 'bin', 'pulumi-resource-kdrift');
+    const child = spawn(bin, [engineAddress], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr?.on('data', (b: Buffer) => (err += b.toString('utf8')));
     const port = await new Promise<number>((resolve, reject) => {
@@ -100,7 +102,7 @@ export class EnginePlugin {
   }
 
   handshake(): Promise<providerPb.ProviderHandshakeResponse> {
-    const req = new providerPb.ProviderHandshakeRequest().setEngineAddress('127.0.0.1:1').setRootDirectory(REPO).setProgramDirectory(REPO).setConfigureWithUrn(true).setSupportsViews(true);
+    const req = new providerPb.ProviderHandshakeRequest().setEngineAddress('127.0.0.1:1').setRootDirectory(repoRoot()).setProgramDirectory(repoRoot()).setConfigureWithUrn(true).setSupportsViews(true);
     return this.call('handshake', req);
   }
 
