@@ -105,6 +105,22 @@ async function observe(session: HostSession, hi: HostInputs): Promise<Props> {
   return { applied, persisted, drift, verdict: verdictFor(report.findings, planChecks(hi.host, hi.baseline)) };
 }
 
+/**
+ * Reverts kdrift's fixes newest first until none is left in effect: the host as it was before kdrift first applied.
+ * (revertHost restores one verified fix per call; a fix later than it built on its bytes, so order matters.)
+ */
+async function revertAll(session: HostSession, host: HostInputs['host'], opts: { journalDir?: string }): Promise<{ status: string; reasons: string[] }> {
+  // Bounded: journals are kept per host (remediation prunes them), so more rounds than this means a revert that
+  // does not mark its journal.
+  for (let reverted = 0; reverted < 1000; reverted++) {
+    const o = await revertHost(session, host, opts);
+    if (o.status === 'reverted') continue;
+    if (o.status === 'nothing-to-revert') return reverted > 0 ? { status: 'reverted', reasons: [] } : o;
+    return o;
+  }
+  return { status: 'revert-failed', reasons: ['a revert left its journal in effect: stopped after 1000 rounds'] };
+}
+
 function failureMessage(o: HostOutcome): string {
   const lines = [`kdrift could not roll out host ${o.host}: ${o.status}`, ...o.reasons.map((r) => `  ${r}`)];
   const evidence = (o.findings ?? []).filter((f) => f.layer === 'behaviour' && f.status !== 'ok');
@@ -205,7 +221,7 @@ export class HostKernelStateProvider {
 
   async delete(props: Props): Promise<void> {
     const hi = inputsOrThrow(stateInputs(props));
-    const outcome = await this.withSession(hi, (s, h) => revertHost(s, h.host, this.journalOptions()));
+    const outcome = await this.withSession(hi, (s, h) => revertAll(s, h.host, this.journalOptions()));
     if (outcome.status === 'reverted') return;
     // Nothing to restore is fine only when kdrift never changed the host; a recorded change whose journal is gone is not.
     const recorded = typeof props.journal === 'string' && props.journal !== '';
