@@ -15,6 +15,7 @@ import providerPb from '@pulumi/pulumi/proto/provider_pb.js';
 import emptyPb from 'google-protobuf/google/protobuf/empty_pb.js';
 import structPb from 'google-protobuf/google/protobuf/struct_pb.js';
 import { repoRoot } from '../core/package-root.js';
+import { KdriftError } from '../core/errors.js';
 
 export const TYPE = 'kdrift:index:HostKernelState';
 export const SIG_KEY = '4dabf18193072939515e22adb298388d';
@@ -35,7 +36,7 @@ const struct = (p: Props) => structPb.Struct.fromJavaScript(JSON.parse(JSON.stri
 const js = (s: structPb.Struct | undefined): Props => (s?.toJavaScript() ?? {}) as Props;
 
 /** A gRPC error as the engine sees it: the message the user would read under the resource. */
-export class ProviderCallError extends Error {
+export class ProviderCallError extends KdriftError {
   constructor(
     readonly code: number,
     message: string,
