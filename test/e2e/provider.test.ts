@@ -33,6 +33,12 @@ describe('pulumi-resource-kdrift over gRPC, as the engine drives it, on the lab 
   let journalDir: string;
   let inputs: Props;
   let agentCommand: string[];
+  // The rollout below runs in order on one resource (create → read/diff → failed update → delete), as `pulumi up`,
+  // `pulumi refresh`, `pulumi up` and `pulumi destroy` would: each step starts from the state the previous one left.
+  let drifted: HostShot;
+  let id: string;
+  let outs: Props;
+  let read: { outs: Props; inputs: Props };
 
   before(async () => {
     // The plugin runs from dist/ (as an installed plugin would): it must be built from these sources.
@@ -108,14 +114,14 @@ describe('pulumi-resource-kdrift over gRPC, as the engine drives it, on the lab 
     assert.equal(key[SIG_KEY], SECRET_SIG, 'a plain private key is made secret');
   });
 
-  it('Create (preview) touches nothing; Create on a drifted lb fixes it, verifies window scaling by behaviour, keeps the key secret', async () => {
+  it('Create (preview) touches nothing; Create on a drifted lb fixes it and verifies window scaling by behaviour; the key stays secret', async () => {
     await injectOutage('lb', LAB);
-    const drifted = await hostShot('lb', KEYS, LAB);
+    drifted = await hostShot('lb', KEYS, LAB);
     const preview = await plugin.create('lb', inputs, true);
     assert.equal(preview.outs.applied, UNKNOWN);
     assert.deepEqual(await hostShot('lb', KEYS, LAB), drifted, 'a preview changes nothing');
 
-    const { id, outs } = await plugin.create('lb', inputs);
+    ({ id, outs } = await plugin.create('lb', inputs));
     assert.equal(id, 'lb');
     assert.equal((outs.applied as Props)[WS], '1');
     assert.equal((outs.persisted as Props)[WS], '1');
@@ -136,10 +142,13 @@ describe('pulumi-resource-kdrift over gRPC, as the engine drives it, on the lab 
     assert.ok(hardening && 'b64' in hardening);
     assert.match(Buffer.from(hardening.b64, 'base64').toString(), /# kdrift .*disabled.*net\.ipv4\.tcp_window_scaling=0/);
 
-    // Read after `sysctl -w` on lb: the drifted value, and Diff names the key as an update (never a replacement).
+  });
+
+  it('Read after `sysctl -w` on lb returns the drifted value; Diff names that key as an update, never a replacement', async () => {
+    assert.ok(id, 'needs the resource created above');
     const w = await labExec(LAB, 'lb', ['sysctl', '-q', '-w', `${WS}=0`]);
     assert.equal(w.code, 0, w.stderr);
-    const read = await plugin.read('lb', id, outs, inputs);
+    read = await plugin.read('lb', id, outs, inputs);
     assert.equal((read.outs.applied as Props)[WS], '0');
     assert.equal((read.outs.persisted as Props)[WS], '1');
     assert.ok(WS in (read.outs.drift as Props), JSON.stringify(read.outs.drift));
@@ -157,8 +166,12 @@ describe('pulumi-resource-kdrift over gRPC, as the engine drives it, on the lab 
     // An unchanged, undrifted resource diffs to nothing.
     assert.equal((await plugin.diff('lb', id, outs, inputs, inputs)).changes, 'none');
 
-    // An Update whose behaviour cannot follow: the client's own window scaling is off and it keeps connecting to lb,
-    // so lb's negotiated share stays low whatever lb holds. The update fails with the evidence; lb is as it was.
+  });
+
+  it('an Update whose behaviour cannot follow fails with the probe evidence and leaves lb exactly as it was', async () => {
+    assert.ok(read, 'needs the refreshed state above');
+    // The client's own window scaling is off and it keeps connecting to lb, so lb's negotiated share stays low
+    // whatever lb holds.
     const beforeUpdate = await hostShot('lb', KEYS, LAB);
     const c = await labExec(LAB, 'client', ['sysctl', '-q', '-w', `${WS}=0`]);
     assert.equal(c.code, 0, c.stderr);
@@ -177,7 +190,10 @@ describe('pulumi-resource-kdrift over gRPC, as the engine drives it, on the lab 
     assert.match(failure.message, /did not negotiate window scaling: \d+ lacked by the peer/);
     assert.deepEqual(await hostShot('lb', KEYS, LAB), beforeUpdate, 'lb is exactly as it was before the update');
 
-    // Delete: what was there before kdrift first applied, byte for byte (the hardening file as it was, no kdrift file).
+  });
+
+  it('Delete restores what was there before kdrift first applied: files byte for byte, runtime values, no kdrift file', async () => {
+    assert.ok(read, 'needs the resource above');
     await plugin.delete('lb', id, read.outs, inputs);
     assert.deepEqual(await hostShot('lb', KEYS, LAB), drifted);
     assert.ok(!('sysctl.d/90-kdrift.conf' in drifted.files));
