@@ -13,3 +13,4 @@ export {
   type RunChecksOptions,
   type ProgressEvent,
 } from './run.js';
+export { WRITE_LOG_PATH, attributeRuntimeDrift, lastWriters, describeWriter, type LoggedWrite } from './write-log.js';
