@@ -1,11 +1,12 @@
 /**
  * The embedded lab fleet: `lb`, `app1`, `app2`, `client` as network namespaces on this machine, joined by a bridge
- * in the root namespace, each with its own sshd and /etc; HAProxy on lb in front of an HTTP app server on app1/app2;
+ * in the root namespace, each sealed in its own mount namespace (own /etc, /var/lib, /var/log, /run) with its own sshd; HAProxy on lb in front of an HTTP app server on app1/app2;
  * and a WAN link (TUN + user-space delay line) between client and lb so round-trip time is real.
  * lab/README.md describes it; this module is the API tests and the CLI use.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, chownSync, chmodSync, openSync, closeSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { KdriftError } from '../core/errors.js';
 import { labPaths, distScript, netnsPath, type LabPaths } from './paths.js';
 import {
@@ -37,14 +38,13 @@ import {
   wanDeviceKind,
   assertSubnetFree,
 } from './network.js';
-import { writeHostEtc, removeHostEtc } from './etc.js';
+import { buildHostRoot, writeHostsFile, writeIfChanged } from './host-root.js';
 import { provisionHost } from './provision.js';
 import { ensureKey, publicKey, writeSshdConfig, sshdArgv } from './sshd.js';
 import { haproxyConfigText } from './haproxy.js';
-import { writeIfChanged } from './etc.js';
 import { writeClientFiles, removePulumiStack } from './client-files.js';
 import { tunAddonPath } from './tun-native.js';
-import { inHost, sysMounts } from './host-mounts.js';
+import { inHost, isSealed, sysMounts } from './host-mounts.js';
 
 export { DEFAULT_LAB_NAME, LAB_HOSTS, type LabHostName } from './plan.js';
 
@@ -220,7 +220,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     }
     writeIfChanged(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
 
-    // Keys: the lab's client key (authorized on every host for root and the non-root user) and one host key per host.
+    // The lab's client key, authorized on every host for root and the non-root user.
     await ensureKey(paths.identityFile, `kdrift-lab-${name}`);
     writeIfChanged(paths.authorizedKeys, publicKey(paths.identityFile) + '\n');
     chmodSync(paths.authorizedKeys, 0o644);
@@ -232,22 +232,30 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       mkdirSync(hp.nonRootHome, { recursive: true, mode: 0o755 });
       chownSync(hp.nonRootHome, NON_ROOT_USER.uid, NON_ROOT_USER.gid);
     }
-    await Promise.all(plan.hosts.map((h) => ensureKey(paths.host(h.name).hostKey, `${name}-${h.name}`)));
 
     trace('keys');
-    // Namespaces, /etc, LAN. A new namespace loses its "provisioned" marker: it is a fresh host.
+    // Namespaces, each host's own tree, LAN. A new namespace is a fresh host: a new tree (a copy of the machine's /etc
+    // now), a new host key, provisioning again. An existing host keeps its tree: what was done inside it stays.
     const created = await ensureNamespaces(plan);
-    for (const h of plan.hosts) {
-      const hp = paths.host(h.name);
-      if (created.has(h.name)) rmSync(hp.provisioned, { force: true });
-      writeHostEtc(plan, h, { home: hp.home, nonRootHome: hp.nonRootHome });
-    }
+    await Promise.all(
+      plan.hosts.map(async (h) => {
+        const hp = paths.host(h.name);
+        if (created.has(h.name) || !existsSync(hp.etc)) {
+          rmSync(hp.provisioned, { force: true });
+          await buildHostRoot(hp.root, plan, h, { home: hp.home, nonRootHome: hp.nonRootHome });
+        } else {
+          writeHostsFile(hp.etc, plan, h);
+        }
+        await ensureKey(hp.hostKey, `${name}-${h.name}`);
+      }),
+    );
+    trace('host trees');
     await ensureLan(plan);
     for (const h of plan.hosts) {
-      const marker = paths.host(h.name).provisioned;
-      if (existsSync(marker)) continue;
-      await provisionHost(h);
-      writeFileSync(marker, new Date().toISOString() + '\n');
+      const hp = paths.host(h.name);
+      if (existsSync(hp.provisioned)) continue;
+      await provisionHost(h, hp.root);
+      writeFileSync(hp.provisioned, new Date().toISOString() + '\n');
     }
 
     trace('namespaces, /etc, LAN, provisioning');
@@ -260,11 +268,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     const waits: Promise<void>[] = [];
     for (const h of plan.hosts.filter((x) => x.name === 'app1' || x.name === 'app2')) {
       const proc = `app-${h.name}`;
-      if (!isOurs(readPid(paths.pidFile(proc)), ['app-server.js', h.netns])) {
-        spawnDetached(['ip', 'netns', 'exec', h.netns, ...DATA_PATH_NICE, process.execPath, scripts.app, '--port', String(APP_PORT), '--name', h.netns], {
-          logFile: paths.logFile(proc),
-          pidFile: paths.pidFile(proc),
-        });
+      const root = paths.host(h.name).root;
+      if (!(await keepSealed(readPid(paths.pidFile(proc)), ['app-server.js', h.netns], root))) {
+        // Services need no /sys mounts (only SSH sessions, where the probe runs, do).
+        const argv = [...DATA_PATH_NICE, process.execPath, scripts.app, '--port', String(APP_PORT), '--name', h.netns];
+        spawnDetached(inHost(h.netns, root, argv, []), { logFile: paths.logFile(proc), pidFile: paths.pidFile(proc) });
       }
       waits.push(waitForPort(h.address, APP_PORT, `app server on ${h.name}`, paths.logFile(proc)));
     }
@@ -276,8 +284,9 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       let changed = writeSshdConfig(h, paths);
       const pid = readPid(paths.pidFile(proc));
       const alive = isOurs(pid, paths.host(h.name).sshdConfig);
-      // An sshd started without the machine's /sys mounts (by an older kdrift) is restarted like a changed config.
-      if (alive && !changed && !hasSysMounts(pid)) changed = true;
+      // An sshd started without the machine's /sys mounts or outside the host's tree (by an older kdrift, or before the
+      // host's tree was rebuilt) is restarted like a changed config.
+      if (alive && !changed && !(hasSysMounts(pid) && isSealed(pid, paths.host(h.name).root))) changed = true;
       if (alive && changed) await stopPid(pid);
       if (!alive || changed) spawnDetached(sshdArgv(h, paths), { logFile: paths.logFile(proc), pidFile: paths.pidFile(proc) });
       sshWaits.push(waitForPort(h.address, 22, `sshd on ${h.name}`, paths.logFile(proc)));
@@ -302,6 +311,14 @@ function hasSysMounts(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** True when `pid` is ours and sealed in `root`; one of ours that is not (started by an older kdrift) is stopped. */
+async function keepSealed(pid: number | undefined, markers: readonly string[], root: string): Promise<boolean> {
+  if (!isOurs(pid, markers)) return false;
+  if (isSealed(pid, root)) return true;
+  await stopPid(pid);
+  return false;
 }
 
 function anyNamespace(plan: LabPlan): boolean {
@@ -369,14 +386,15 @@ function sameArgv(pid: number, argv: string[]): boolean {
 
 async function ensureHaproxy(plan: LabPlan, paths: LabPaths): Promise<void> {
   const lb = hostPlan(plan, 'lb');
-  const cfg = paths.host('lb').haproxyConfig;
+  const { root, haproxyConfig: cfg } = paths.host('lb');
   const pidFile = paths.pidFile('haproxy');
+  mkdirSync(path.dirname(cfg), { recursive: true, mode: 0o755 });
   const changed = writeIfChanged(cfg, haproxyConfigText(plan, pidFile));
   const pid = readPid(pidFile);
-  const alive = isOurs(pid, ['haproxy', cfg]);
-  if (alive && changed) await stopPid(pid);
+  const alive = await keepSealed(pid, ['haproxy', cfg], root);
+  if (alive && changed) await stopPid(pid as number);
   if (!alive || changed) {
-    const res = await run(['ip', 'netns', 'exec', lb.netns, ...DATA_PATH_NICE, '/usr/sbin/haproxy', '-q', '-D', '-f', cfg, '-p', pidFile]);
+    const res = await run(inHost(lb.netns, root, [...DATA_PATH_NICE, '/usr/sbin/haproxy', '-q', '-D', '-f', cfg, '-p', pidFile], []));
     if (res.code !== 0) throw new KdriftError(`HAProxy on lb did not start: ${res.stderr.trim() || `exit ${res.code}`}`);
   }
   await waitForPort(lb.address, HTTP_PORT, 'HAProxy on lb', undefined);
@@ -465,8 +483,8 @@ export async function labStatus(name: string = DEFAULT_LAB_NAME): Promise<LabSta
 
 /**
  * Removes everything the lab made, found by name (works on a half-built lab): processes (every process inside the
- * lab's namespaces, and the delay line), TUN/veth devices, bridge, namespaces, /etc/netns dirs, the state dir and,
- * for the default lab, Pulumi.lab.yaml.
+ * lab's namespaces, and the delay line; the hosts' mount namespaces die with them), TUN/veth devices, bridge,
+ * namespaces, the state dir (with the hosts' trees) and, for the default lab, Pulumi.lab.yaml.
  */
 export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
   preflight();
@@ -504,7 +522,8 @@ export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
     const all = [...new Set([...recorded, ...inside, ...strays])].filter((p) => p !== process.pid);
     await Promise.all(all.map((p) => stopPid(p, 1500)));
     await removeNetwork(plan);
-    for (const h of plan.hosts) removeHostEtc(h.netns);
+    // Kdrift before the sealed hosts gave each host /etc/netns/<netns>: a lab it left is cleared too.
+    for (const h of plan.hosts) rmSync(path.join('/etc/netns', h.netns), { recursive: true, force: true });
     if (name === DEFAULT_LAB_NAME) removePulumiStack(paths);
     rmSync(paths.dir, { recursive: true, force: true });
   });
@@ -516,8 +535,8 @@ export interface LabExecOptions {
 }
 
 /**
- * Runs argv inside a lab host: its network namespace AND a mount namespace with the host's /etc (ip netns exec) and
- * the machine's cgroup mounts, as an SSH session on that host sees it. argv is never turned into a shell string.
+ * Runs argv inside a lab host: its network namespace AND a mount namespace with the host's own /etc, /var/lib, /var/log,
+ * /run and the machine's cgroup mounts, as an SSH session on that host sees it. argv is never turned into a shell string.
  */
 export async function labExec(name: string, host: string, argv: readonly string[], opts: LabExecOptions = {}): Promise<RunResult> {
   validateLabName(name);
@@ -530,7 +549,7 @@ export async function labExec(name: string, host: string, argv: readonly string[
   const paths = labPaths(name);
   const sshd = readPid(paths.pidFile(`sshd-${h.name}`));
   if (isOurs(sshd, paths.host(h.name).sshdConfig)) return run(['nsenter', '-t', String(sshd), '-m', '-n', `--wd=${process.cwd()}`, '--', ...argv], opts);
-  return run(inHost(h.netns, argv), opts);
+  return run(inHost(h.netns, paths.host(h.name).root, argv), opts);
 }
 
 /** labExec that throws unless the command exits 0; returns stdout. */

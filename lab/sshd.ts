@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { runOk } from './run.js';
-import { writeIfChanged } from './etc.js';
+import { writeIfChanged } from './host-root.js';
 import { inHost } from './host-mounts.js';
 import type { LabPaths } from './paths.js';
 import type { HostPlan } from './plan.js';
@@ -18,7 +18,7 @@ export function publicKey(file: string): string {
 export function sshdConfigText(h: HostPlan, paths: LabPaths): string {
   const hp = paths.host(h.name);
   return [
-    `# sshd for lab host ${h.name} (netns ${h.netns}); started by kdrift lab up`,
+    `# sshd for lab host ${h.name} (netns ${h.netns}); written and started by kdrift lab up`,
     'Port 22',
     `ListenAddress ${h.address}`,
     `HostKey ${hp.hostKey}`,
@@ -51,8 +51,7 @@ export function writeSshdConfig(h: HostPlan, paths: LabPaths): boolean {
   return writeIfChanged(paths.host(h.name).sshdConfig, sshdConfigText(h, paths));
 }
 
+/** sshd's privilege-separation directory /run/sshd is in the host's own /run (lab/etc.ts makes it). */
 export function sshdArgv(h: HostPlan, paths: LabPaths): string[] {
-  // sshd refuses to start without its privilege-separation directory (the Debian service creates it at start).
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  return inHost(h.netns, ['/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)]);
+  return inHost(h.netns, paths.host(h.name).root, ['/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)]);
 }

@@ -1,0 +1,89 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync, symlinkSync, rmSync, chmodSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { runOk } from './run.js';
+import { SEALED_DIRS } from './host-mounts.js';
+import { NON_ROOT_USER, type LabPlan, type HostPlan } from './plan.js';
+
+/**
+ * A lab host's own tree (bound at /etc, /var/lib, /var/log, /run inside the host by lab/host-mounts.ts), made once when
+ * the host is new — like a machine installed from an image — and then the host's alone: nothing on the machine changes
+ * it later (a `useradd` here does not reach it) and nothing done inside reaches the machine.
+ *   etc/      a copy of the machine's /etc at that moment (what sshd, HAProxy, node, python3, sysctl, systemd-sysctl and
+ *             useradd expect: ld.so.cache, nsswitch.conf, login.defs, alternatives, ...), except
+ *               passwd      root's shell /bin/sh and home in the host's lab dir (dash reads no rc file: no pyenv init per
+ *                           command), plus the non-root lab user;
+ *               hosts       the lab's names (rewritten by every lab up);
+ *               sysctl.d/   the host's own: 99-sysctl.conf → ../sysctl.conf as on Debian, and 60-fleet.conf from
+ *                           provisioning (the machine's sysctl.d entries are not copied: the host starts from its baseline);
+ *               ssh/        the host's own ed25519 key and sshd_config (the machine's host keys are not copied);
+ *               netns/      not copied (other labs' state).
+ *   var/lib/, var/log/  empty: kdrift's journal, wtmp/lastlog of SSH logins land here.
+ *   run/      lock/ (1777) and sshd/ (sshd's privilege-separation directory): kdrift's fix lock, utmp, pid files.
+ * /usr/lib/sysctl.d and the rest of the filesystem are the machine's, read-only in spirit (the lab never writes them).
+ */
+export async function buildHostRoot(root: string, plan: LabPlan, h: HostPlan, homes: HostEtcPaths): Promise<void> {
+  rmSync(root, { recursive: true, force: true });
+  await copyMachineEtc(root);
+  for (const d of SEALED_DIRS) mkdirSync(path.join(root, d), { recursive: true, mode: 0o755 });
+  mkdirSync(path.join(root, 'run', 'sshd'), { mode: 0o755 });
+  mkdirSync(path.join(root, 'run', 'lock'));
+  chmodSync(path.join(root, 'run', 'lock'), 0o1777);
+  const etc = path.join(root, 'etc');
+  rmSync(path.join(etc, 'netns'), { recursive: true, force: true });
+  const ssh = path.join(etc, 'ssh');
+  mkdirSync(ssh, { recursive: true, mode: 0o755 });
+  for (const f of readdirSync(ssh)) if (f.startsWith('ssh_host_')) rmSync(path.join(ssh, f), { force: true });
+  rmSync(path.join(etc, 'sysctl.d'), { recursive: true, force: true });
+  mkdirSync(path.join(etc, 'sysctl.d'), { mode: 0o755 });
+  symlinkSync('../sysctl.conf', path.join(etc, 'sysctl.d', '99-sysctl.conf'));
+  if (!existsSync(path.join(etc, 'sysctl.conf'))) writeFileSync(path.join(etc, 'sysctl.conf'), '');
+  writeFileSync(path.join(etc, 'passwd'), hostPasswd(readOr(path.join(etc, 'passwd'), ''), homes));
+  writeHostsFile(etc, plan, h);
+}
+
+/** `cp -a`: modes, owners, symlinks and timestamps as on the machine, in one process (~1,300 entries here). */
+async function copyMachineEtc(root: string): Promise<void> {
+  mkdirSync(root, { recursive: true, mode: 0o755 });
+  await runOk(['cp', '-a', '--', '/etc', path.join(root, 'etc')]);
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+export interface HostEtcPaths {
+  home: string;
+  nonRootHome: string;
+}
+
+export function hostPasswd(machinePasswd: string, homes: HostEtcPaths): string {
+  const lines = machinePasswd
+    .split('\n')
+    .filter((l) => l.length > 0 && !l.startsWith(`${NON_ROOT_USER.name}:`))
+    .map((l) => (l.startsWith('root:') ? `root:x:0:0:root:${homes.home}:/bin/sh` : l));
+  lines.push(`${NON_ROOT_USER.name}:x:${NON_ROOT_USER.uid}:${NON_ROOT_USER.gid}:kdrift lab non-root user:${homes.nonRootHome}:/bin/sh`);
+  return lines.join('\n') + '\n';
+}
+
+/** The host's /etc/hosts: the lab's names (its own name as 127.0.1.1, as Debian's installer writes it). */
+export function writeHostsFile(etc: string, plan: LabPlan, h: HostPlan): boolean {
+  const lines = ['127.0.0.1\tlocalhost', `127.0.1.1\t${h.name}`];
+  for (const o of plan.hosts) lines.push(`${o.address}\t${o.name}`);
+  lines.push(`${plan.wan.lbAddress}\tlb-wan`, `${plan.wan.clientAddress}\tclient-wan`);
+  return writeIfChanged(path.join(etc, 'hosts'), lines.join('\n') + '\n');
+}
+
+/** In place (same inode), and only when the content differs: running hosts see the change, a warm up writes nothing. */
+export function writeIfChanged(file: string, content: string): boolean {
+  try {
+    if (readFileSync(file, 'utf8') === content) return false;
+  } catch {
+    // missing: write it
+  }
+  writeFileSync(file, content);
+  return true;
+}
