@@ -237,6 +237,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     // Namespaces, each host's own tree, LAN. A new namespace is a fresh host: a new tree (a copy of the machine's /etc
     // now), a new host key, provisioning again. An existing host keeps its tree: what was done inside it stays.
     const created = await ensureNamespaces(plan);
+    removeLegacyEtcNetns(plan);
     await Promise.all(
       plan.hosts.map(async (h) => {
         const hp = paths.host(h.name);
@@ -319,6 +320,11 @@ async function keepSealed(pid: number | undefined, markers: readonly string[], r
   if (isSealed(pid, root)) return true;
   await stopPid(pid);
   return false;
+}
+
+/** kdrift before the sealed hosts gave each host /etc/netns/<netns> (ip netns exec binds it): a lab it left is cleared. */
+function removeLegacyEtcNetns(plan: LabPlan): void {
+  for (const h of plan.hosts) rmSync(path.join('/etc/netns', h.netns), { recursive: true, force: true });
 }
 
 function anyNamespace(plan: LabPlan): boolean {
@@ -522,8 +528,7 @@ export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
     const all = [...new Set([...recorded, ...inside, ...strays])].filter((p) => p !== process.pid);
     await Promise.all(all.map((p) => stopPid(p, 1500)));
     await removeNetwork(plan);
-    // Kdrift before the sealed hosts gave each host /etc/netns/<netns>: a lab it left is cleared too.
-    for (const h of plan.hosts) rmSync(path.join('/etc/netns', h.netns), { recursive: true, force: true });
+    removeLegacyEtcNetns(plan);
     if (name === DEFAULT_LAB_NAME) removePulumiStack(paths);
     rmSync(paths.dir, { recursive: true, force: true });
   });
