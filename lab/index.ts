@@ -38,7 +38,7 @@ import {
   wanDeviceKind,
   assertSubnetFree,
 } from './network.js';
-import { buildHostRoot, writeHostsFile, writeIfChanged } from './host-root.js';
+import { buildHostRoot, ensureHostsTmpfs, releaseHostsTmpfs, writeHostsFile, writeIfChanged } from './host-root.js';
 import { provisionHost } from './provision.js';
 import { ensureKey, publicKey, writeSshdConfig, sshdArgv } from './sshd.js';
 import { haproxyConfigText } from './haproxy.js';
@@ -214,10 +214,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
 
     await assertSubnetFree(plan);
     const trace = tracer();
-    for (const d of [paths.dir, `${paths.dir}/hosts`, paths.runDir, paths.logDir]) {
+    for (const d of [paths.dir, paths.runDir, paths.logDir]) {
       mkdirSync(d, { recursive: true, mode: 0o755 });
       chmodSync(d, 0o755);
     }
+    await ensureHostsTmpfs(paths.hostsDir, name);
     writeIfChanged(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
 
     // The lab's client key, authorized on every host for root and the non-root user.
@@ -299,7 +300,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     trace('client files');
     const status = await labStatus(name);
     trace('status');
-    if (!status.healthy) throw new KdriftError(`lab ${name} is not healthy after up: ${JSON.stringify(status.services)} wan alive=${status.wan.alive}`);
+    if (!status.healthy) {
+      const deadSshd = status.hosts.filter((h) => !h.sshdAlive).map((h) => h.name);
+      throw new KdriftError(`lab ${name} is not healthy after up: ${JSON.stringify(status.services)} wan alive=${status.wan.alive} sshd dead on: ${deadSshd.join(', ') || 'none'}`);
+    }
     return status;
   });
 }
@@ -529,6 +533,7 @@ export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
     await Promise.all(all.map((p) => stopPid(p, 1500)));
     await removeNetwork(plan);
     removeLegacyEtcNetns(plan);
+    await releaseHostsTmpfs(paths.hostsDir);
     if (name === DEFAULT_LAB_NAME) removePulumiStack(paths);
     rmSync(paths.dir, { recursive: true, force: true });
   });

@@ -28,6 +28,8 @@ export function labPaths(name: string) {
     knownHosts: path.join(dir, 'known_hosts'),
     sshConfig: path.join(dir, 'ssh_config'),
     inventoryFile: path.join(dir, 'inventory.yaml'),
+    /** A tmpfs of the lab's own (lab/host-root.ts): every host's tree, key and homes. */
+    hostsDir: path.join(dir, 'hosts'),
     runDir: path.join(dir, 'run'),
     logDir: path.join(dir, 'log'),
     host: (h: LabHostName) => {

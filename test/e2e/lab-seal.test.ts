@@ -105,6 +105,7 @@ describe(`sealed lab hosts (${LAB}, 10.${SUBNET}.0.0/16): nothing a host does re
     await labDown(LAB);
     assert.equal(existsSync(labPaths(LAB).dir), false, 'lab down removes the hosts trees');
     for (const h of LAB_HOSTS) assert.equal(existsSync(`/etc/netns/${LAB}-${h}`), false);
+    assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(`/.lab/${LAB}/`), false, 'the hosts tmpfs is unmounted');
   });
 
   // The machine's /etc/passwd is never changed by a test. A `useradd` on the machine renames /etc/passwd in the machine's
@@ -118,9 +119,11 @@ describe(`sealed lab hosts (${LAB}, 10.${SUBNET}.0.0/16): nothing a host does re
       for (const d of ['/etc', '/var/lib', '/var/log', '/run']) {
         const m = mounts.filter((f) => f[4] === d);
         assert.equal(m.length, 1, `${h}: one mount at ${d}`);
-        assert.equal(m[0]?.[3], path.join(hp.root, d), `${h}: ${d} is the host's own directory`);
         // Optional fields (shared:N, master:N) would mean mounts propagate between the machine and the host.
         assert.equal(m[0]?.[6], '-', `${h}: ${d} is private (${m[0]?.join(' ')})`);
+        // The host's own directory on the lab's tmpfs (mountinfo names it from the root of that filesystem).
+        assert.deepEqual(m[0]?.slice(7, 9), ['tmpfs', `kdrift-lab-${LAB}`], `${h}: ${d} is on the lab's tmpfs`);
+        assert.equal(m[0]?.[3], `/${h}/root${d}`, `${h}: ${d} is the host's own directory`);
       }
       const underEtc = mounts.filter((f) => f[4]?.startsWith('/etc/'));
       assert.deepEqual(underEtc.map((f) => f[4]), [], `${h}: nothing bound over a file or dir inside /etc (the /etc/netns mechanism)`);

@@ -238,6 +238,7 @@ describe(`lab fleet (${LAB}, ${NET}.0.0/16)`, function () {
       assert.ok(!cmd.includes(`/.lab/${LAB}/`) && !cmd.includes(`${LAB}-`), `process ${pid} left: ${cmd.replace(/\0/g, ' ')}`);
     }
     for (const h of HOSTS) assert.equal(existsSync(`/etc/netns/${LAB}-${h}`), false);
+    assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(`/.lab/${LAB}/`), false, 'the hosts tmpfs is unmounted');
     assert.equal(existsSync(path.join(REPO, '.lab', LAB)), false);
     const st2 = await labStatus(LAB);
     assert.equal(st2.exists, false);
@@ -261,5 +262,6 @@ describe(`lab fleet (${LAB}, ${NET}.0.0/16)`, function () {
       assert.ok(!cmd.includes(`/.lab/${LAB}/`) && !cmd.includes(`${LAB}-`), `process ${pid} left: ${cmd.replace(/\0/g, ' ')}`);
     }
     for (const h of HOSTS) assert.equal(existsSync(`/etc/netns/${LAB}-${h}`), false);
+    assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(`/.lab/${LAB}/`), false, 'the hosts tmpfs is unmounted');
   });
 });
