@@ -22,7 +22,9 @@ export function sshdConfigText(h: HostPlan, paths: LabPaths): string {
     'Port 22',
     `ListenAddress ${h.address}`,
     `HostKey ${hp.hostKey}`,
-    `PidFile ${paths.pidFile(`sshd-${h.name}`)}`,
+    // lab up records the pid itself; sshd rewriting the same file (truncate, then write) after it starts listening let
+    // a status read in between find it empty and call a live sshd dead.
+    'PidFile none',
     `AuthorizedKeysFile ${paths.authorizedKeys}`,
     'PubkeyAuthentication yes',
     'PermitRootLogin prohibit-password',
