@@ -3,7 +3,7 @@ import path from 'node:path';
 import { KdriftError } from '../core/errors.js';
 import { run, runOk } from './run.js';
 import { SEALED_DIRS } from './host-mounts.js';
-import { NON_ROOT_USER, type LabPlan, type HostPlan } from './plan.js';
+import { NON_ROOT_USER, type LabPlan, type LabHostLayout } from './plan.js';
 
 /**
  * A lab host's own tree (bound at /etc, /var/lib, /var/log, /run inside the host by lab/host-mounts.ts), made once when
@@ -22,7 +22,7 @@ import { NON_ROOT_USER, type LabPlan, type HostPlan } from './plan.js';
  *   run/      lock/ (1777) and sshd/ (sshd's privilege-separation directory): kdrift's fix lock, utmp, pid files.
  * /usr/lib/sysctl.d and the rest of the filesystem are the machine's, read-only in spirit (the lab never writes them).
  */
-export async function buildHostRoot(finalRoot: string, plan: LabPlan, h: HostPlan, homes: HostEtcPaths): Promise<void> {
+export async function buildHostRoot(finalRoot: string, plan: LabPlan, h: LabHostLayout, homes: HostEtcPaths): Promise<void> {
   // Built aside and renamed into place: a tree that exists is complete (a lab up that died half-way leaves none).
   const root = `${finalRoot}.new`;
   rmSync(root, { recursive: true, force: true });
@@ -112,7 +112,7 @@ export function hostPasswd(machinePasswd: string, homes: HostEtcPaths): string {
 }
 
 /** The host's /etc/hosts: the lab's names (its own name as 127.0.1.1, as Debian's installer writes it). */
-export function writeHostsFile(etc: string, plan: LabPlan, h: HostPlan): boolean {
+export function writeHostsFile(etc: string, plan: LabPlan, h: LabHostLayout): boolean {
   const lines = ['127.0.0.1\tlocalhost', `127.0.1.1\t${h.name}`];
   for (const o of plan.hosts) lines.push(`${o.address}\t${o.name}`);
   lines.push(`${plan.wan.lbAddress}\tlb-wan`, `${plan.wan.clientAddress}\tclient-wan`);

@@ -5,7 +5,7 @@ import type { Baseline } from '../core/baseline.js';
 import { fleetBaseline } from '../stacks/baselines.js';
 import { runOk } from './run.js';
 import { inHost } from './host-mounts.js';
-import type { HostPlan } from './plan.js';
+import type { LabHostLayout } from './plan.js';
 
 /**
  * Bring a new lab host to its declared state, as a `pulumi up` would: a persisted sysctl.d file and the runtime
@@ -41,7 +41,7 @@ export function fleetConfText(host: string, values: Map<string, string>): string
 }
 
 /** `root` is the host's own tree (lab/etc.ts): the file goes to its /etc/sysctl.d. */
-export async function provisionHost(h: HostPlan, root: string): Promise<Map<string, string>> {
+export async function provisionHost(h: LabHostLayout, root: string): Promise<Map<string, string>> {
   const values = declaredSysctls(h.roles);
   writeFileSync(path.join(root, 'etc', 'sysctl.d', FLEET_CONF), fleetConfText(h.name, values));
   await applyRuntime(h, root, values);
@@ -49,7 +49,7 @@ export async function provisionHost(h: HostPlan, root: string): Promise<Map<stri
 }
 
 /** Runtime values, written inside the host (sysctl -w resolves /proc/sys/net in the caller's netns); no /sys mounts needed. */
-export async function applyRuntime(h: HostPlan, root: string, values: Map<string, string>): Promise<void> {
+export async function applyRuntime(h: LabHostLayout, root: string, values: Map<string, string>): Promise<void> {
   if (values.size === 0) return;
   for (const k of values.keys()) assertPerNetns(k);
   await runOk(inHost(h.netns, root, ['sysctl', '-q', '-w', ...[...values].map(([k, v]) => `${k}=${v}`)], []));

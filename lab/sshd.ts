@@ -3,7 +3,7 @@ import { runOk } from './run.js';
 import { writeIfChanged } from './host-root.js';
 import { inHost } from './host-mounts.js';
 import type { LabPaths } from './paths.js';
-import type { HostPlan } from './plan.js';
+import type { LabHostLayout } from './plan.js';
 
 /** Each lab host runs its own sshd: own ed25519 host key, key-only auth (the lab's client key), on its LAN address. */
 export async function ensureKey(file: string, comment: string): Promise<void> {
@@ -15,7 +15,7 @@ export function publicKey(file: string): string {
   return readFileSync(`${file}.pub`, 'utf8').trim();
 }
 
-export function sshdConfigText(h: HostPlan, paths: LabPaths): string {
+export function sshdConfigText(h: LabHostLayout, paths: LabPaths): string {
   const hp = paths.host(h.name);
   return [
     `# sshd for lab host ${h.name} (netns ${h.netns}); written and started by kdrift lab up`,
@@ -49,11 +49,11 @@ export function sshdConfigText(h: HostPlan, paths: LabPaths): string {
 }
 
 /** Writes the config; returns true when it changed (a running sshd must then be restarted). */
-export function writeSshdConfig(h: HostPlan, paths: LabPaths): boolean {
+export function writeSshdConfig(h: LabHostLayout, paths: LabPaths): boolean {
   return writeIfChanged(paths.host(h.name).sshdConfig, sshdConfigText(h, paths));
 }
 
 /** sshd's privilege-separation directory /run/sshd is in the host's own /run (lab/etc.ts makes it). */
-export function sshdArgv(h: HostPlan, paths: LabPaths): string[] {
+export function sshdArgv(h: LabHostLayout, paths: LabPaths): string[] {
   return inHost(h.netns, paths.host(h.name).root, ['/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)]);
 }

@@ -15,9 +15,10 @@ import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSyn
 import path from 'node:path';
 import { labUp, labDown, labExec, LAB_HOSTS, type LabStatus } from '../../lab/index.js';
 import { labPaths } from '../../lab/paths.js';
-import { runKdrift, distIsStale, buildDist } from './fix-lab.js';
-import { slotName, slotSubnet } from './slot.js';
-import { execOut } from './exec-out.js';
+import { runKdrift } from '../support/fix-lab.js';
+import { ensureDist } from '../support/dist.js';
+import { slotName, slotSubnet } from '../support/slot.js';
+import { execOut } from '../support/exec-out.js';
 
 const LAB = slotName('kdse');
 const SUBNET = slotSubnet(74);
@@ -95,7 +96,7 @@ describe(`sealed lab hosts (${LAB}, 10.${SUBNET}.0.0/16): nothing a host does re
   before(async function () {
     if (process.getuid?.() !== 0) this.skip(); // namespaces, mounts and sshd need root
     // The probe agent that verifies a fix runs on the hosts from dist/: it must match the sources.
-    if (distIsStale()) buildDist();
+    ensureDist();
     st = await labUp({ name: LAB, subnet: SUBNET });
     ourIds = LAB_HOSTS.map((h) => String(statSync(`/run/netns/${LAB}-${h}`).ino));
   });

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { labUp, labDown, labStatus, labExecOk, type LabStatus } from '../../lab/index.js';
 import { runLoad, measureConnect } from '../../lab/load-run.js';
-import { slotName, slotSubnet } from './slot.js';
-import { execOut } from './exec-out.js';
+import { slotName, slotSubnet } from '../support/slot.js';
+import { execOut } from '../support/exec-out.js';
 
 const LAB = slotName('kdla');
 const SUBNET = slotSubnet(71);
