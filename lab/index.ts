@@ -243,6 +243,9 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       plan.hosts.map(async (h) => {
         const hp = paths.host(h.name);
         if (created.has(h.name) || !existsSync(hp.etc)) {
+          // A running host without a tree (made by an older kdrift, or its state removed by hand) has processes that
+          // see another tree, or none: they go, and the host starts again in its new tree.
+          if (!created.has(h.name)) await Promise.all((await netnsPids(h.netns)).map((pid) => stopPid(pid, 1500)));
           rmSync(hp.provisioned, { force: true });
           await buildHostRoot(hp.root, plan, h, { home: hp.home, nonRootHome: hp.nonRootHome });
         } else {
