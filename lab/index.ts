@@ -255,6 +255,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       }),
     );
     trace('host trees');
+    // A new namespace whose predecessor was deleted while its processes ran: the root end of the old veth outlives it.
+    await Promise.all(plan.hosts.filter((h) => created.has(h.name)).map((h) => run(['ip', 'link', 'del', h.vethRoot])));
     await ensureLan(plan);
     for (const h of plan.hosts) {
       const hp = paths.host(h.name);

@@ -184,4 +184,17 @@ describe(`sealed lab hosts (${LAB}, 10.${SUBNET}.0.0/16): nothing a host does re
     assert.deepEqual(changed(before, machineShot(), ourIds), [], 'the machine files changed');
     assert.ok(lstatSync(path.join(app2.etc, 'passwd')).isFile());
   });
+
+  it("after lab down and up, a host starts from a new tree: an earlier host's journal, lock and users are not its", async () => {
+    // Journals and locks used to be named by netns inode ids in the machine's /var/lib and /run, and the kernel reuses
+    // those ids: a later lab's host could pick up an earlier one's journal. Now they are in the host's own tree, which
+    // goes with the lab.
+    await sshOk(st, 'lb', 'mkdir -p /var/lib/kdrift/journal /run/lock/kdrift-fix-netX.lock && echo {} > /var/lib/kdrift/journal/earlier.json && useradd -M kdearlier');
+    await labDown(LAB);
+    st = await labUp({ name: LAB, subnet: SUBNET });
+    assert.equal(st.healthy, true);
+    const seen = await sshOk(st, 'lb', 'ls -A /var/lib /run/lock; getent passwd kdearlier || echo no-kdearlier');
+    assert.doesNotMatch(seen, /kdrift|earlier\.json|kdrift-fix-net/);
+    assert.match(seen, /^no-kdearlier$/m);
+  });
 });
