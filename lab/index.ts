@@ -1,7 +1,8 @@
 /**
  * The embedded lab fleet: `lb`, `app1`, `app2`, `client` as network namespaces on this machine, joined by a bridge
- * in the root namespace, each sealed in its own mount namespace (own /etc, /var/lib, /var/log, /run) with its own sshd; HAProxy on lb in front of an HTTP app server on app1/app2;
- * and a WAN link (TUN + user-space delay line) between client and lb so round-trip time is real.
+ * in the root namespace, each sealed in its own mount namespace (own /etc, /var/lib, /var/log, /run) with its own
+ * sshd; HAProxy on lb in front of an HTTP app server on app1/app2; and a WAN link (TUN + user-space delay line)
+ * between client and lb so round-trip time is real.
  * lab/README.md describes it; this module is the API tests and the CLI use.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, chownSync, chmodSync, openSync, closeSync } from 'node:fs';
@@ -265,7 +266,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       writeFileSync(hp.provisioned, new Date().toISOString() + '\n');
     }
 
-    trace('namespaces, /etc, LAN, provisioning');
+    trace('LAN, provisioning');
     // WAN: TUN devices + delay line, or a plain veth.
     const devicesChanged = await ensureWanDevices(plan, useDelayLine ? 'tun' : 'veth');
     await ensureDelayLine(plan, paths, useDelayLine ? { script: scripts.delay, rttMs, bandwidthBytesPerSec } : undefined, devicesChanged);

@@ -40,7 +40,7 @@ export function fleetConfText(host: string, values: Map<string, string>): string
   return lines.join('\n') + '\n';
 }
 
-/** `root` is the host's own tree (lab/etc.ts): the file goes to its /etc/sysctl.d. */
+/** `root` is the host's own tree (lab/host-root.ts): the file goes to its /etc/sysctl.d. */
 export async function provisionHost(h: LabHostLayout, root: string): Promise<Map<string, string>> {
   const values = declaredSysctls(h.roles);
   writeFileSync(path.join(root, 'etc', 'sysctl.d', FLEET_CONF), fleetConfText(h.name, values));
