@@ -53,7 +53,7 @@ export function writeSshdConfig(h: LabHostLayout, paths: LabPaths): boolean {
   return writeIfChanged(paths.host(h.name).sshdConfig, sshdConfigText(h, paths));
 }
 
-/** sshd's privilege-separation directory /run/sshd is in the host's own /run (lab/etc.ts makes it). */
+/** sshd's privilege-separation directory /run/sshd is in the host's own /run (lab/host-root.ts makes it). */
 export function sshdArgv(h: LabHostLayout, paths: LabPaths): string[] {
   return inHost(h.netns, paths.host(h.name).root, ['/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)]);
 }
