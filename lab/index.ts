@@ -555,17 +555,25 @@ export interface LabExecOptions {
  * /run and the machine's cgroup mounts, as an SSH session on that host sees it. argv is never turned into a shell string.
  */
 export async function labExec(name: string, host: string, argv: readonly string[], opts: LabExecOptions = {}): Promise<RunResult> {
+  if (argv.length === 0) throw new KdriftError('labExec: empty command');
+  return run([...labHostPrefix(name, host), ...argv], opts);
+}
+
+/**
+ * What labExec puts before a command to run it inside the lab host, for a caller that spawns the process itself.
+ * (`ip netns exec NS` alone gives the host's network namespace with the MACHINE's /etc: never the way into a lab host.)
+ */
+export function labHostPrefix(name: string, host: string): string[] {
   validateLabName(name);
   const state = readState(labPaths(name));
   const h: LabHostLayout = labHostLayout(labPlan(name, state?.subnet ?? DEFAULT_SUBNET), host);
   if (!netnsExists(h.netns)) throw new KdriftError(`lab ${name} has no host ${host} (namespace ${h.netns} does not exist): run kdrift lab up`);
-  if (argv.length === 0) throw new KdriftError('labExec: empty command');
   // Join the running sshd's namespaces when we can (exactly an SSH session's view, and as cheap as ip netns exec);
   // else make the same view afresh (remounting the machine's /sys mounts costs ~0.1 s).
   const paths = labPaths(name);
   const sshd = readPid(paths.pidFile(`sshd-${h.name}`));
-  if (isOurs(sshd, paths.host(h.name).sshdConfig)) return run(['nsenter', '-t', String(sshd), '-m', '-n', `--wd=${process.cwd()}`, '--', ...argv], opts);
-  return run(inHost(h.netns, paths.host(h.name).root, argv), opts);
+  if (isOurs(sshd, paths.host(h.name).sshdConfig)) return ['nsenter', '-t', String(sshd), '-m', '-n', `--wd=${process.cwd()}`, '--'];
+  return inHost(h.netns, paths.host(h.name).root, []);
 }
 
 /** labExec that throws unless the command exits 0; returns stdout. */
