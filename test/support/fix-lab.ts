@@ -19,32 +19,33 @@ export { REPO };
 /** kdrift's journal directory on a host, relative to its root: on a lab host, in the host's own /var/lib. */
 const JOURNAL_DIR = 'var/lib/kdrift/journal';
 
-export async function upLab(): Promise<LabStatus> {
+/** Brings up the kdfx lab, or another lab (name, subnet) a test file owns. */
+export async function upLab(lab = LAB, subnet = SUBNET): Promise<LabStatus> {
   // The probe agent runs on the hosts from dist/ while the checks that call it run from the sources here: they must agree.
   ensureDist();
   // lab up is idempotent; retry once on a transient failure of a helper process. The lab's helpers (and the probe agent
   // on the hosts) run from dist/: when it is older than the sources, rebuild it first (tsc emits even when some other
   // file of the tree has a type error).
   try {
-    return await labUp({ name: LAB, subnet: SUBNET });
+    return await labUp({ name: lab, subnet });
   } catch (err) {
     if (/older than|is missing: build/.test((err as Error).message)) buildDist();
-    return labUp({ name: LAB, subnet: SUBNET });
+    return labUp({ name: lab, subnet });
   }
 }
 
-export function netnsName(host: string): string {
-  return `${LAB}-${host}`;
+export function netnsName(host: string, lab = LAB): string {
+  return `${lab}-${host}`;
 }
 
 /** The host's own tree (bound at /etc, /var/lib, /run inside it) as seen from the machine. */
-function hostRoot(host: string): string {
-  return labPaths(LAB).host(host as LabHostName).root;
+function hostRoot(host: string, lab = LAB): string {
+  return labPaths(lab).host(host as LabHostName).root;
 }
 
 /** The host's /etc as seen from the machine (the lab binds this directory at /etc inside the host). */
-export function etcDir(host: string): string {
-  return path.join(hostRoot(host), 'etc');
+export function etcDir(host: string, lab = LAB): string {
+  return path.join(hostRoot(host, lab), 'etc');
 }
 
 export type FileShot = { link: string } | { b64: string; mode: number; uid: number; gid: number };
@@ -60,13 +61,13 @@ function shotFile(p: string): FileShot {
 }
 
 /** Every file of the host's sysctl.d + sysctl.conf (bytes, mode, owner, symlink targets) and the runtime values of `keys`. */
-export async function hostShot(host: string, keys: readonly string[]): Promise<HostShot> {
-  const dir = etcDir(host);
+export async function hostShot(host: string, keys: readonly string[], lab = LAB): Promise<HostShot> {
+  const dir = etcDir(host, lab);
   const files: Record<string, FileShot> = {};
   for (const name of readdirSync(path.join(dir, 'sysctl.d')).sort()) files[`sysctl.d/${name}`] = shotFile(path.join(dir, 'sysctl.d', name));
   files['sysctl.conf'] = shotFile(path.join(dir, 'sysctl.conf'));
   const procPaths = keys.map((k) => `/proc/sys/${k.replace(/\./g, '/')}`);
-  const res = await labExec(LAB, host, ['sh', '-c', 'for p; do printf "%s=" "$p"; cat "$p"; done', 'sh', ...procPaths]);
+  const res = await labExec(lab, host, ['sh', '-c', 'for p; do printf "%s=" "$p"; cat "$p"; done', 'sh', ...procPaths]);
   if (res.code !== 0) throw new Error(`reading runtime values on ${host}: ${res.stderr}`);
   const runtime: Record<string, string> = {};
   for (const line of res.stdout.split('\n').filter(Boolean)) {
@@ -77,8 +78,8 @@ export async function hostShot(host: string, keys: readonly string[]): Promise<H
 }
 
 /** Puts a host back to a snapshot: files rewritten / removed, runtime values written back. */
-export async function restoreShot(host: string, shot: HostShot): Promise<void> {
-  const dir = etcDir(host);
+export async function restoreShot(host: string, shot: HostShot, lab = LAB): Promise<void> {
+  const dir = etcDir(host, lab);
   for (const name of readdirSync(path.join(dir, 'sysctl.d'))) {
     if (!(`sysctl.d/${name}` in shot.files)) rmSync(path.join(dir, 'sysctl.d', name), { force: true });
   }
@@ -98,7 +99,7 @@ export async function restoreShot(host: string, shot: HostShot): Promise<void> {
   }
   const args = Object.entries(shot.runtime).map(([k, v]) => `${k}=${v}`);
   if (args.length) {
-    const res = await labExec(LAB, host, ['sysctl', '-q', '-w', ...args]);
+    const res = await labExec(lab, host, ['sysctl', '-q', '-w', ...args]);
     if (res.code !== 0) throw new Error(`restoring runtime values on ${host}: ${res.stderr}`);
   }
 }
@@ -107,9 +108,9 @@ export async function restoreShot(host: string, shot: HostShot): Promise<void> {
 export const HARDENING_FILE = '99-hardening.conf';
 export const HARDENING_TEXT = `# written by harden.sh (CIS 3.3.x)\nnet.ipv4.tcp_syncookies = 1\n${WS}=0\n`;
 
-export async function injectOutage(host = 'lb'): Promise<void> {
-  writeFileSync(path.join(etcDir(host), 'sysctl.d', HARDENING_FILE), HARDENING_TEXT, { mode: 0o644 });
-  const res = await labExec(LAB, host, ['sysctl', '-q', '-w', `${WS}=0`]);
+export async function injectOutage(host = 'lb', lab = LAB): Promise<void> {
+  writeFileSync(path.join(etcDir(host, lab), 'sysctl.d', HARDENING_FILE), HARDENING_TEXT, { mode: 0o644 });
+  const res = await labExec(lab, host, ['sysctl', '-q', '-w', `${WS}=0`]);
   if (res.code !== 0) throw new Error(`injecting drift: ${res.stderr}`);
 }
 
