@@ -14,3 +14,4 @@ export {
   type RunChecksOptions,
   type ProgressEvent,
 } from './run.js';
+export { KeptSessions } from './kept-sessions.js';
