@@ -36,6 +36,8 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '1' },
     peers: { type: 'string', default: 'kdrift,ssh2,openssh,ansible,every' },
     'every-runs': { type: 'string', default: '4' },
+    /** Write kdrift's V8 CPU profile here and print its top functions by self time. */
+    'cpu-prof': { type: 'string' },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -177,7 +179,8 @@ async function main(): Promise<void> {
     const peers: Record<string, () => Promise<Row>> = {
       kdrift: async () => {
         const s0 = f.serverCpuMs();
-        const m = await measure([process.execPath, path.join(REPO, 'bin/kdrift.js'), 'report', '--inventory', inventoryFile, '--format', 'json', '--concurrency', String(CONCURRENCY), '--fail-on', 'none']);
+        const prof = values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(values['cpu-prof'])] : [];
+        const m = await measure([process.execPath, ...prof, path.join(REPO, 'bin/kdrift.js'), 'report', '--inventory', inventoryFile, '--format', 'json', '--concurrency', String(CONCURRENCY), '--fail-on', 'none']);
         const server = f.serverCpuMs() - s0;
         const report = JSON.parse(m.stdout) as { hosts: { name: string; status: string; findings: unknown[]; error?: string }[] };
         const bad = report.hosts.filter((h) => h.status === 'error' || h.findings.length !== keys.length * 2);
@@ -222,6 +225,7 @@ async function main(): Promise<void> {
       rows.push(got);
     }
     printTable(rows);
+    if (values['cpu-prof']) printProfile(path.resolve(values['cpu-prof']));
     if (PEERS.includes('every')) await every(f, inventoryFile);
     console.log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   } finally {
@@ -229,6 +233,30 @@ async function main(): Promise<void> {
     process.off('SIGTERM', onSignal);
     await stopAll();
   }
+}
+
+/** Top functions by self time over the .cpuprofile files in dir (V8's format: nodes + samples + timeDeltas). */
+function printProfile(dir: string): void {
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const file of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
+    const p = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as {
+      nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+      samples: number[];
+      timeDeltas: number[];
+    };
+    const byId = new Map(p.nodes.map((n) => [n.id, n]));
+    p.samples.forEach((id, i) => {
+      const n = byId.get(id);
+      const dt = p.timeDeltas[i] ?? 0;
+      total += dt;
+      if (!n) return;
+      const where = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+      self.set(where, (self.get(where) ?? 0) + dt);
+    });
+  }
+  console.log(`\nkdrift CPU profile (${dir}), top self time of ${(total / 1000).toFixed(0)} ms sampled:`);
+  for (const [where, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${(us / 1000).toFixed(0).padStart(6)} ms  ${where}`);
 }
 
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
