@@ -49,6 +49,8 @@ const SYSCTL_DIRS = ['/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d'
 interface Measured {
   wallS: number;
   cpuS: number;
+  /** Of cpuS, in the kernel (loopback sends are processed in the sender's syscalls). */
+  sysS: number;
   maxRssKb: number;
   code: number;
   stdout: string;
@@ -64,7 +66,7 @@ function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<
     'w = time.monotonic() - t\n' +
     'r = resource.getrusage(resource.RUSAGE_CHILDREN)\n' +
     'sys.stderr.buffer.write(p.stderr)\n' +
-    'sys.stdout.write(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "rss": r.ru_maxrss, "code": p.returncode, "out": p.stdout.decode("utf8", "replace")}))\n';
+    'sys.stdout.write(json.dumps({"wall": w, "cpu": r.ru_utime + r.ru_stime, "sys": r.ru_stime, "rss": r.ru_maxrss, "code": p.returncode, "out": p.stdout.decode("utf8", "replace")}))\n';
   return new Promise((resolve, reject) => {
     const c = spawn('python3', ['-c', py, ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -74,8 +76,8 @@ function measure(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<
     c.on('error', reject);
     c.on('close', () => {
       try {
-        const j = JSON.parse(out) as { wall: number; cpu: number; rss: number; code: number; out: string };
-        resolve({ wallS: j.wall, cpuS: j.cpu, maxRssKb: j.rss, code: j.code, stdout: j.out, stderr: err });
+        const j = JSON.parse(out) as { wall: number; cpu: number; sys: number; rss: number; code: number; out: string };
+        resolve({ wallS: j.wall, cpuS: j.cpu, sysS: j.sys, maxRssKb: j.rss, code: j.code, stdout: j.out, stderr: err });
       } catch {
         reject(new Error(`measuring ${argv.join(' ')} failed: ${err}`));
       }
@@ -108,6 +110,7 @@ interface Row {
   peer: string;
   wallS: number;
   cpuMsPerHost: number;
+  sysMsPerHost: number;
   rssMb: number;
   serverMsPerHost: number;
   note: string;
@@ -207,7 +210,7 @@ async function main(): Promise<void> {
       return row(label, m, server, 'one connection + one exec per host');
     }
     function row(peerName: string, m: Measured, serverMs: number, note: string): Row {
-      return { peer: peerName, wallS: m.wallS, cpuMsPerHost: (m.cpuS * 1000) / HOSTS, rssMb: m.maxRssKb / 1024, serverMsPerHost: serverMs / HOSTS, note };
+      return { peer: peerName, wallS: m.wallS, cpuMsPerHost: (m.cpuS * 1000) / HOSTS, sysMsPerHost: (m.sysS * 1000) / HOSTS, rssMb: m.maxRssKb / 1024, serverMsPerHost: serverMs / HOSTS, note };
     }
 
     const rows: Row[][] = [];
@@ -219,7 +222,7 @@ async function main(): Promise<void> {
       for (const p of rotated) {
         await new Promise((res) => setTimeout(res, 500)); // let sshd reap the previous peer's sessions
         const x = await (peers[p] as () => Promise<Row>)();
-        console.log(`  run ${r + 1} ${x.peer.padEnd(14)} ${x.wallS.toFixed(2)} s wall, ${x.cpuMsPerHost.toFixed(2)} ms CPU/host, ${x.rssMb.toFixed(0)} MB peak RSS, sshd ${x.serverMsPerHost.toFixed(1)} ms/host`);
+        console.log(`  run ${r + 1} ${x.peer.padEnd(14)} ${x.wallS.toFixed(2)} s wall, ${x.cpuMsPerHost.toFixed(2)} ms CPU/host (${x.sysMsPerHost.toFixed(2)} sys), ${x.rssMb.toFixed(0)} MB peak RSS, sshd ${x.serverMsPerHost.toFixed(1)} ms/host`);
         got.push(x);
       }
       rows.push(got);

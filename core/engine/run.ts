@@ -211,8 +211,11 @@ function connectFailed(host: HostEntry, err: unknown): HostReport {
   return { name: host.name, roles: host.roles, status: 'error', error: hostErrorText(err), findings: [] };
 }
 
-/** One connection for this run, closed after it. */
-async function checkFresh(host: HostEntry, opts: RunChecksOptions, check: CheckHostOptions): Promise<HostReport> {
+/**
+ * One connection for this run. It is closed without holding the host's concurrency slot (the goodbye is a round
+ * trip the next host need not wait for); runChecks awaits every close before it returns.
+ */
+async function checkFresh(host: HostEntry, opts: RunChecksOptions, check: CheckHostOptions, closing: Promise<void>[]): Promise<HostReport> {
   let session: HostSession | undefined;
   try {
     session = await openSession(host, opts.sessionOptions);
@@ -220,7 +223,7 @@ async function checkFresh(host: HostEntry, opts: RunChecksOptions, check: CheckH
   } catch (err) {
     return connectFailed(host, err);
   } finally {
-    await session?.close().catch(() => undefined);
+    if (session) closing.push(session.close().catch(() => undefined));
   }
 }
 
@@ -259,14 +262,16 @@ export async function runChecks(opts: RunChecksOptions): Promise<Report> {
     ...(opts.sysctlRoot !== undefined ? { sysctlRoot: typeof opts.sysctlRoot === 'function' ? opts.sysctlRoot(host) : opts.sysctlRoot } : {}),
     ...(opts.sessionOptions.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.sessionOptions.commandTimeoutMs } : {}),
   });
+  const closing: Promise<void>[] = [];
   const hosts = await mapLimit(opts.hosts, Math.max(1, opts.concurrency), async (host) => {
     const t0 = Date.now();
-    const report = opts.keptSessions ? await checkKept(opts.keptSessions, host, opts.baseline, checkOpts(host)) : await checkFresh(host, opts, checkOpts(host));
+    const report = opts.keptSessions ? await checkKept(opts.keptSessions, host, opts.baseline, checkOpts(host)) : await checkFresh(host, opts, checkOpts(host), closing);
     if (report.status === 'error') report.durationMs = Date.now() - t0;
     done += 1;
     opts.onProgress?.({ host: host.name, status: report.status, done, total: opts.hosts.length });
     return report;
   });
+  await Promise.all(closing);
   const expiredSuppressions = expiredList(expired);
   return assignFindingIds({
     version: REPORT_VERSION,
