@@ -12,3 +12,4 @@ export {
   type ConnectionSample,
 } from './observation.js';
 export { addCounters, zeroCounters, type PortCounters } from './counters.js';
+export { OBSERVER_NAMES, DEFAULT_OBSERVERS, observerNamed, type ObserverName } from './observers/index.js';

@@ -8,7 +8,6 @@ export {
   runChecks,
   verdictFor,
   behaviourKey,
-  loadBehaviourChecks,
   type CheckPlan,
   type CheckHostOptions,
   type RunChecksOptions,

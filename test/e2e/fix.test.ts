@@ -12,9 +12,9 @@ import { labDown, labExec, type LabStatus } from '../../lab/index.js';
 import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
 import { collectSysctlState, resolvePersisted } from '../../checks/sysctl-persisted.js';
-import { collectBehaviours } from '../../checks/behaviours.js';
+import { collectBehaviours } from '../../checks/agent-run.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
-import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.schema.js';
 import type { Finding } from '../../core/finding.js';
 import {
   LAB,
