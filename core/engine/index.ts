@@ -14,3 +14,4 @@ export {
   type ProgressEvent,
 } from './run.js';
 export { KeptSessions } from './kept-sessions.js';
+export { WRITE_LOG_PATH, attributeRuntimeDrift, lastWriters, describeWriter, type LoggedWrite } from './write-log.js';

@@ -13,6 +13,7 @@ import type { HostSession } from '../session.js';
 import { openSession, type SessionOptions } from '../sessions.js';
 import { mapLimit } from '../pool.js';
 import type { KeptSessions } from './kept-sessions.js';
+import { attributeRuntimeDrift } from './write-log.js';
 import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind } from '../../checks/index.js';
 import {
   REPORT_VERSION,
@@ -102,6 +103,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
+      await attributeRuntimeDrift(session, findings);
     }
   } catch (err) {
     return { ...base, status: 'error', error: hostErrorText(err), findings, durationMs: Date.now() - started };
