@@ -3,6 +3,7 @@
  * OpenSSH known_hosts (core/known-hosts.ts; accept-new records a key only after the key exchange proved the server
  * holds it), and a connect timeout that names the stage that stalled. Every failure is a HostError saying what failed.
  */
+import { stat } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
 import { HostError, KdriftError } from './errors.js';
@@ -154,6 +155,31 @@ export async function connectSsh(entry: SessionTarget, opts: SshConnectOptions):
   return client;
 }
 
+interface Identity {
+  raw: Buffer;
+  parsed: ReturnType<typeof utils.parseKey>;
+}
+
+/**
+ * Identity files read and parsed once per content: a fleet run uses one key for a thousand hosts, and parsing it is
+ * asymmetric-key work. Keyed by path + (inode, size, mtime), so a replaced key is read again (report --every).
+ */
+const identities = new Map<string, { sig: string; identity: Promise<Identity> }>();
+
+async function readIdentity(file: string): Promise<Identity> {
+  const st = await stat(file);
+  const sig = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  const hit = identities.get(file);
+  if (hit?.sig === sig) return hit.identity;
+  // Regular files only, at most 1 MiB: a named pipe or a device as identityFile is an error, not a hang.
+  const identity = readInputFileBytes(file, file, 1024 * 1024).then((raw) => ({ raw, parsed: utils.parseKey(raw) }));
+  identities.set(file, { sig, identity });
+  identity.catch(() => {
+    if (identities.get(file)?.identity === identity) identities.delete(file);
+  });
+  return identity;
+}
+
 async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): Promise<Credentials> {
   const agent = opts.agentSocket ?? process.env.SSH_AUTH_SOCK ?? undefined;
   const tried: string[] = [];
@@ -167,14 +193,14 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
     privateKey = opts.privateKey;
     tried.push('the private key given');
   } else if (entry.identityFile) {
-    let raw: Buffer;
+    let identity: Identity;
     try {
-      raw = await readInputFileBytes(entry.identityFile, entry.identityFile, 1024 * 1024);
+      identity = await readIdentity(entry.identityFile);
     } catch (err) {
-      const why = err instanceof KdriftError ? err.message.replace(`${entry.identityFile}: `, '') : String(err);
-      throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${why === 'file not found' ? 'no such file' : why}`);
+      const why = err instanceof KdriftError ? err.message.replace(`${entry.identityFile}: `, '') : ((err as NodeJS.ErrnoException).code ?? String(err));
+      throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${why === 'file not found' || why === 'ENOENT' ? 'no such file' : why}`);
     }
-    const parsed = utils.parseKey(raw);
+    const { raw, parsed } = identity;
     if (parsed instanceof Error) {
       if (/encrypted|passphrase/i.test(parsed.message)) {
         encryptedNote = `identity file ${entry.identityFile} is encrypted and kdrift asks for no passphrase: load it into ssh-agent (ssh-add ${entry.identityFile}) and set SSH_AUTH_SOCK`;
