@@ -75,9 +75,8 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
   let tmp: string;
   let lb: HostEntry;
   let lbLock: string;
-  let lbNetns: string;
-  /** lb's journals only: /var/lib/kdrift/journal is the machine's, other runs' labs write theirs there too. */
-  const lbJournals = () => journals().filter((j) => j.startsWith(`${lbNetns}-`));
+  /** lb's journals (`lb/<file>`): each sealed lab host has its own /var/lib. */
+  const lbJournals = () => journals().filter((j) => j.startsWith('lb/'));
 
   before(async () => {
     status = await upLab();
@@ -85,10 +84,9 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
     journalsBefore = journals();
     tmp = mkdtempSync(path.join(tmpdir(), 'kdrift-hostile-e2e-'));
     lb = await labHost(status, 'lb');
-    // /run/lock is the machine's: other runs' labs leave their own locks there; only lb's is this test's business.
+    // lb's own lock (leftLocks names them `host/file`).
     const ns = await labExec(LAB, 'lb', ['readlink', '/proc/self/ns/net']);
-    lbNetns = /\[(\d+)\]/.exec(ns.stdout)?.[1] ?? '?';
-    lbLock = `kdrift-fix-net${lbNetns}.lock`;
+    lbLock = `lb/kdrift-fix-net${/\[(\d+)\]/.exec(ns.stdout)?.[1] ?? '?'}.lock`;
   });
 
   afterEach(async () => {
@@ -97,8 +95,7 @@ describe('kdrift fix against a hostile host, an impatient reader, and a revert (
 
   after(async () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
-    // Only this run's journals of lb: other runs share the directory.
-    if (lbNetns) removeJournals(journals().filter((j) => !j.startsWith(`${lbNetns}-`) || (journalsBefore ?? []).includes(j)));
+    removeJournals(journalsBefore ?? journals());
     await labDown(LAB);
   });
 
