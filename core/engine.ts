@@ -7,13 +7,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Baseline, SysctlExpectation } from './baseline.js';
 import type { BehaviourSpec } from '../checks/registry.js';
-import { KdriftError, HostError, errorMessage } from './errors.js';
+import { HostError, errorMessage } from './errors.js';
 import type { Finding } from './finding.js';
 import type { HostEntry, Inventory } from './inventory.js';
 import type { HostSession } from './session.js';
 import { openSession, type SessionOptions } from './sessions.js';
 import { mapLimit } from './pool.js';
 import { makeSysctlCheck } from '../checks/sysctl.js';
+import { mergeRoleSysctls } from './sysctl-rules/index.js';
 import type { CheckContext, CheckKind } from '../checks/kind.js';
 import {
   REPORT_VERSION,
@@ -35,28 +36,14 @@ export interface HostPlan {
   behaviours: { spec: BehaviourSpec; role: string }[];
 }
 
-/** Merges the host's roles. Same key in two roles: fine when the declarations are identical, an error otherwise. */
+/** Merges the host's roles: sysctls by the sysctl rules' role merge (a key declared differently is an error). */
 export function planHost(host: HostEntry, baseline: Baseline): HostPlan {
-  const sysctls = new Map<string, SysctlExpectation>();
-  const sysctlRoles = new Map<string, string>();
+  const merged = mergeRoleSysctls(host.roles, baseline, `host ${host.name}`);
+  const sysctls = new Map<string, SysctlExpectation>([...merged].map(([k, d]) => [k, d.exp]));
+  const sysctlRoles = new Map<string, string>([...merged].map(([k, d]) => [k, d.roles[0] as string]));
   const behaviours: HostPlan['behaviours'] = [];
   for (const role of host.roles) {
-    const rb = baseline.roles[role];
-    if (!rb) {
-      throw new KdriftError(`has role "${role}", which the baseline does not declare (roles: ${Object.keys(baseline.roles).join(', ')})`, `host ${host.name}`);
-    }
-    for (const [key, exp] of rb.sysctls) {
-      const prevRole = sysctlRoles.get(key);
-      if (prevRole !== undefined) {
-        if (!isDeepStrictEqual(sysctls.get(key), exp)) {
-          throw new KdriftError(`roles "${prevRole}" and "${role}" declare ${key} differently; make them agree or split the host's roles`, `host ${host.name}`);
-        }
-        continue;
-      }
-      sysctls.set(key, exp);
-      sysctlRoles.set(key, role);
-    }
-    for (const spec of rb.behaviours) {
+    for (const spec of baseline.roles[role]?.behaviours ?? []) {
       if (!behaviours.some((b) => isDeepStrictEqual(b.spec, spec))) behaviours.push({ spec, role });
     }
   }

@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { Baseline } from '../core/baseline.js';
-import { describeExpectation } from '../core/baseline.js';
+import { describeExpectation } from '../core/sysctl-rules/index.js';
 import type { HostEntry } from '../core/inventory.js';
 import { planHost } from '../core/engine.js';
 

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { labDown, labExec, type LabStatus } from '../../lab/index.js';
 import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
-import { collectSysctlState, resolvePersisted } from '../../checks/sysctl-persisted.js';
+import { collectSysctlState } from '../../checks/sysctl-persisted.js';
+import { observeSysctl } from '../../checks/sysctl.js';
 import { collectBehaviours } from '../../checks/behaviours.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
 import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
@@ -105,10 +106,11 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     try {
       const state = await collectSysctlState(session, [WS]);
       assert.equal(state.runtime.get(WS), '1');
-      const eff = resolvePersisted(state.files, [WS]).get(WS);
-      const last = eff?.[eff.length - 1];
-      assert.equal(last?.value, '1');
-      assert.equal(last?.file, '/etc/sysctl.d/90-kdrift.conf');
+      const boot = observeSysctl(state, [WS]).boot.get(WS);
+      // Both boot appliers (systemd-sysctl and procps sysctl --system) give the declared value.
+      assert.equal(boot?.['systemd-sysctl'].value, '1');
+      assert.equal(boot?.['sysctl --system'].value, '1');
+      assert.equal(boot?.['systemd-sysctl'].source?.entry.name, '90-kdrift.conf');
     } finally {
       await session.close();
     }
@@ -150,8 +152,9 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     const session = await openSession(lb, { knownHostsPath: status.knownHosts });
     try {
       const state = await collectSysctlState(session, [WS]);
-      const eff = resolvePersisted(state.files, [WS]).get(WS);
-      assert.equal(eff?.[eff.length - 1]?.value, '1');
+      const boot = observeSysctl(state, [WS]).boot.get(WS);
+      assert.equal(boot?.['systemd-sysctl'].value, '1');
+      assert.equal(boot?.['sysctl --system'].value, '1');
     } finally {
       await session.close();
     }

@@ -1,0 +1,73 @@
+/**
+ * The sysctl.d family of one host as collected (bytes), and the order in which each boot applier reads it.
+ *
+ * systemd-sysctl (conf_files_list_strv with no flags): every entry whose name ends in `.conf` and does not start with
+ * `.`, whatever it is — a regular file, a symlink (followed when opened), a /dev/null link (reads nothing: a mask), a
+ * directory (fails to read: contributes nothing, and still hides the same name in later directories), a dangling
+ * link (ENOENT, ignored). Per name the first directory wins; names sort bytewise (strcmp).
+ * procps `sysctl --system`: every name of at least 5 bytes ending in `.conf` (hidden ones too), first directory wins,
+ * sorted bytewise; then /etc/sysctl.conf when it is a regular file (after links).
+ */
+import type { Bytes } from './bytes.js';
+import { displayBytes } from './bytes.js';
+import { PROCPS_SYSCTL_DIRS, SYSTEMD_SYSCTL_DIRS, SYSCTL_CONF, type Applier } from './paths.js';
+
+/**
+ * file: readable content; masked: a link to /dev/null; directory; dangling: a link to nothing; other: a device, fifo or
+ * socket (a boot may block on it); unreadable: exists but this session cannot read it (a boot, as root, can).
+ */
+export type EntryKind = 'file' | 'masked' | 'directory' | 'dangling' | 'other' | 'unreadable';
+
+export interface SysctlEntry {
+  /** The directory it was listed in ('/etc' for /etc/sysctl.conf). */
+  dir: string;
+  name: Bytes;
+  kind: EntryKind;
+  /** For a symlink: the path it resolves to. */
+  target?: Bytes;
+  content?: Bytes;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface SysctlTree {
+  /** Entries of every directory in SYSCTL_DIRS (one listing per directory; /lib/sysctl.d left out when it is /usr/lib's). */
+  entries: SysctlEntry[];
+  /** /etc/sysctl.conf itself; null when absent. */
+  sysctlConf: SysctlEntry | null;
+}
+
+export function entryPath(e: Pick<SysctlEntry, 'dir' | 'name'>): Bytes {
+  return `${e.dir}/${e.name}`;
+}
+
+/** file:line-free name of an entry for reports, naming a symlink's target. */
+export function describeEntry(e: SysctlEntry): string {
+  return `${displayBytes(entryPath(e))}${e.target !== undefined ? ` (-> ${displayBytes(e.target)})` : ''}`;
+}
+
+const byBytes = (a: SysctlEntry, b: SysctlEntry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+function firstPerName(tree: SysctlTree, dirs: readonly string[], accept: (name: Bytes) => boolean): SysctlEntry[] {
+  const byName = new Map<Bytes, SysctlEntry>();
+  for (const dir of dirs) {
+    for (const e of tree.entries) {
+      if (e.dir === dir && accept(e.name) && !byName.has(e.name)) byName.set(e.name, e);
+    }
+  }
+  return [...byName.values()].sort(byBytes);
+}
+
+/** What an applier reads, in its order. */
+export function sourcesOf(tree: SysctlTree, applier: Applier): SysctlEntry[] {
+  if (applier === 'systemd-sysctl') return firstPerName(tree, SYSTEMD_SYSCTL_DIRS, (n) => n.endsWith('.conf') && !n.startsWith('.'));
+  const files = firstPerName(tree, PROCPS_SYSCTL_DIRS, (n) => n.length >= 5 && n.endsWith('.conf'));
+  const conf = tree.sysctlConf;
+  if (conf && (conf.kind === 'file' || conf.kind === 'unreadable')) files.push(conf);
+  return files;
+}
+
+export function isSysctlConf(e: SysctlEntry): boolean {
+  return entryPath(e) === SYSCTL_CONF;
+}
