@@ -162,6 +162,32 @@ describe('remediation sysctl planning', () => {
     const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
     assert.ok(p.files.some((f) => f.path === '/etc/sysctl.d/99-neg.conf'));
   });
+  it('a \\r-joined line: only the segment systemd reads as the conflicting line is disabled; its neighbour stays for both appliers', () => {
+    const files = [{ path: '/etc/sysctl.d/99-harden.conf', content: `net.ipv4.tcp_timestamps = 1\r${WS} = 0\n` }];
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '0', 'net.ipv4.tcp_timestamps': '1' }, files));
+    const hf = p.files.find((f) => f.path === '/etc/sysctl.d/99-harden.conf');
+    assert.equal(hf?.after, `net.ipv4.tcp_timestamps = 1\r# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: ${WS} = 0\n`);
+    const after = afterPlan(files, p);
+    assert.deepEqual(bootValues(after, WS, '0'), ['1', '1']);
+    assert.deepEqual(bootValues(after, 'net.ipv4.tcp_timestamps', '1'), bootValues(files, 'net.ipv4.tcp_timestamps', '1'));
+  });
+
+  it('sysctl.conf through its 99-sysctl.conf link, and a file sorting after it: both are neutralised so both appliers give the value', () => {
+    const files = [
+      { path: '/etc/sysctl.conf', content: `${WS} = 0\n` },
+      { path: '/etc/sysctl.d/99-sysctl.conf', target: '/etc/sysctl.conf', content: `${WS} = 0\n` },
+      { path: '/etc/sysctl.d/99-zz.conf', content: `${WS} = 0\n` },
+    ];
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '1' }, files));
+    assert.deepEqual(p.files.map((f) => f.path).sort(), ['/etc/sysctl.conf', '/etc/sysctl.d/90-kdrift.conf', '/etc/sysctl.d/99-zz.conf']);
+    assert.deepEqual(bootValues(afterPlan(files, p), WS, '1'), ['1', '1']);
+  });
+
+  it('a key report leaves unknown (not persisted, runtime ok) is named and not changed', () => {
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '1' }, []));
+    assert.deepEqual([p.runtime, p.files, p.keys], [[], [], []]);
+    assert.match(p.skipped.find((s) => s.key === WS)?.reason ?? '', /left unknown, not changed: persisted: not persisted/);
+  });
 });
 
 describe('remediation kdrift file and line neutralisation', () => {
