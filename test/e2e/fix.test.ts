@@ -17,6 +17,7 @@ import { collectBehaviours } from '../../checks/behaviours.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
 import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
 import type { Finding } from '../../core/finding.js';
+import { oracleArgv, parseOracle } from './sysctl-oracle.js';
 import {
   LAB,
   WS,
@@ -50,6 +51,18 @@ async function clientToLb(status: LabStatus): Promise<Finding> {
   } finally {
     await session.close();
   }
+}
+
+/**
+ * What the real boot appliers (systemd-sysctl, procps sysctl --system) apply to window scaling from lb's own files:
+ * run in a throwaway network + mount namespace inside lb's view, /proc/sys read-only outside net.
+ */
+async function bootAppliersOnLb(): Promise<Record<string, string | undefined>> {
+  const keys = [{ key: WS, a: '0', b: '1' }];
+  const res = await labExec(LAB, 'lb', oracleArgv('-', keys));
+  const real = parseOracle(res.stdout, keys, `exit ${res.code}: ${res.stderr}`);
+  assert.ok(real.sealed, 'the oracle sandbox must refuse writes outside /proc/sys/net');
+  return { 'systemd-sysctl': real.applied['systemd-sysctl'].get(WS), 'sysctl --system': real.applied['sysctl --system'].get(WS) };
 }
 
 describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () {
@@ -110,10 +123,11 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
       // Both boot appliers (systemd-sysctl and procps sysctl --system) give the declared value.
       assert.equal(boot?.['systemd-sysctl'].value, '1');
       assert.equal(boot?.['sysctl --system'].value, '1');
-      assert.equal(boot?.['systemd-sysctl'].source?.entry.name, '90-kdrift.conf');
     } finally {
       await session.close();
     }
+    // And the real appliers agree: a boot of lb (systemd or not) gives window scaling 1.
+    assert.deepEqual(await bootAppliersOnLb(), { 'systemd-sysctl': '1', 'sysctl --system': '1' });
     const hardening = readFileSync(path.join(etcDir('lb'), 'sysctl.d', HARDENING_FILE), 'utf8');
     assert.match(hardening, /^# kdrift \d{4}-\d\d-\d\d: disabled, conflicts with declared net\.ipv4\.tcp_window_scaling = 1; was: net\.ipv4\.tcp_window_scaling=0$/m);
     assert.match(hardening, /^net\.ipv4\.tcp_syncookies = 1$/m, 'other lines of the hardening file stay');
@@ -158,6 +172,23 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     } finally {
       await session.close();
     }
+    assert.deepEqual(await bootAppliersOnLb(), { 'systemd-sysctl': '1', 'sysctl --system': '1' });
+  });
+
+  it('a file sorting after 99-sysctl.conf and a \\r-joined line (issue 13): fixed so that BOTH real appliers give 1', async () => {
+    const dir = path.join(etcDir('lb'), 'sysctl.d');
+    writeFileSync(path.join(dir, '99-zz-harden.conf'), `net.ipv4.tcp_timestamps = 1\r${WS} = 0\n`);
+    await labHostSysctl(`${WS}=0`);
+    // Before: the real systemd-sysctl applies 0 (a reboot breaks lb); kdrift's report must say so.
+    assert.equal((await bootAppliersOnLb())['systemd-sysctl'], '0');
+    const report = await runKdrift(['report', '--inventory', status.inventoryFile, '--format', 'json']);
+    assert.equal(report.code, 2, report.stderr);
+    const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /lb: applied and VERIFIED/);
+    assert.deepEqual(await bootAppliersOnLb(), { 'systemd-sysctl': '1', 'sysctl --system': '1' });
+    const after = readFileSync(path.join(dir, '99-zz-harden.conf'), 'utf8');
+    assert.ok(after.startsWith('net.ipv4.tcp_timestamps = 1\r# kdrift '), `only the window-scaling segment is disabled: ${JSON.stringify(after)}`);
   });
 
   it('a hardening file that is a symlink: its target (in /etc) gets the marker, the symlink stays a symlink', async () => {

@@ -31,12 +31,15 @@ export interface OracleResult {
   sealed: boolean;
 }
 
+/** $1: a tree to bind over the sysctl directories, or '-' to keep the view the sandbox starts in (a lab host's). */
 const SCRIPT = `set -e
 t=$1; shift
-mount --bind "$t/etc" /etc
-mount --bind "$t/run" /run
-mount --bind "$t/usr/local/lib" /usr/local/lib
-mount --bind "$t/usr/lib/sysctl.d" /usr/lib/sysctl.d
+if [ "$t" != - ]; then
+  mount --bind "$t/etc" /etc
+  mount --bind "$t/run" /run
+  mount --bind "$t/usr/local/lib" /usr/local/lib
+  mount --bind "$t/usr/lib/sysctl.d" /usr/lib/sysctl.d
+fi
 mount --bind /proc/sys /proc/sys
 mount -o remount,bind,ro /proc/sys
 mount --bind /proc/sys/net /proc/sys/net
@@ -57,11 +60,15 @@ applier=procps; run "$@"
 ${SYSTEMD_SYSCTL} --cat-config --no-pager 2>/dev/null | grep -a '^# /' | sed 's/^/C /'
 `;
 
-function runSandbox(root: string, keys: readonly OracleKey[]): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+/** The sandbox command: a new network + mount namespace around the oracle script. `root` '-': the caller's view. */
+export function oracleArgv(root: string, keys: readonly OracleKey[]): string[] {
   const args = keys.flatMap((k) => [k.key.replaceAll('.', '/'), k.a, k.b]);
-  const child = spawn('unshare', ['--net', '--mount', '--propagation', 'private', '--', 'sh', '-c', SCRIPT, 'sh', root, ...args], {
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
-  });
+  return ['unshare', '--net', '--mount', '--propagation', 'private', '--', 'sh', '-c', SCRIPT, 'sh', root, ...args];
+}
+
+function runSandbox(root: string, keys: readonly OracleKey[]): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const [cmd, ...rest] = oracleArgv(root, keys);
+  const child = spawn(cmd as string, rest, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -78,7 +85,11 @@ const fields = (v: string) => v.trim().split(/\s+/);
 export async function oracle(root: string, keys: readonly OracleKey[]): Promise<OracleResult> {
   if (!existsSync(SYSTEMD_SYSCTL)) throw new Error(`${SYSTEMD_SYSCTL} is missing: install Debian's systemd package (scripts/setup.sh does)`);
   const res = await runSandbox(root, keys);
-  const text = res.stdout.toString('latin1');
+  return parseOracle(res.stdout.toString('latin1'), keys, `exit ${res.code} ${res.stderr}`);
+}
+
+/** Parses the oracle script's output (`why` is added to errors). */
+export function parseOracle(text: string, keys: readonly OracleKey[], why = ''): OracleResult {
   const reads = new Map<string, string>();
   const systemdFiles: string[] = [];
   let sealed = false;
@@ -94,7 +105,7 @@ export async function oracle(root: string, keys: readonly OracleKey[]): Promise<
       const path = k.key.replaceAll('.', '/');
       const a = reads.get(`${tag} A ${path}`);
       const b = reads.get(`${tag} B ${path}`);
-      if (a === undefined || b === undefined) throw new Error(`oracle did not read ${k.key} (${tag}): exit ${res.code} ${res.stderr}`);
+      if (a === undefined || b === undefined) throw new Error(`oracle did not read ${k.key} (${tag}): ${why}`);
       const fa = fields(a);
       const fb = fields(b);
       const merged = fa.map((f, i) => (f === fb[i] ? f : '?'));
