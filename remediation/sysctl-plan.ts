@@ -244,7 +244,7 @@ export function planSysctlFix(input: DecideInput, now: Date): { plan: KindPlan; 
     const verdict = keyVerdict(judgeKey(host, d.key, d.exp, { runtime, ...(runtimeError ? { runtimeError } : {}), boot }));
     const expected = describeExpectation(d.exp);
     if (verdict.runtime !== 'drift' && verdict.persisted !== 'drift') {
-      if (verdict.reasons.length > 0 && runtime !== null) skipped.push({ key: d.key, reason: `left unknown, not changed: ${verdict.reasons.join('; ')}` });
+      if (verdict.reasons.length > 0 && runtime !== null) skipped.push({ key: d.key, reason: `left unknown, not changed: ${verdict.reasons.join('; ')}`, unknown: true });
       else if (runtime === null) skipped.push({ key: d.key, reason: runtimeError ? `runtime value cannot be read: ${runtimeError}` : 'not present in /proc/sys on this host (module not loaded, or not in this kernel)' });
       continue;
     }
