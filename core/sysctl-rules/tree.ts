@@ -6,10 +6,12 @@
  * directory (fails to read: contributes nothing, and still hides the same name in later directories), a dangling
  * link (ENOENT, ignored). Per name the first directory wins; names sort bytewise (strcmp).
  * procps `sysctl --system`: every name of at least 5 bytes ending in `.conf` (hidden ones too), first directory wins,
- * sorted bytewise; then /etc/sysctl.conf when it is a regular file (after links).
+ * sorted bytewise, each path expanded by glob(3) (`*`, `?`, `[`; brace expansion is not modelled); then
+ * /etc/sysctl.conf when it is a regular file (after links).
  */
 import type { Bytes } from './bytes.js';
 import { displayBytes } from './bytes.js';
+import { globMatchesPath } from './glob.js';
 import { PROCPS_SYSCTL_DIRS, SYSTEMD_SYSCTL_DIRS, SYSCTL_CONF, type Applier } from './paths.js';
 
 /**
@@ -62,7 +64,13 @@ function firstPerName(tree: SysctlTree, dirs: readonly string[], accept: (name: 
 /** What an applier reads, in its order. */
 export function sourcesOf(tree: SysctlTree, applier: Applier): SysctlEntry[] {
   if (applier === 'systemd-sysctl') return firstPerName(tree, SYSTEMD_SYSCTL_DIRS, (n) => n.endsWith('.conf') && !n.startsWith('.'));
-  const files = firstPerName(tree, PROCPS_SYSCTL_DIRS, (n) => n.length >= 5 && n.endsWith('.conf'));
+  // Preload() hands each path to glob(3): a name with glob characters reads the names it matches in its directory
+  // (bytewise order), or itself when it matches none.
+  const files = firstPerName(tree, PROCPS_SYSCTL_DIRS, (n) => n.length >= 5 && n.endsWith('.conf')).flatMap((e) => {
+    if (!/[*?[]/.test(e.name)) return [e];
+    const matches = tree.entries.filter((o) => o.dir === e.dir && globMatchesPath(e.name, o.name)).sort(byBytes);
+    return matches.length > 0 ? matches : [e];
+  });
   const conf = tree.sysctlConf;
   if (conf && (conf.kind === 'file' || conf.kind === 'unreadable')) files.push(conf);
   return files;

@@ -54,6 +54,7 @@ function rng(seed: number): () => number {
 const DIRS = ['etc/sysctl.d', 'run/sysctl.d', 'usr/local/lib/sysctl.d', 'usr/lib/sysctl.d'];
 const NAMES: Buffer[] = [
   '10-base.conf', '50-mid.conf', '60-fleet.conf', '90-kdrift.conf', '99-zz.conf', 'a.conf', 'B.conf', '.hidden.conf', 'é.conf', '60-\r.conf', 'x.conf.bak',
+  '5*.conf', '[5]0-mid.conf', '6?-fleet.conf',
 ].map((n) => Buffer.from(n, 'utf8')).concat([Buffer.from([0x35, 0x30, 0x2d, 0xff, 0x2e, 0x63, 0x6f, 0x6e, 0x66]), Buffer.from([0x35, 0x30, 0x2d, 0xfe, 0x2e, 0x63, 0x6f, 0x6e, 0x66])]);
 
 function line(r: () => number, pick: <T>(xs: readonly T[]) => T): string {
