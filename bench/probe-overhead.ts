@@ -111,7 +111,7 @@ async function startObserver(cfg: Config, port: number): Promise<Observer> {
   if (cfg.startsWith('probe')) {
     const filter =
       cfg === 'probe --port' ? ['--port', String(port)] : cfg === 'probe wscale' ? ['--port', String(port), '--observe', 'wscale'] : ['--netns', 'all'];
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts'), 'probe', '--json', '--samples', '0', '--duration', '1h', ...filter], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'probe', 'agent-entry.ts'), 'probe', '--json', '--samples', '0', '--duration', '1h', ...filter], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(child, 'stderr', /attached/);

@@ -1,9 +1,9 @@
 import type { CheckKind } from './kind.js';
 import type { Finding } from '../core/finding.js';
 import { windowScalingSpec, type WindowScalingSpec } from './tcp-window-scaling.spec.js';
-import { collectShared } from '../probe/collect.js';
-import type { ProbeObservation } from '../probe/observation.js';
-import { notObservedFinding, connectNote, describeLack, portSamples, portTotals, windowSeconds } from '../probe/evidence.js';
+import { collectShared } from './agent-run.js';
+import type { ProbeObservation } from '../probe/index.js';
+import { notObservedFinding, connectNote, describeLack, portSamples, portTotals, windowSeconds } from './evidence.js';
 
 /**
  * tcp.windowScaling: the share of new connections on a port that negotiated window scaling, as the probe saw it in

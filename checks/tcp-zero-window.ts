@@ -1,9 +1,9 @@
 import type { CheckKind } from './kind.js';
 import type { Finding } from '../core/finding.js';
 import { zeroWindowSpec, type ZeroWindowSpec } from './tcp-zero-window.spec.js';
-import { collectShared } from '../probe/collect.js';
-import type { ProbeObservation } from '../probe/observation.js';
-import { notObservedFinding, connectNote, portTotals, windowSeconds } from '../probe/evidence.js';
+import { collectShared } from './agent-run.js';
+import type { ProbeObservation } from '../probe/index.js';
+import { notObservedFinding, connectNote, portTotals, windowSeconds } from './evidence.js';
 
 /**
  * tcp.zeroWindow: zero-window advertisements (either direction) on connections of a port during the window, counted

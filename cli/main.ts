@@ -1,12 +1,7 @@
-import { KdriftError, errorMessage } from '../core/errors.js';
+import { runCommand, type Command } from '../core/command.js';
 
 /** A CLI command: one file in cli/commands/, loaded only when it runs (the probe agent must start fast on a host). */
-export interface Command {
-  /** Full help text, printed by `kdrift <command> --help`. */
-  usage: string;
-  /** Returns the process exit code. */
-  run(args: string[]): Promise<number>;
-}
+export type { Command };
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   check: { summary: 'check one host (or this machine with --local) against its roles', load: async () => (await import('./commands/check.js')).command },
@@ -44,18 +39,5 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`kdrift: unknown command "${name}"\n\n${mainUsage}`);
     return 1;
   }
-  try {
-    const command = await entry.load();
-    if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(command.usage);
-      return 0;
-    }
-    return await command.run(rest);
-  } catch (err) {
-    // Errors a user can act on print as one message; anything else is a bug, and still no stack unless asked for.
-    const msg = err instanceof KdriftError ? err.message : `internal error: ${errorMessage(err)}`;
-    process.stderr.write(`kdrift ${name}: ${msg}\n`);
-    if (process.env.KDRIFT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return 1;
-  }
+  return runCommand(name, entry.load, rest);
 }

@@ -5,11 +5,11 @@
 import os from 'node:os';
 import type { Server } from 'node:http';
 import { Probe } from './agent.js';
-import { driveConnections, type ConnectTarget, type ConnectResult } from './connect.js';
+import { driveConnections, type ConnectTarget, type DriveResult } from './connect.js';
 import { renderMetrics, serveMetrics } from './metrics.js';
 import type { ProbeObservation } from './observation.js';
 
-export interface RunOptions {
+export interface ProbeRunOptions {
   ports: number[];
   netns: 'self' | 'all';
   /** Observation window; undefined = until signalled. */
@@ -23,7 +23,7 @@ export interface RunOptions {
   onReady?: (info: { netnsCookie: bigint; metricsAddress?: string }) => void;
 }
 
-export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
+export async function runProbe(opts: ProbeRunOptions): Promise<ProbeObservation> {
   const probe = await Probe.start({ ports: opts.ports, netns: opts.netns, ...(opts.observe ? { observe: opts.observe } : {}) });
   let server: Server | undefined;
   let stop: () => void = () => {};
@@ -46,7 +46,7 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
     opts.onReady?.({ netnsCookie: probe.netnsCookie, metricsAddress });
 
     const timer = opts.durationMs !== undefined ? setTimeout(stop, opts.durationMs) : undefined;
-    const connects: ConnectResult[] = [];
+    const connects: DriveResult[] = [];
     for (const t of opts.connect) connects.push(await driveConnections(t, opts.connectCount));
     await stopped;
     if (timer) clearTimeout(timer);
@@ -76,7 +76,7 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
   }
 }
 
-function mergeConnects(rs: ConnectResult[]): ProbeObservation['connect'] {
+function mergeConnects(rs: DriveResult[]): ProbeObservation['connect'] {
   if (rs.length === 0) return null;
   return {
     target: rs.map((r) => r.target).join(','),

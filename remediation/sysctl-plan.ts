@@ -46,8 +46,7 @@ import {
   type SysctlEntry,
   type SysctlTree,
 } from '../core/sysctl-rules/index.js';
-import { observeSysctl } from '../checks/sysctl.js';
-import type { SysctlState } from '../checks/sysctl-persisted.js';
+import { observeSysctl, type SysctlState } from '../checks/index.js';
 import { targetValue, sameSysctlValue } from './target.js';
 import { unifiedDiff } from './diff.js';
 import type { FileChange, RuntimeChange, SkippedKey, KindPlan } from './kind.js';

@@ -1,6 +1,6 @@
 /**
  * Load balancers terminate every client connection and open one per backend request: they need window scaling
- * (the outage in DESIGN.md), deep accept queues and a wide ephemeral port range.
+ * (the outage in README.md), deep accept queues and a wide ephemeral port range.
  * Only net.* keys: they are per network namespace, so a lab host (a netns) owns its own copy.
  */
 export const loadBalancer = {

@@ -17,8 +17,8 @@ import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
 import { zeroWindowCheck } from '../../checks/tcp-zero-window.js';
 import path from 'node:path';
 import type { ProbeObservation, PortSummary } from '../../probe/observation.js';
-import { REPO, cleanup, killGroup, makeNetnsPair, runClient, startAgent, startServer, sysctlIn } from './probe-netns.js';
-import { slotName } from './slot.js';
+import { REPO, cleanup, killGroup, makeNetnsPair, runClient, startAgent, startServer, sysctlIn } from '../support/probe-netns.js';
+import { slotName } from '../support/slot.js';
 
 const SRV = `${slotName('kdbp')}-srv`;
 const CLI = `${slotName('kdbp')}-cli`;
@@ -206,7 +206,7 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
       port: 22,
       user: 'root',
       roles: ['load-balancer'],
-      agentCommand: ['ip', 'netns', 'exec', SRV, process.execPath, '--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts')],
+      agentCommand: ['ip', 'netns', 'exec', SRV, process.execPath, '--import', 'tsx', path.join(REPO, 'probe', 'agent-entry.ts')],
     };
     const ctx = { host, roles: host.roles };
     const ws = new Map([['port 8080', windowScalingSpec.parse({ check: 'tcp.windowScaling', port: PORT, minShare: 0.99, window: '2s' })]]);

@@ -13,7 +13,7 @@ import { labDown, labExec, labExecOk, labUp, type LabStatus } from '../../lab/in
 import type { Report } from '../../core/report.js';
 import { countsAsDrift } from '../../core/report.js';
 import { quoteArgv } from '../../core/shell-quote.js';
-import { slotName, slotSubnet } from './slot.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdrp');
 const SUBNET = slotSubnet(72);

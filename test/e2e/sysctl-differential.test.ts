@@ -17,7 +17,7 @@ import { collectSysctlState } from '../../checks/sysctl-persisted.js';
 import { observeSysctl } from '../../checks/sysctl.js';
 import { sysctlExpectationSchema } from '../../core/baseline.js';
 import { entryPath, judgeKey, sourcesOf, type BootValue, type BootValues } from '../../core/sysctl-rules/index.js';
-import { oracle, type OracleKey } from './sysctl-oracle.js';
+import { oracle, type OracleKey } from '../support/sysctl-oracle.js';
 
 interface KeySpec extends OracleKey {
   values: string[];

@@ -7,7 +7,7 @@ import { retransmitsCheck } from '../../checks/tcp-retransmits.js';
 import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
 import { zeroWindowSpec } from '../../checks/tcp-zero-window.spec.js';
 import { retransmitsSpec } from '../../checks/tcp-retransmits.spec.js';
-import { agentArgv, parseObservation } from '../../probe/collect.js';
+import { agentArgv, parseObservation } from '../../checks/agent-run.js';
 import { renderMetrics } from '../../probe/metrics.js';
 import type { HostEntry } from '../../core/inventory.js';
 import { HostError } from '../../core/errors.js';

@@ -4,7 +4,7 @@ import type { HostEntry } from '../../core/inventory.js';
 import type { SysctlState } from '../../checks/sysctl-persisted.js';
 import { planSysctlFix, declaredKeys, renderKdriftConf, neutralisedLine, KDRIFT_CONF } from '../../remediation/sysctl-plan.js';
 import { resolveBoot, shapeOf } from '../../core/sysctl-rules/index.js';
-import { treeOf, type TreeFile } from './sysctl-tree.js';
+import { treeOf, type TreeFile } from '../support/sysctl-tree.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const host: HostEntry = { name: 'lb', address: '10.0.0.1', port: 22, user: 'root', roles: ['load-balancer'] };

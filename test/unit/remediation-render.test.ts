@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { renderPlan, renderOutcome } from '../../remediation/render.js';
-import type { HostPlan, HostOutcome } from '../../remediation/host.js';
+import type { RemediationPlan, HostOutcome } from '../../remediation/host.js';
 import type { SysctlPlan } from '../../remediation/sysctl.js';
 
 const sysctlPlan: SysctlPlan = {
@@ -22,7 +22,7 @@ const sysctlPlan: SysctlPlan = {
     },
   ],
 };
-const plan: HostPlan = { host: 'lb', createdAt: '2026-11-25T12:00:00Z', plans: [sysctlPlan] };
+const plan: RemediationPlan = { host: 'lb', createdAt: '2026-11-25T12:00:00Z', plans: [sysctlPlan] };
 
 describe('remediation text output', () => {
   it('a plan names each key with its runtime and persisted change, the skipped keys with why, and the diffs', () => {
@@ -41,8 +41,9 @@ describe('remediation text output', () => {
   });
 
   it('fix names the keys the report leaves unknown (and changes nothing for them), in every outcome', () => {
-    const unknownPlan: HostPlan = { host: 'lb', createdAt: '2026-11-25T12:00:00Z', plans: [{ ...sysctlPlan, runtime: [], files: [], keys: [], details: [], skipped: [{ key: 'net.ipv4.tcp_sack', reason: 'left unknown, not changed: persisted: not persisted', unknown: true }] }] };
-    const nothing: HostOutcome = { host: 'lb', status: 'nothing-to-do', plan: unknownPlan, reasons: [], timings: {} };
+    const unknownSysctl: SysctlPlan = { ...sysctlPlan, runtime: [], files: [], keys: [], details: [], skipped: [{ key: 'net.ipv4.tcp_sack', reason: 'left unknown, not changed: persisted: not persisted', unknown: true }] };
+    const unknownPlan: RemediationPlan = { host: 'lb', createdAt: '2026-11-25T12:00:00Z', plans: [unknownSysctl] };
+    const nothing: HostOutcome = { host: 'lb', status: 'nothing-to-do', plan: unknownPlan, reasons: [], timings: { totalMs: 5 } };
     assert.match(renderOutcome(nothing), /^lb: nothing to do\n {2}left unknown net\.ipv4\.tcp_sack: left unknown, not changed: persisted: not persisted\n/);
   });
 });

@@ -15,7 +15,7 @@ import { sysctlExpectationSchema } from '../../core/baseline.js';
 import { judgeSysctl, makeSysctlCheck, observeSysctl } from '../../checks/sysctl.js';
 import { collectSysctlState, decodeSysctlState } from '../../checks/sysctl-persisted.js';
 import { confLines, globMatchesPath, parseSystemdLine, resolveBoot, sourcesOf, type SysctlTree } from '../../core/sysctl-rules/index.js';
-import { treeOf } from './sysctl-tree.js';
+import { treeOf } from '../support/sysctl-tree.js';
 import type { HostEntry } from '../../core/inventory.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/sysctl');

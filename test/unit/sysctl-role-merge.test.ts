@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { parseBaseline } from '../../core/baseline.js';
 import { KdriftError } from '../../core/errors.js';
 import type { HostEntry } from '../../core/inventory.js';
-import { planHost } from '../../core/engine.js';
+import { planChecks } from '../../core/engine/index.js';
 import { mergeRoleSysctls } from '../../core/sysctl-rules/index.js';
 import { declaredKeys } from '../../remediation/sysctl-plan.js';
 import { declaredSysctls } from '../../lab/provision.js';
@@ -39,14 +39,14 @@ describe('role merge (one rule for report, fix and lab)', () => {
     assert.throws(() => mergeRoleSysctls(['hardened', 'lb'], baseline, 'host h1'), conflict('hardened', 'lb'), 'never last-wins, whatever the order');
   });
   it('report (engine), fix (remediation) and the lab all refuse it the same way', () => {
-    assert.throws(() => planHost(host(['lb', 'hardened']), baseline), conflict('lb', 'hardened'));
+    assert.throws(() => planChecks(host(['lb', 'hardened']), baseline), conflict('lb', 'hardened'));
     assert.throws(() => declaredKeys(host(['lb', 'hardened']), baseline), conflict('lb', 'hardened'));
     assert.throws(() => declaredSysctls(['lb', 'hardened'], baseline), conflict('lb', 'hardened'));
   });
   it('identical_declarations_merge_into_one_key_naming_both_roles', () => {
     const merged = mergeRoleSysctls(['lb', 'app'], baseline, 'host h1');
     assert.deepEqual(merged.get(WS)?.roles, ['lb', 'app']);
-    assert.equal(planHost(host(['lb', 'app']), baseline).sysctls.size, 2);
+    assert.equal(planChecks(host(['lb', 'app']), baseline).sysctls.size, 2);
     assert.deepEqual([...declaredSysctls(['lb', 'app'], baseline)], [[WS, '1'], ['net.core.somaxconn', '4096']]);
   });
   it('a role the baseline lacks is an error naming the host', () => {

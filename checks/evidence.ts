@@ -1,9 +1,8 @@
 /**
  * Pure helpers the behaviour checks share: what the agent saw on one port, summed over directions (the agent runs
- * in the host's own netns), and the evidence a finding carries. Unit-tested in test/unit/probe-evidence.test.ts.
+ * in the host's own netns), and the evidence a finding carries. Unit-tested in test/unit/probe-judge.test.ts.
  */
-import { addCounters, zeroCounters, type PortCounters } from './counters.js';
-import type { ConnectionSample, PortSummary, ProbeObservation } from './observation.js';
+import { addCounters, zeroCounters, type PortCounters, type ConnectionSample, type PortSummary, type ProbeObservation } from '../probe/index.js';
 
 export interface PortTotals extends PortCounters {
   /** Per direction: `in` = connections this host accepted on the port, `out` = connections it opened to it. */

@@ -5,17 +5,15 @@
  * differently) are input errors: thrown before any host is touched.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { Baseline, SysctlExpectation } from './baseline.js';
-import type { BehaviourSpec } from '../checks/registry.js';
-import { HostError, errorMessage } from './errors.js';
-import type { Finding } from './finding.js';
-import type { HostEntry, Inventory } from './inventory.js';
-import type { HostSession } from './session.js';
-import { openSession, type SessionOptions } from './sessions.js';
-import { mapLimit } from './pool.js';
-import { makeSysctlCheck } from '../checks/sysctl.js';
-import { mergeRoleSysctls } from './sysctl-rules/index.js';
-import type { CheckContext, CheckKind } from '../checks/kind.js';
+import type { Baseline, SysctlExpectation } from '../baseline.js';
+import { HostError, errorMessage } from '../errors.js';
+import { mergeRoleSysctls } from '../sysctl-rules/index.js';
+import type { Finding } from '../finding.js';
+import type { HostEntry, Inventory } from '../inventory.js';
+import type { HostSession } from '../session.js';
+import { openSession, type SessionOptions } from '../sessions.js';
+import { mapLimit } from '../pool.js';
+import { makeSysctlCheck, loadBehaviourCheckKinds, type BehaviourSpec, type CheckContext, type CheckKind } from '../../checks/index.js';
 import {
   REPORT_VERSION,
   countsAsDrift,
@@ -25,10 +23,10 @@ import {
   type HostReport,
   type Report,
   type Verdict,
-} from './report.js';
-import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from './suppressions.js';
+} from '../report.js';
+import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from '../suppressions.js';
 
-export interface HostPlan {
+export interface CheckPlan {
   host: HostEntry;
   /** Merged sysctl declarations of the host's roles, and which role declared each. */
   sysctls: Map<string, SysctlExpectation>;
@@ -37,11 +35,11 @@ export interface HostPlan {
 }
 
 /** Merges the host's roles: sysctls by the sysctl rules' role merge (a key declared differently is an error). */
-export function planHost(host: HostEntry, baseline: Baseline): HostPlan {
+export function planChecks(host: HostEntry, baseline: Baseline): CheckPlan {
   const merged = mergeRoleSysctls(host.roles, baseline, `host ${host.name}`);
   const sysctls = new Map<string, SysctlExpectation>([...merged].map(([k, d]) => [k, d.exp]));
   const sysctlRoles = new Map<string, string>([...merged].map(([k, d]) => [k, d.roles[0] as string]));
-  const behaviours: HostPlan['behaviours'] = [];
+  const behaviours: CheckPlan['behaviours'] = [];
   for (const role of host.roles) {
     for (const spec of baseline.roles[role]?.behaviours ?? []) {
       if (!behaviours.some((b) => isDeepStrictEqual(b.spec, spec))) behaviours.push({ spec, role });
@@ -72,11 +70,11 @@ export function behaviourKey(spec: BehaviourSpec): string {
 /**
  * Checks one host through an open session: config always, behaviour with `probe`. Host failures come back as
  * `status: "error"` (not thrown) so remediation can re-verify one host with the same call the report uses; only a
- * bad declaration (planHost) throws, as it is an input error.
+ * bad declaration (planChecks) throws, as it is an input error.
  */
 export async function checkHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: CheckHostOptions = {}): Promise<HostReport> {
   const started = Date.now();
-  const plan = planHost(host, baseline);
+  const plan = planChecks(host, baseline);
   const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}) };
   const base = { name: host.name, roles: host.roles };
   let findings: Finding[] = [];
@@ -110,7 +108,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
  * Behaviour checks, one CheckKind per declared check. A check that cannot run (agent missing, probe failure) gives an
  * `unknown` finding per declaration with the reason: config findings of the host are still worth reporting.
  */
-async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckContext): Promise<Finding[]> {
+async function runBehaviours(session: HostSession, plan: CheckPlan, ctx: CheckContext): Promise<Finding[]> {
   const out: Finding[] = [];
   const behaviourChecks = await loadBehaviourChecks();
   const byCheck = new Map<string, Map<string, BehaviourSpec>>();
@@ -146,13 +144,12 @@ function unknownBehaviour(host: string, check: string, key: string, spec: Behavi
  * probe's side of the code. A failure to load is a bug in the build and surfaces as such (not as a host error).
  */
 export async function loadBehaviourChecks(): Promise<readonly CheckKind<unknown, unknown>[]> {
-  const mod = await import('../checks/behaviours.js');
   // Each kind's spec type differs; the engine only hands a kind specs its own schema produced.
-  return mod.behaviourChecks as unknown as readonly CheckKind<unknown, unknown>[];
+  return (await loadBehaviourCheckKinds()) as unknown as readonly CheckKind<unknown, unknown>[];
 }
 
 /** Joins config and behaviour (see Verdict in core/report.ts). */
-export function verdictFor(findings: readonly Finding[], plan: Pick<HostPlan, 'behaviours'>): Verdict {
+export function verdictFor(findings: readonly Finding[], plan: Pick<CheckPlan, 'behaviours'>): Verdict {
   const configDrift = findings.filter((f) => isConfigLayer(f.layer) && countsAsDrift(f));
   const behaviourDrift = findings.filter((f) => f.layer === 'behaviour' && countsAsDrift(f));
   if (configDrift.length > 0 && behaviourDrift.length > 0) return 'both';
@@ -161,7 +158,7 @@ export function verdictFor(findings: readonly Finding[], plan: Pick<HostPlan, 'b
   // "Not yet shown" needs a behaviour that depends on a drifted key AND was observed without drift; a behaviour that
   // could not be observed (unknown) shows nothing either way.
   const drifted = new Set(configDrift.map((f) => f.key));
-  const observedOk = (b: HostPlan['behaviours'][number]) =>
+  const observedOk = (b: CheckPlan['behaviours'][number]) =>
     findings.some((f) => f.layer === 'behaviour' && f.check === b.spec.check && f.key === behaviourKey(b.spec) && f.status === 'ok');
   const watched = plan.behaviours.some((b) => b.spec.dependsOn.some((k) => drifted.has(k)) && observedOk(b));
   return watched ? 'config drift not yet shown by behaviour' : 'config drift';
@@ -179,7 +176,7 @@ export interface ProgressEvent {
   total: number;
 }
 
-export interface RunOptions {
+export interface RunChecksOptions {
   inventory: Pick<Inventory, 'stack'>;
   baseline: Baseline;
   hosts: HostEntry[];
@@ -193,11 +190,11 @@ export interface RunOptions {
   sysctlRoot?: string | ((host: HostEntry) => string);
 }
 
-export async function runChecks(opts: RunOptions): Promise<Report> {
+export async function runChecks(opts: RunChecksOptions): Promise<Report> {
   const started = opts.now ?? new Date();
   const t0run = Date.now();
   // Validate every host's plan first: a bad declaration is an input error, not a host error.
-  for (const h of opts.hosts) planHost(h, opts.baseline);
+  for (const h of opts.hosts) planChecks(h, opts.baseline);
   if (opts.probe) await loadBehaviourChecks();
   const expired = new Map<SuppressionRule, number>();
   let done = 0;

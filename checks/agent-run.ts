@@ -1,15 +1,16 @@
 /**
- * Runs the probe agent on a host through its HostSession and parses what it prints. All behaviour specs of a host
- * share ONE agent run: the engine calls each behaviour CheckKind's collect() at the same time, and calls on the same
- * session within one tick are batched into a single exec (one SSH command, one observation window).
+ * The controller side of the behaviour checks: runs the probe agent on a host through its HostSession and parses
+ * what it prints. All behaviour specs of a host share ONE agent run: the engine calls each behaviour CheckKind's
+ * collect() at the same time, and calls on the same session within one tick are batched into a single exec (one SSH
+ * command, one observation window).
  * No BPF code is loaded here: this runs on the machine that checks, the agent runs on the host.
  */
 import { HostError } from '../core/errors.js';
 import type { HostSession } from '../core/session.js';
-import type { CheckContext } from '../checks/kind.js';
-import type { BehaviourSpec } from '../checks/registry.js';
+import type { CheckContext } from './kind.js';
+import type { BehaviourSpec } from './registry.js';
 import { formatZodError } from '../core/zod-error.js';
-import { probeObservationSchema, type ProbeObservation } from './observation.js';
+import { probeObservationSchema, type ProbeObservation } from '../probe/index.js';
 
 export interface CollectOptions {
   /**
