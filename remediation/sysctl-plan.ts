@@ -45,6 +45,7 @@ import {
   type DeclaredSysctl,
   type SysctlEntry,
   type SysctlTree,
+  withFileContents,
 } from '../core/sysctl-rules/index.js';
 import { observeSysctl, type SysctlState } from '../checks/index.js';
 import { targetValue, sameSysctlValue } from './target.js';
@@ -173,17 +174,7 @@ function withEdits(tree: SysctlTree, kdrift: Bytes, edits: readonly LineNeutrali
     contents.set(editPath, content);
   }
   contents.set(KDRIFT_CONF, kdrift);
-  const patch = (e: SysctlEntry): SysctlEntry => {
-    const c = contents.get(e.target ?? entryPath(e));
-    return c === undefined ? e : { ...e, kind: 'file', content: c };
-  };
-  const entries = tree.entries.map(patch);
-  for (const p of contents.keys()) {
-    if (!entries.some((e) => (e.target ?? entryPath(e)) === p || entryPath(e) === p)) {
-      entries.push({ dir: path.dirname(p), name: path.basename(p), kind: 'file', content: contents.get(p) as Bytes });
-    }
-  }
-  return { tree: { entries, sysctlConf: tree.sysctlConf ? patch(tree.sysctlConf) : null }, contents };
+  return { tree: withFileContents(tree, contents), contents };
 }
 
 /** Lines either applier reads after kdrift's file that leave something other than `target` for `key`. */

@@ -9,7 +9,7 @@ export { APPLIERS, PROCPS_SYSCTL_DIRS, SYSCTL_CONF, SYSCTL_DIRS, SYSTEMD_SYSCTL_
 export { confLines, parseProcpsLine, parseSystemdLine, procpsLines, systemdLines, keyOfPath, type ConfLine, type ParsedLine, type RawLine } from './grammar.js';
 export { globMatchesPath } from './glob.js';
 export { kernelWrite, shapeOf, type KernelShape } from './kernel.js';
-export { describeEntry, entryPath, isSysctlConf, sourcesOf, type EntryKind, type SysctlEntry, type SysctlTree } from './tree.js';
+export { describeEntry, entryPath, isSysctlConf, sourcesOf, withFileContents, type EntryKind, type SysctlEntry, type SysctlTree } from './tree.js';
 export { assignmentSource, readAll, resolveBoot, type Assignment, type BootStatus, type BootValue, type BootValues } from './resolve.js';
 export { describeExpectation, meetsExpectation, meetsExpectationFields } from './expectation.js';
 export { judgeApplier, judgeKey, keyVerdict, NOT_PERSISTED, NOT_PERSISTED_DRIFT, type ApplierVerdict, type KeyState } from './drift.js';

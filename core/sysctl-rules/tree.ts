@@ -79,3 +79,22 @@ export function sourcesOf(tree: SysctlTree, applier: Applier): SysctlEntry[] {
 export function isSysctlConf(e: SysctlEntry): boolean {
   return entryPath(e) === SYSCTL_CONF;
 }
+
+/**
+ * The tree after writing files: an entry whose file (a link's target, else its path) is written reads the new bytes;
+ * a written path no entry reads becomes a new entry of its directory.
+ */
+export function withFileContents(tree: SysctlTree, contents: ReadonlyMap<Bytes, Bytes>): SysctlTree {
+  const patch = (e: SysctlEntry): SysctlEntry => {
+    const c = contents.get(e.target ?? entryPath(e));
+    return c === undefined ? e : { ...e, kind: 'file', content: c };
+  };
+  const entries = tree.entries.map(patch);
+  for (const [p, content] of contents) {
+    if (!entries.some((e) => (e.target ?? entryPath(e)) === p || entryPath(e) === p)) {
+      const slash = p.lastIndexOf('/');
+      entries.push({ dir: p.slice(0, slash), name: p.slice(slash + 1), kind: 'file', content });
+    }
+  }
+  return { entries, sysctlConf: tree.sysctlConf ? patch(tree.sysctlConf) : null };
+}

@@ -17,7 +17,7 @@ import { collectSysctlState, type SysctlState } from '../../checks/sysctl-persis
 import { judgeSysctl, observeSysctl } from '../../checks/sysctl.js';
 import { declaredKeys, planSysctlFix } from '../../remediation/sysctl-plan.js';
 import type { KindPlan } from '../../remediation/kind.js';
-import { bytesFromText, entryPath, type SysctlEntry, type SysctlTree } from '../../core/sysctl-rules/index.js';
+import { bytesFromText, withFileContents, type SysctlTree } from '../../core/sysctl-rules/index.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/sysctl');
 const NOW = new Date('2026-11-25T12:00:00Z');
@@ -25,16 +25,7 @@ const host: HostEntry = { name: 'fixture', address: '127.0.0.1', port: 22, user:
 
 /** The tree a boot would read after the plan's file writes. */
 function applyPlan(tree: SysctlTree, plan: KindPlan): SysctlTree {
-  const written = new Map(plan.files.map((f) => [bytesFromText(f.path), bytesFromText(f.after)]));
-  const patch = (e: SysctlEntry): SysctlEntry => {
-    const c = written.get(e.target ?? entryPath(e));
-    return c === undefined ? e : { ...e, kind: 'file', content: c };
-  };
-  const entries = tree.entries.map(patch);
-  for (const [p, content] of written) {
-    if (!entries.some((e) => (e.target ?? entryPath(e)) === p)) entries.push({ dir: path.dirname(p), name: path.basename(p), kind: 'file', content });
-  }
-  return { entries, sysctlConf: tree.sysctlConf ? patch(tree.sysctlConf) : null };
+  return withFileContents(tree, new Map(plan.files.map((f) => [bytesFromText(f.path), bytesFromText(f.after)])));
 }
 
 describe('report and fix agree on the fixture corpus, key by key (unknown included)', () => {
