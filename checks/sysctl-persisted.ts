@@ -2,15 +2,18 @@
  * Collects what the sysctl rules (core/sysctl-rules) need from a host, in ONE exec: the runtime values of the keys
  * asked for and the sysctl.d family as bytes (names, contents, link targets, what each entry is).
  *
- * Output: the record grammar of remediation/host-files.ts (one on-host format for sysctl state): per key
- * `V <len>\n<bytes>` | `M\n` (missing) | `E\n` (unreadable); then per directory `D <dir>\n` followed by its entries
- * `N <len>\n<name>` [`T <len>\n<resolved link target>`] and one of `F <mode> <uid> <gid> <size>\n<bytes>` (a regular
- * file, exact bytes), `O directory\n` / `O other\n`, `A\n` (dangling link), `U\n` (this session cannot read it), or
- * `Q\n` for a directory that is an earlier one (/lib/sysctl.d on merged-/usr); last `S\n` and /etc/sysctl.conf as an
- * entry. Lengths are bytes (LC_ALL=C), so any name or content frames unambiguously.
- * Processes: sh, one awk for every runtime value (/proc/sys answers a read at a non-zero offset with EOF, so values are
- * read with buffered reads), and stat + head per regular file (head -c: never more than stat said), readlink per link
- * that is neither /dev/null nor /etc/sysctl.conf.
+ * The shell only lists (builtins: globs, test -L/-f/-d/-ef/-r); ONE awk then reads every value and file, each whole
+ * (RS="^$": mawk and gawk read a file as one record, bytes kept, NUL included; an awk that takes RS as one character
+ * splits a file holding `^`, which the script reports as an error instead of returning wrong bytes). Processes per
+ * host: sh + awk, plus one readlink per symlink that points neither to /dev/null nor to /etc/sysctl.conf. The shell
+ * appends to "$@", so listing is quadratic in the number of entries (fine for the tens a host has).
+ *
+ * Output records, lengths in bytes (LC_ALL=C), so any name or content frames unambiguously: per key
+ * `V <len>\n<bytes>` | `M\n` (missing) | `E\n` (unreadable); then per directory `D <dir>\n` (or `Q\n` after it when
+ * it is an earlier one: /lib/sysctl.d on merged /usr) and its entries `N <len>\n<name>`, optionally
+ * `T <len>\n<resolved link target>`, then `C <len>\n<bytes>` (a regular file), `O directory\n` / `O other\n`,
+ * `A\n` (dangling link) or `U\n` (this session cannot read it); last `S\n` and /etc/sysctl.conf the same way
+ * (nothing after `S`: it is absent). The record letters V/M/E/A/U/O are remediation/host-files.ts' snapshot's.
  */
 import type { HostSession } from '../core/session.js';
 import { HostError } from '../core/errors.js';
@@ -19,52 +22,51 @@ import { bytesOf, SYSCTL_CONF, SYSCTL_DIRS, type SysctlEntry, type SysctlTree } 
 
 export const COLLECT_SCRIPT = `LC_ALL=C; export LC_ALL
 root=$1; shift
+n=$#
 for k in "$@"; do
   p="$root/proc/sys/$k"
   if [ -f "$p" ]; then set -- "$@" "V:$p"; else set -- "$@" "M:"; fi
-  shift
 done
-[ $# -eq 0 ] || awk 'BEGIN {
+for d in ${SYSCTL_DIRS.join(' ')} /etc; do
+  p=$root$d
+  if [ "$d" = /etc ]; then set -- "$@" "S:"; pats=sysctl.conf
+  else
+    set -- "$@" "D:$d"; pats='*.conf .*.conf .conf'
+    [ -d "$p" ] || continue
+    if [ "$d" = /lib/sysctl.d ] && [ "$p" -ef "$root/usr/lib/sysctl.d" ]; then set -- "$@" "Q:"; continue; fi
+  fi
+  set -f; for g in $pats; do set +f
+    for f in "$p"/$g; do
+      [ -e "$f" ] || [ -L "$f" ] || continue
+      [ "$d" = /etc ] || set -- "$@" "N:\${f##*/}"
+      if [ -L "$f" ]; then
+        if [ "$f" -ef /dev/null ]; then set -- "$@" "T:/dev/null"
+        elif [ "$f" -ef "$root${SYSCTL_CONF}" ]; then set -- "$@" "T:${SYSCTL_CONF}"
+        else set -- "$@" "T:$(readlink -f -- "$f")"; fi
+      fi
+      if [ -f "$f" ]; then if [ -r "$f" ]; then set -- "$@" "C:$f"; else set -- "$@" "U:"; fi
+      elif [ -d "$f" ]; then set -- "$@" "O:directory"
+      elif [ -e "$f" ]; then set -- "$@" "O:other"
+      else set -- "$@" "A:"; fi
+    done
+  set -f; done; set +f
+done
+shift "$n"
+exec awk 'BEGIN {
+  RS = "^$"
   for (i = 1; i < ARGC; i++) {
-    p = substr(ARGV[i], 3)
-    if (substr(ARGV[i], 1, 1) == "M") { print "M"; continue }
-    v = ""; n = 0
-    while ((r = (getline line < p)) > 0) v = v (n++ ? "\\n" : "") line
-    close(p)
-    if (r < 0) print "E"; else printf "V %d\\n%s", length(v), v
+    t = substr(ARGV[i], 1, 1); a = substr(ARGV[i], 3)
+    if (t == "V" || t == "C") {
+      v = ""; n = 0
+      while ((r = (getline rec < a)) > 0) { v = rec; n++ }
+      close(a)
+      if (n > 1) { print "awk on this host reads RS=\\"^$\\" as one character: use mawk or gawk" > "/dev/stderr"; exit 1 }
+      if (r < 0) print (t == "V" ? "E" : "U"); else printf "%s %d\\n%s", t, length(v), v
+    } else if (t == "N" || t == "T") printf "%s %d\\n%s", t, length(a), a
+    else if (t == "D" || t == "O") printf "%s %s\\n", t, a
+    else print t
   }
 }' "$@"
-entry() {
-  f=$1
-  if [ -L "$f" ]; then
-    if [ "$f" -ef /dev/null ]; then t=/dev/null
-    elif [ "$f" -ef "$root${SYSCTL_CONF}" ]; then t=${SYSCTL_CONF}
-    else t=$(readlink -f -- "$f"); fi
-    printf 'T %d\\n%s' "\${#t}" "$t"
-  fi
-  if [ -f "$f" ]; then
-    if [ -r "$f" ] && s=$(stat -L -c '%a %u %g %s' -- "$f"); then
-      printf 'F %s\\n' "$s"; head -c "\${s##* }" -- "$f" || exit 1
-    else printf 'U\\n'; fi
-  elif [ -d "$f" ]; then printf 'O directory\\n'
-  elif [ -e "$f" ]; then printf 'O other\\n'
-  else printf 'A\\n'; fi
-}
-for d in ${SYSCTL_DIRS.join(' ')}; do
-  printf 'D %s\\n' "$d"
-  p=$root$d
-  [ -d "$p" ] || continue
-  if [ "$d" = /lib/sysctl.d ] && [ "$p" -ef "$root/usr/lib/sysctl.d" ]; then printf 'Q\\n'; continue; fi
-  for f in "$p"/*.conf "$p"/.*.conf "$p"/.conf; do
-    [ -e "$f" ] || [ -L "$f" ] || continue
-    n=\${f##*/}
-    printf 'N %d\\n%s' "\${#n}" "$n"
-    entry "$f"
-  done
-done
-printf 'S\\n'
-f="$root${SYSCTL_CONF}"
-if [ -e "$f" ] || [ -L "$f" ]; then entry "$f"; else printf 'A\\n'; fi
 `;
 
 export interface SysctlState {
@@ -111,10 +113,9 @@ function readEntry(r: Records, dir: string, name: string, unroot: (p: string) =>
   const e: SysctlEntry = { dir, name, kind: 'file' };
   if (r.peek().startsWith('T ')) e.target = unroot(r.sized('T'));
   const h = r.header();
-  const f = /^F ([0-7]+) (\d+) (\d+) (\d+)$/.exec(h);
-  if (f) {
-    Object.assign(e, { mode: parseInt(f[1] as string, 8), uid: Number(f[2]), gid: Number(f[3]), content: r.take(Number(f[4])) });
-  } else if (h === 'U') e.kind = 'unreadable';
+  const c = /^C (\d+)$/.exec(h);
+  if (c) e.content = r.take(Number(c[1]));
+  else if (h === 'U') e.kind = 'unreadable';
   else if (h === 'A') e.kind = 'dangling';
   else if (h === 'O directory') e.kind = 'directory';
   else if (h === 'O other') e.kind = e.target === '/dev/null' ? 'masked' : 'other';
@@ -148,10 +149,7 @@ export function decodeSysctlState(out: Buffer, keys: readonly string[], root = '
       const name = r.take(Number(h.slice(2)));
       entries.push(readEntry(r, dir, name, unroot));
     } else if (h === 'S') {
-      if (r.peek() === 'A') {
-        r.header();
-        sysctlConf = null;
-      } else sysctlConf = readEntry(r, '/etc', 'sysctl.conf', unroot);
+      sysctlConf = r.done ? null : readEntry(r, '/etc', 'sysctl.conf', unroot);
       if (!r.done) throw new Error('output continues after /etc/sysctl.conf');
     } else throw new Error(`unexpected record "${h}"`);
   }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,6 +146,26 @@ describe('collection script framing', () => {
     assert.equal(st.tree.entries.length, 1);
     assert.equal(st.tree.entries[0]?.name, '50-hostile name.conf');
     assert.equal(Buffer.from(st.tree.entries[0]?.content ?? '', 'latin1').toString('utf8'), hostile);
+  });
+  it('bytes_round_trip_exactly: NUL, ^, a missing final newline, a name that is not UTF-8; kinds of entries', async () => {
+    const d = path.join(dir, 'bytes');
+    await mkdir(path.join(d, 'etc/sysctl.d/90-dir.conf'), { recursive: true });
+    const content = Buffer.from('a = 1\0b\r\n^c = 2\n\n\xff\x80 tail', 'latin1');
+    const name = Buffer.from('50-\xff.conf', 'latin1');
+    await writeFile(Buffer.concat([Buffer.from(`${d}/etc/sysctl.d/`), name]), content);
+    await symlink('/dev/null', path.join(d, 'etc/sysctl.d/60-mask.conf'));
+    await symlink('nowhere', path.join(d, 'etc/sysctl.d/70-gone.conf'));
+    await writeFile(path.join(d, 'etc/sysctl.d/.hidden.conf'), '');
+    const session = new LocalSession('bytes');
+    const st = await collectSysctlState(session, [], { root: d });
+    await session.close();
+    const byName = new Map(st.tree.entries.map((e) => [e.name, e]));
+    assert.equal(byName.get(name.toString('latin1'))?.content, content.toString('latin1'));
+    assert.equal(byName.get('60-mask.conf')?.kind, 'masked');
+    assert.equal(byName.get('70-gone.conf')?.kind, 'dangling');
+    assert.equal(byName.get('90-dir.conf')?.kind, 'directory');
+    assert.equal(byName.get('.hidden.conf')?.content, '');
+    assert.equal(st.tree.sysctlConf, null);
   });
   it('multi_character_runtime_values_from_the_real_proc_sys_are_read_whole', async () => {
     // /proc/sys answers a read at a non-zero offset with EOF: a byte-at-a-time reader would see "3" of "32768".
