@@ -23,8 +23,12 @@ export function portTotals(obs: ProbeObservation, port: number): PortTotals {
 
 /** Samples of connections on the port (the service port: local for accepted, remote for opened), at most `max`. */
 export function portSamples(obs: ProbeObservation, port: number, max = 5): ConnectionSample[] {
-  const onPort = (s: ConnectionSample) => endpointPort(s.direction === 'out' ? s.remote : s.local) === port;
-  return obs.samples.filter(onPort).slice(0, max);
+  return onPort(obs.samples, port).slice(0, max);
+}
+
+/** The samples (of any observer) whose service port is `port`. */
+export function onPort<S extends Pick<ConnectionSample, 'direction' | 'local' | 'remote'>>(samples: readonly S[], port: number): S[] {
+  return samples.filter((s) => endpointPort(s.direction === 'out' ? s.remote : s.local) === port);
 }
 
 function endpointPort(ep: string): number {
@@ -51,9 +55,4 @@ export function windowSeconds(obs: ProbeObservation): string {
 
 export function connectNote(obs: ProbeObservation): Record<string, unknown> {
   return obs.connect ? { testConnections: obs.connect } : {};
-}
-
-/** The common fields of a behaviour finding that could not be judged because the agent did not load that part. */
-export function notObservedFinding(host: string, key: string, spec: { severity: 'critical' | 'high' | 'medium' | 'low' }, check: string) {
-  return { host, check, key, layer: 'behaviour' as const, expected: check, severity: spec.severity };
 }

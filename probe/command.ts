@@ -1,6 +1,8 @@
-import { parseCommandArgs, intOption, type Command } from '../core/command.js';
+import { parseCommandArgs, intOption, serveOption, type Command } from '../core/command.js';
 import { KdriftError } from '../core/errors.js';
 import { parseDurationMs } from '../core/duration.js';
+// The observer list only: `kdrift probe --help` and argument errors load no BPF (the addon loads on first use).
+import { DEFAULT_OBSERVERS, OBSERVER_NAMES } from './observers/index.js';
 
 const usage = `Usage: kdrift probe [options]
 
@@ -15,7 +17,8 @@ Options:
   --connect HOST:PORT   open test connections there once attached, so a quiet host still yields evidence (repeatable)
   --connect-count N     test connections per --connect target (default 3)
   --samples N           connection samples in the output (default 50)
-  --observe WHAT        wscale, stalls, or wscale,stalls (default): load only what the checks need
+  --observe WHAT        comma-separated observers: ${OBSERVER_NAMES.join(', ')} (default ${DEFAULT_OBSERVERS.join(',')}):
+                        load only what the checks need
   --json                print the observation as JSON (what behaviour checks read)
   --serve ADDR:PORT     expose Prometheus metrics at http://ADDR:PORT/metrics while observing
 `;
@@ -46,21 +49,17 @@ export const probeCommand: Command = {
       durationMs = parseDurationMs(values.duration);
       if (durationMs === undefined) throw new KdriftError(`--duration "${values.duration}" is not a duration (e.g. 10s, 500ms, 2m)`);
     }
-    const what = (values.observe ?? 'wscale,stalls').split(',');
-    if (what.length === 0 || what.some((w) => w !== 'wscale' && w !== 'stalls')) {
-      throw new KdriftError(`--observe must be wscale, stalls or wscale,stalls, got "${values.observe}"`);
+    const what = values.observe === undefined ? [...DEFAULT_OBSERVERS] : values.observe.split(',');
+    const unknown = what.filter((w) => !(OBSERVER_NAMES as readonly string[]).includes(w));
+    if (what.length === 0 || unknown.length > 0) {
+      throw new KdriftError(`--observe takes a comma-separated list of ${OBSERVER_NAMES.join(', ')}; got "${values.observe}"`);
     }
-    const observe = { wscale: what.includes('wscale'), stalls: what.includes('stalls') };
+    const observe = OBSERVER_NAMES.filter((n) => what.includes(n));
     // Loaded only here: `kdrift probe --help` and argument errors need no BPF.
     const { parseConnectTarget } = await import('./connect.js');
     const connect = (values.connect ?? []).map(parseConnectTarget);
-    let serve: { host: string; port: number } | undefined;
-    if (values.serve !== undefined) {
-      // Port 0 picks a free port (printed on stderr once attached).
-      const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9][A-Za-z0-9_.-]*)):(\d{1,5})$/.exec(values.serve);
-      if (!m || Number(m[3]) > 65535) throw new KdriftError(`--serve "${values.serve}" is not ADDR:PORT (e.g. 127.0.0.1:9464)`);
-      serve = { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
-    }
+    // Port 0 picks a free port (printed on stderr once attached).
+    const serve = serveOption(values.serve);
     const { runProbe, renderHuman } = await import('./run.js');
     const obs = await runProbe({
       ports,

@@ -8,9 +8,9 @@ export {
   runChecks,
   verdictFor,
   behaviourKey,
-  loadBehaviourChecks,
   type CheckPlan,
   type CheckHostOptions,
   type RunChecksOptions,
   type ProgressEvent,
 } from './run.js';
+export { WRITE_LOG_PATH, attributeRuntimeDrift, lastWriters, describeWriter, type LoggedWrite } from './write-log.js';

@@ -13,7 +13,8 @@ import type { HostEntry, Inventory } from '../inventory.js';
 import type { HostSession } from '../session.js';
 import { openSession, type SessionOptions } from '../sessions.js';
 import { mapLimit } from '../pool.js';
-import { makeSysctlCheck, loadBehaviourCheckKinds, type BehaviourSpec, type CheckContext, type CheckKind } from '../../checks/index.js';
+import { attributeRuntimeDrift } from './write-log.js';
+import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind } from '../../checks/index.js';
 import {
   REPORT_VERSION,
   countsAsDrift,
@@ -80,12 +81,14 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
   let findings: Finding[] = [];
   try {
     if (plan.sysctls.size > 0) {
+      const makeSysctlCheck = await configKinds.sysctl();
       const sysctl = makeSysctlCheck({
         ...(opts.sysctlRoot !== undefined ? { root: opts.sysctlRoot } : {}),
         ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
+      await attributeRuntimeDrift(session, findings);
     }
   } catch (err) {
     return { ...base, status: 'error', error: hostErrorText(err), findings, durationMs: Date.now() - started };
@@ -110,7 +113,6 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
  */
 async function runBehaviours(session: HostSession, plan: CheckPlan, ctx: CheckContext): Promise<Finding[]> {
   const out: Finding[] = [];
-  const behaviourChecks = await loadBehaviourChecks();
   const byCheck = new Map<string, Map<string, BehaviourSpec>>();
   for (const { spec } of plan.behaviours) {
     const m = byCheck.get(spec.check) ?? new Map<string, BehaviourSpec>();
@@ -121,7 +123,8 @@ async function runBehaviours(session: HostSession, plan: CheckPlan, ctx: CheckCo
   // them into one agent run) so a host costs one window. Results keep the declaration order.
   const perKind = await Promise.all(
     [...byCheck].map(async ([check, specs]): Promise<Finding[]> => {
-      const kind = behaviourChecks.find((k) => k.kind === check);
+      // Each kind's spec type differs; the engine only hands a kind specs its own schema produced (grouped by `check`).
+      const kind = behaviourKindNamed(check) as CheckKind<BehaviourSpec, unknown> | undefined;
       if (!kind) return [...specs].map(([key, spec]) => unknownBehaviour(ctx.host.name, check, key, spec, `no check kind "${check}" is built in`));
       try {
         const obs = await kind.collect(session, specs, ctx);
@@ -137,15 +140,6 @@ async function runBehaviours(session: HostSession, plan: CheckPlan, ctx: CheckCo
 
 function unknownBehaviour(host: string, check: string, key: string, spec: BehaviourSpec, reason: string): Finding {
   return { host, check, key, layer: 'behaviour', status: 'unknown', expected: check, actual: null, severity: spec.severity, reason };
-}
-
-/**
- * Behaviour checks are loaded only when a run probes: a config-only report (the nightly default) must not load the
- * probe's side of the code. A failure to load is a bug in the build and surfaces as such (not as a host error).
- */
-export async function loadBehaviourChecks(): Promise<readonly CheckKind<unknown, unknown>[]> {
-  // Each kind's spec type differs; the engine only hands a kind specs its own schema produced.
-  return (await loadBehaviourCheckKinds()) as unknown as readonly CheckKind<unknown, unknown>[];
 }
 
 /** Joins config and behaviour (see Verdict in core/report.ts). */
@@ -195,7 +189,6 @@ export async function runChecks(opts: RunChecksOptions): Promise<Report> {
   const t0run = Date.now();
   // Validate every host's plan first: a bad declaration is an input error, not a host error.
   for (const h of opts.hosts) planChecks(h, opts.baseline);
-  if (opts.probe) await loadBehaviourChecks();
   const expired = new Map<SuppressionRule, number>();
   let done = 0;
   const hosts = await mapLimit(opts.hosts, Math.max(1, opts.concurrency), async (host) => {

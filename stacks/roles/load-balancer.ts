@@ -1,7 +1,12 @@
+import type { RoleDeclaration } from './types.js';
+
 /**
  * Load balancers terminate every client connection and open one per backend request: they need window scaling
  * (the outage in README.md), deep accept queues and a wide ephemeral port range.
  * Only net.* keys: they are per network namespace, so a lab host (a netns) owns its own copy.
+ * No tcp.congestionControl here: which algorithm suits depends on the paths a site serves, and a netns may only make
+ * an *allowed* algorithm its default (tcp_allowed_congestion_control: reno and bbr on this machine kind, so cubic is
+ * EPERM in a lab host). test/e2e/congestion-lab.test.ts declares it in a baseline file of its own.
  */
 export const loadBalancer = {
   description: 'HAProxy load balancer facing clients across the WAN',
@@ -22,4 +27,4 @@ export const loadBalancer = {
     { check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: '10s', severity: 'critical', dependsOn: ['net.ipv4.tcp_window_scaling'] },
     { check: 'tcp.zeroWindow', port: 80, max: 100, window: '10s', severity: 'medium' },
   ],
-} as const;
+} as const satisfies RoleDeclaration;

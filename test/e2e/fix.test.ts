@@ -13,9 +13,9 @@ import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
 import { collectSysctlState } from '../../checks/sysctl-persisted.js';
 import { observeSysctl } from '../../checks/sysctl.js';
-import { collectBehaviours } from '../../checks/behaviours.js';
+import { collectBehaviours } from '../../checks/agent-run.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
-import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.schema.js';
 import type { Finding } from '../../core/finding.js';
 import { oracleArgv, parseOracle } from '../support/sysctl-oracle.js';
 import {

@@ -90,6 +90,6 @@ describe('kdrift probe command', function () {
     } finally {
       server.close();
     }
-    assert.match(runSync(['probe', '--observe', 'packets']).stderr, /--observe must be wscale, stalls or wscale,stalls, got "packets"/);
+    assert.match(runSync(['probe', '--observe', 'packets']).stderr, /--observe takes a comma-separated list of wscale, stalls, [a-z, ]+; got "packets"/);
   });
 });
