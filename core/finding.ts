@@ -33,4 +33,8 @@ export interface Finding {
   evidence?: Record<string, unknown>;
   /** Set when a .kdriftignore entry matches: counted and listed, never dropped. */
   suppressed?: Suppression;
+  /** Stable across runs: a hash of host + check + key + layer (core/report-diff.ts). */
+  id?: string;
+  /** Against the previous report (--previous / --state-dir), on counting drift only. */
+  change?: 'new' | 'still drifting';
 }

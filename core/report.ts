@@ -3,6 +3,7 @@
  * is, so this file IS the JSON schema (documented in core/render/README.md).
  */
 import type { Finding, Layer } from './finding.js';
+import type { ReportChanges } from './report-diff.js';
 
 export const REPORT_VERSION = 1;
 
@@ -67,6 +68,8 @@ export interface Report {
   expiredSuppressions?: ExpiredSuppression[];
   /** Wall time of the whole run. */
   durationMs?: number;
+  /** What changed since the previous report (--previous / --state-dir). */
+  changes?: ReportChanges;
 }
 
 /** A finding counts against the host when it drifts and no active suppression covers it. */

@@ -17,6 +17,8 @@ import { runChecks, type ProgressEvent } from '../../core/engine/index.js';
 import { exitCodeFor, type FailOn } from '../../core/report.js';
 import { loadSuppressions } from '../../core/suppressions.js';
 import { render, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
+import type { KeptSessions } from '../../core/engine/index.js';
+import { ChangeTracking, everyOption, nightlyOptions, nightlyOptionsUsage, runEvery } from './report-nightly.js';
 
 export const reportOptions = {
   ...hostOptions,
@@ -28,6 +30,7 @@ export const reportOptions = {
   'fail-on': { type: 'string' },
   'ignore-file': { type: 'string' },
   verbose: { type: 'boolean' },
+  ...nightlyOptions,
 } as const;
 
 export const reportOptionsUsage = `Report:
@@ -42,6 +45,7 @@ export const reportOptionsUsage = `Report:
                             none: always exit 0 once the report is written
   --verbose                 the text table lists ok findings too
 
+${nightlyOptionsUsage}
 Exit codes: 0 no drift, 2 drift found, 1 could not check (bad input, or any host errored).
 Colours: only when stdout is a terminal and NO_COLOR is not set. Progress goes to stderr when it is a terminal.
 
@@ -124,6 +128,8 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
   const concurrency = intOption(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
   const baseline = await resolveBaseline(values.baseline, run.inventory);
   const suppressions = await loadSuppressions(values['ignore-file']);
+  const tracking = await ChangeTracking.open(values);
+  const { everyMs, listen } = everyOption(values);
 
   const progress = process.stderr.isTTY && run.hosts.length > 1;
   const onProgress = progress
@@ -132,21 +138,27 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
         if (ev.done === ev.total) process.stderr.write('\r\x1b[2K');
       }
     : undefined;
-  const report = await runChecks({
-    inventory: run.inventory ?? {},
-    baseline,
-    hosts: run.hosts,
-    sessionOptions: run.sessionOptions,
-    concurrency,
-    probe: values.probe ?? false,
-    ...(suppressions ? { suppressions } : {}),
-    ...(onProgress ? { onProgress } : {}),
-  });
+  const once = async (kept?: KeptSessions) => {
+    const report = tracking.apply(await runChecks({
+      inventory: run.inventory ?? {},
+      baseline,
+      hosts: run.hosts,
+      sessionOptions: run.sessionOptions,
+      concurrency,
+      probe: values.probe ?? false,
+      ...(suppressions ? { suppressions } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      ...(kept ? { keptSessions: kept } : {}),
+    }));
 
-  const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-  for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, render(report, fmt, { verbose: values.verbose ?? false }));
-  for (const fmt of formats) process.stdout.write(render(report, fmt, { color, verbose: values.verbose ?? false }));
-  return exitCodeFor(report, failOn);
+    const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, render(report, fmt, { verbose: values.verbose ?? false }));
+    if (tracking.stateOutput) await writeFileAtomicLocal(tracking.stateOutput, render(report, 'json'));
+    for (const fmt of formats) process.stdout.write(render(report, fmt, { color, verbose: values.verbose ?? false }));
+    return { report, code: exitCodeFor(report, failOn) };
+  };
+  if (everyMs === undefined) return (await once()).code;
+  return runEvery(once, { everyMs, ...(listen ? { listen } : {}), sessionOptions: run.sessionOptions });
 }
 
 export const command: Command = {

@@ -13,4 +13,5 @@ export {
   type RunChecksOptions,
   type ProgressEvent,
 } from './run.js';
+export { KeptSessions } from './kept-sessions.js';
 export { WRITE_LOG_PATH, attributeRuntimeDrift, lastWriters, describeWriter, type LoggedWrite } from './write-log.js';

@@ -3,6 +3,7 @@
  * store without a server). Every value from hosts or files is escaped.
  */
 import type { Report } from '../report.js';
+import { changesHtml } from './changes.js';
 import { actualText, detailText, notableFindings, orderedHosts, shownStatus, summaryLine } from './common.js';
 import { escapeXml as e } from './xml-escape.js';
 
@@ -59,6 +60,7 @@ export function renderHtml(report: Report): string {
   for (const x of report.expiredSuppressions ?? []) {
     parts.push(`<p class="unknown">Suppression expired on ${e(x.expires)} (${e(x.source)}: ${e(x.reason)}): ${x.matched} finding(s) count again.</p>`);
   }
+  if (report.changes) parts.push(changesHtml(report));
   parts.push('<h2>All hosts</h2>');
   for (const h of hosts) {
     const label = `${h.name} — ${h.status}${h.verdict ? ` (${h.verdict})` : ''} — roles ${h.roles.join(', ')}`;

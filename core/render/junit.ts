@@ -5,6 +5,7 @@
  */
 import type { Finding } from '../finding.js';
 import type { Report } from '../report.js';
+import { changesJunit, driftFailureType } from './changes.js';
 import { actualText, detailText, orderedHosts } from './common.js';
 import { escapeXml as x } from './xml-escape.js';
 
@@ -17,7 +18,7 @@ function testcase(host: string, f: Finding): string {
   }
   if (f.status === 'drift') {
     const body = [what, detailText(f)].filter((s) => s.length > 0).join('\n');
-    return `${open}\n      <failure type="drift" message="${x(`${f.severity}: ${what}`)}">${x(body)}</failure>\n    </testcase>`;
+    return `${open}\n      <failure type="${driftFailureType(f)}" message="${x(`${f.severity}: ${what}`)}">${x(body)}</failure>\n    </testcase>`;
   }
   if (f.status === 'unknown') {
     return `${open}\n      <skipped message="${x(`unknown: ${f.reason ?? 'could not be determined'}`)}"/>\n    </testcase>`;
@@ -56,6 +57,11 @@ export function renderJunit(report: Report): string {
         f.map((a) => `${testcase(h.name, a)}\n`).join('') +
         `  </testsuite>`,
     );
+  }
+  const changes = changesJunit(report);
+  if (changes) {
+    suites.push(changes.suite);
+    tests += changes.tests;
   }
   const total = ((report.durationMs ?? 0) / 1000).toFixed(3);
   return (

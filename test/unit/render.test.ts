@@ -157,8 +157,8 @@ describe('renderers on a fixed Report', () => {
   });
   it('prometheus_is_valid_exposition_with_bounded_labels', () => {
     const { types, samples } = parseExposition(render(fixedReport, 'prom'));
-    for (const n of ['kdrift_drift', 'kdrift_host_up', 'kdrift_findings_total', 'kdrift_last_run_timestamp_seconds']) assert.equal(types.get(n), 'gauge', n);
-    const allowed = new Set(['host', 'role', 'check', 'key', 'layer', 'status']);
+    for (const n of ['kdrift_drift', 'kdrift_host_up', 'kdrift_findings', 'kdrift_last_run_timestamp_seconds']) assert.equal(types.get(n), 'gauge', n);
+    const allowed = new Set(['host', 'role', 'check', 'key', 'layer', 'severity', 'status', 'change']);
     for (const s of samples) for (const l of Object.keys(s.labels)) assert.ok(allowed.has(l), `unbounded label ${l}`);
     const drift = samples.filter((s) => s.name === 'kdrift_drift');
     assert.equal(drift.length, 9);
@@ -167,7 +167,7 @@ describe('renderers on a fixed Report', () => {
     const up = Object.fromEntries(samples.filter((s) => s.name === 'kdrift_host_up').map((s) => [s.labels.host, s.value]));
     assert.deepEqual(up, { lb: 1, app1: 1, app2: 0, client: 1 });
     assert.equal(samples.find((s) => s.name === 'kdrift_last_run_timestamp_seconds')?.value, Date.parse('2026-11-25T03:00:00Z') / 1000);
-    const suppressed = samples.find((s) => s.name === 'kdrift_findings_total' && s.labels.host === 'lb' && s.labels.status === 'suppressed');
+    const suppressed = samples.find((s) => s.name === 'kdrift_findings' && s.labels.host === 'lb' && s.labels.status === 'suppressed');
     assert.equal(suppressed?.value, 1);
   });
   it('every_format_renders_without_throwing', () => {
