@@ -18,7 +18,7 @@ export const retransmitsCheck: CheckKind<RetransmitsSpec, ProbeObservation> = {
         out.push({ ...notObservedFinding(ctx.host.name, key, spec, 'tcp.retransmits'), status: 'unknown', actual: null, reason: 'the agent did not observe retransmits (it ran without --observe stalls)' });
         continue;
       }
-      const t = portTotals(obs, spec.port);
+      const t = portTotals(obs, spec.port, spec.direction);
       const base = {
         host: ctx.host.name,
         check: 'tcp.retransmits',

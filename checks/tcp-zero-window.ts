@@ -21,7 +21,7 @@ export const zeroWindowCheck: CheckKind<ZeroWindowSpec, ProbeObservation> = {
         out.push({ ...notObservedFinding(ctx.host.name, key, spec, 'tcp.zeroWindow'), status: 'unknown', actual: null, reason: 'the agent did not observe zero windows (it ran without --observe stalls)' });
         continue;
       }
-      const t = portTotals(obs, spec.port);
+      const t = portTotals(obs, spec.port, spec.direction);
       const n = t.zeroWindow.sent + t.zeroWindow.received;
       const base = {
         host: ctx.host.name,

@@ -25,6 +25,7 @@ import {
   type Report,
   type Verdict,
 } from './report.js';
+import { findRootCauses } from './root-cause.js';
 import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from './suppressions.js';
 
 export interface HostPlan {
@@ -75,11 +76,13 @@ export interface CheckHostOptions {
   signal?: AbortSignal;
   /** Filled with how many findings each expired suppression matched (runChecks merges them into the report). */
   expired?: Map<SuppressionRule, number>;
+  /** Judge the probe's own test connections when no real one was seen (remediation's verification). */
+  ownTraffic?: boolean;
 }
 
-/** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says. */
-export function behaviourKey(spec: BehaviourSpec): string {
-  return `port ${spec.port}`;
+/** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says (`port 80`, `port 8080 out`). */
+export function behaviourKey(spec: Pick<BehaviourSpec, 'port' | 'direction'>): string {
+  return spec.direction === 'out' ? `port ${spec.port} out` : `port ${spec.port}`;
 }
 
 /**
@@ -90,7 +93,7 @@ export function behaviourKey(spec: BehaviourSpec): string {
 export async function checkHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: CheckHostOptions = {}): Promise<HostReport> {
   const started = Date.now();
   const plan = planHost(host, baseline);
-  const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.ownTraffic ? { ownTraffic: true } : {}) };
   const base = { name: host.name, roles: host.roles };
   let findings: Finding[] = [];
   try {
@@ -204,6 +207,8 @@ export interface RunOptions {
   now?: Date;
   /** Per-host prefix for the sysctl check's paths (tests: fixture trees); '' / undefined on real hosts. */
   sysctlRoot?: string | ((host: HostEntry) => string);
+  /** How a next-step command names the inventory (default `--stack NAME` when the inventory is a stack). */
+  selector?: string[];
 }
 
 export async function runChecks(opts: RunOptions): Promise<Report> {
@@ -238,13 +243,21 @@ export async function runChecks(opts: RunOptions): Promise<Report> {
     return report;
   });
   const expiredSuppressions = expiredList(expired);
+  const judged = findRootCauses({
+    hosts,
+    entries: opts.hosts,
+    plans: new Map(opts.hosts.map((h) => [h.name, planHost(h, opts.baseline)])),
+    selector: opts.selector ?? (opts.inventory.stack ? ['--stack', opts.inventory.stack] : []),
+  });
   return {
     version: REPORT_VERSION,
     generatedAt: started.toISOString(),
     stack: opts.inventory.stack ?? null,
     probe: opts.probe ?? false,
-    summary: summarise(hosts),
-    hosts,
+    summary: summarise(judged.hosts, judged.rootCauses),
+    rootCauses: judged.rootCauses,
+    hosts: judged.hosts,
+    ...(judged.legs.length > 0 ? { legs: judged.legs } : {}),
     ...(expiredSuppressions.length > 0 ? { expiredSuppressions } : {}),
     durationMs: Date.now() - t0run,
   };

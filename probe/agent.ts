@@ -23,7 +23,7 @@ import {
   type StallCounts,
   type WscaleEvent,
 } from './codec.js';
-import type { ConnectionSample, PortSummary } from './observation.js';
+import type { ConnectionSample, PeerSummary, PortSummary } from './observation.js';
 
 export interface ProbeOptions {
   /** Ports to watch (service ports); empty = all. */
@@ -39,6 +39,8 @@ export interface ProbeOptions {
   drainIntervalMs?: number;
   /** What to load: window scaling (sock_ops) and/or stalls (cgroup_skb + retransmit tracepoint). Default both. */
   observe?: { wscale: boolean; stalls: boolean };
+  /** The agent will drive its own test connections: the kernel looks their local ports up (markOwn) to tag them. */
+  tagOwn?: boolean;
 }
 
 const WSCALE = 'tcp_wscale';
@@ -50,6 +52,9 @@ export class Probe {
   private samplesSeen = 0;
   private readonly samples: WscaleEvent[] = [];
   private readonly kept = { negotiated: 0, lacking: 0 };
+  /** Real connections per (port, direction, peer address), from every drained event. */
+  private readonly peers = new Map<string, PeerSummary>();
+  private peersComplete = true;
   private events = EVENTS_NEGOTIATED | EVENTS_LACKING;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -126,6 +131,7 @@ export class Probe {
     for (const rec of this.ring.consume()) {
       this.samplesSeen++;
       const e = decodeWscaleEvent(rec);
+      if (!e.own) this.countPeer(e);
       const cls = e.wscaleOk ? 'negotiated' : 'lacking';
       if (this.kept[cls] < this.maxSamples[cls]) {
         this.kept[cls]++;
@@ -137,12 +143,40 @@ export class Probe {
     if (this.kept.lacking < this.maxSamples.lacking) events |= EVENTS_LACKING;
     if (events !== this.events) {
       this.events = events;
+      this.peersComplete = false;
       configure(this.ws, 'kd_ws', this.opts, this.netnsCookie, events, false);
     }
   }
 
+  /**
+   * Tags the connection about to be opened from `localPort` as the agent's own (before connect: the kernel looks the
+   * port up when the connection is established).
+   */
+  markOwn(localPort: number): void {
+    this.ws?.update('kd_ws_own', encodeU16(localPort), Buffer.from([1]), BPF_ANY);
+  }
+
+  private countPeer(e: WscaleEvent): void {
+    const port = e.direction === 'in' ? e.localPort : e.remotePort;
+    const id = `${port}/${e.direction}/${e.remoteAddr}`;
+    let p = this.peers.get(id);
+    if (!p) {
+      p = { port, direction: e.direction, address: e.remoteAddr, connections: 0, negotiated: 0, lackedBy: { local: 0, peer: 0, unknown: 0 } };
+      this.peers.set(id, p);
+    }
+    p.connections++;
+    if (e.outcome === 'negotiated') p.negotiated++;
+    else p.lackedBy[e.outcome]++;
+  }
+
   /** Per (netns, port, direction) summaries from the in-kernel counters, and the connection samples so far. */
-  snapshot(maxSamplesOut = 50): { summary: PortSummary[]; samples: ConnectionSample[]; dropped: { events: number; counterKeys: number } } {
+  snapshot(maxSamplesOut = 50): {
+    summary: PortSummary[];
+    samples: ConnectionSample[];
+    peers: PeerSummary[];
+    peersComplete: boolean;
+    dropped: { events: number; counterKeys: number };
+  } {
     this.drain();
     const rows = new Map<string, PortSummary>();
     const row = (ns: bigint, port: number, direction: Direction): PortSummary => {
@@ -158,6 +192,11 @@ export class Probe {
       const key = decodeCounterKey(k);
       const n = Number(sumPerCpuU64(v));
       const r = row(key.netnsCookie, key.port, key.direction);
+      if (key.own) {
+        r.own.connections += n;
+        if (key.outcome === 'negotiated') r.own.negotiated += n;
+        continue;
+      }
       r.connections += n;
       if (key.outcome === 'negotiated') r.negotiated += n;
       else r.lackedBy[key.outcome] += n;
@@ -181,7 +220,8 @@ export class Probe {
       events: this.stat(this.ws, 'kd_ws_stat', 0),
       counterKeys: this.stat(this.ws, 'kd_ws_stat', 1) + this.stat(this.st, 'kd_st_stat', 0),
     };
-    return { summary, samples, dropped };
+    const peers = [...this.peers.values()].sort((a, b) => a.port - b.port || a.direction.localeCompare(b.direction) || a.address.localeCompare(b.address));
+    return { summary, samples, peers, peersComplete: this.peersComplete, dropped };
   }
 
   private sample(e: WscaleEvent): ConnectionSample {
@@ -199,6 +239,7 @@ export class Probe {
       peerOffered: e.peerOffered,
       outcome: e.outcome,
       atMs: Math.round(atMs * 10) / 10,
+      own: e.own,
     };
   }
 
@@ -260,7 +301,7 @@ function configure(obj: BpfObject, prefix: string, opts: ProbeOptions, cookie: b
   obj.update(
     `${prefix}_cfg`,
     encodeU32(0),
-    encodeConfig({ nsFilter: opts.netns === 'self', portFilter: opts.ports.length > 0, events, sampleShift: 0 }),
+    encodeConfig({ nsFilter: opts.netns === 'self', portFilter: opts.ports.length > 0, events, sampleShift: 0, ownFilter: opts.tagOwn ?? false }),
     BPF_ANY,
   );
 }

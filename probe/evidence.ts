@@ -3,17 +3,22 @@
  * in the host's own netns), and the evidence a finding carries. Unit-tested in test/unit/probe-evidence.test.ts.
  */
 import { addCounters, zeroCounters, type PortCounters } from './counters.js';
-import type { ConnectionSample, PortSummary, ProbeObservation } from './observation.js';
+import type { ConnectionSample, PeerSummary, PortSummary, ProbeObservation } from './observation.js';
+
+/** `in`: connections this host accepted on its listening port; `out`: connections it opened to that peer port. */
+export type LegDirection = 'in' | 'out';
 
 export interface PortTotals extends PortCounters {
   /** Per direction: `in` = connections this host accepted on the port, `out` = connections it opened to it. */
   byDirection: Array<Pick<PortSummary, 'direction' | 'connections' | 'negotiated' | 'lackedBy'>>;
 }
 
-export function portTotals(obs: ProbeObservation, port: number): PortTotals {
+/** Totals on a port, in one direction when given (a declaration's leg), else both. */
+export function portTotals(obs: ProbeObservation, port: number, direction?: LegDirection): PortTotals {
   const t: PortTotals = { ...zeroCounters(), byDirection: [] };
   for (const r of obs.summary) {
     if (r.port !== port) continue;
+    if (direction !== undefined && r.direction !== direction) continue;
     addCounters(t, r);
     if (r.connections > 0) {
       t.byDirection.push({ direction: r.direction, connections: r.connections, negotiated: r.negotiated, lackedBy: { ...r.lackedBy } });
@@ -22,10 +27,16 @@ export function portTotals(obs: ProbeObservation, port: number): PortTotals {
   return t;
 }
 
-/** Samples of connections on the port (the service port: local for accepted, remote for opened), at most `max`. */
-export function portSamples(obs: ProbeObservation, port: number, max = 5): ConnectionSample[] {
-  const onPort = (s: ConnectionSample) => endpointPort(s.direction === 'out' ? s.remote : s.local) === port;
+/** Samples of real connections on the port (the service port: local for accepted, remote for opened), at most `max`. */
+export function portSamples(obs: ProbeObservation, port: number, max = 5, direction?: LegDirection): ConnectionSample[] {
+  const onPort = (s: ConnectionSample) =>
+    !s.own && (direction === undefined || s.direction === direction) && endpointPort(s.direction === 'out' ? s.remote : s.local) === port;
   return obs.samples.filter(onPort).slice(0, max);
+}
+
+/** Real connections per peer address on the port (and direction): what the root-cause pass resolves to hosts. */
+export function portPeers(obs: ProbeObservation, port: number, direction?: LegDirection): PeerSummary[] {
+  return obs.peers.filter((p) => p.port === port && (direction === undefined || p.direction === direction));
 }
 
 function endpointPort(ep: string): number {

@@ -24,7 +24,12 @@ export interface RunOptions {
 }
 
 export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
-  const probe = await Probe.start({ ports: opts.ports, netns: opts.netns, ...(opts.observe ? { observe: opts.observe } : {}) });
+  const probe = await Probe.start({
+    ports: opts.ports,
+    netns: opts.netns,
+    tagOwn: opts.connect.length > 0,
+    ...(opts.observe ? { observe: opts.observe } : {}),
+  });
   let server: Server | undefined;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
@@ -47,7 +52,7 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
 
     const timer = opts.durationMs !== undefined ? setTimeout(stop, opts.durationMs) : undefined;
     const connects: ConnectResult[] = [];
-    for (const t of opts.connect) connects.push(await driveConnections(t, opts.connectCount));
+    for (const t of opts.connect) connects.push(await driveConnections(t, opts.connectCount, 3000, (p) => probe.markOwn(p)));
     await stopped;
     if (timer) clearTimeout(timer);
 
@@ -65,6 +70,9 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
       connect: mergeConnects(connects),
       summary: snap.summary,
       samples: snap.samples,
+      peers: snap.peers,
+      peersComplete: snap.peersComplete,
+      addresses: ownAddresses(),
       dropped: snap.dropped,
     };
   } finally {
@@ -74,6 +82,14 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
     server?.closeAllConnections();
     probe.close();
   }
+}
+
+/** Every non-loopback address of this host's netns: a report resolves peers seen elsewhere to this host with it. */
+export function ownAddresses(): string[] {
+  return Object.values(os.networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => !a.internal && !a.address.startsWith('fe80:'))
+    .map((a) => a.address);
 }
 
 function mergeConnects(rs: ConnectResult[]): ProbeObservation['connect'] {
@@ -102,7 +118,7 @@ export function renderHuman(o: ProbeObservation): string {
       String(r.port),
       r.direction,
       r.netnsCookie,
-      String(r.connections),
+      r.own.connections > 0 ? `${r.connections} (+${r.own.connections} own)` : String(r.connections),
       String(r.negotiated),
       r.share === null ? '-' : r.share.toFixed(2),
       `${r.lackedBy.local}/${r.lackedBy.peer}/${r.lackedBy.unknown}`,

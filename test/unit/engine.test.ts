@@ -64,9 +64,9 @@ describe('engine', () => {
       concurrency: 4,
       sysctlRoot: rootFor,
     });
-    assert.equal(report.version, 1);
+    assert.equal(report.version, 2);
     assert.equal(report.stack, 'unit');
-    assert.deepEqual(report.summary, { hosts: 2, drifted: 0, errors: 0, findings: 0, suppressed: 0, unknown: 0 });
+    assert.deepEqual(report.summary, { hosts: 2, drifted: 0, errors: 0, findings: 0, suppressed: 0, unknown: 0, rootCauses: 0, consequences: 0 });
     assert.deepEqual(report.hosts.map((h) => [h.name, h.status, h.findings.length]), [['lb1', 'ok', 2], ['client1', 'ok', 0]]);
     assert.equal(exitCodeFor(report), 0);
   });
