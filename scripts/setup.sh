@@ -8,6 +8,7 @@ DEBIAN_PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config cmake make g++   # BPF programs + native binding
   openssh-server openssh-client iproute2 haproxy procps                           # the lab fleet
   bpftrace                                                                        # bench peer for the probe
+  prometheus libxml2-utils chromium                                               # report oracles: promtool, xmllint, headless Chromium
 )
 
 missing=()
