@@ -1,19 +1,13 @@
 /**
  * The HTML report as an on-call engineer sees it: rendered by headless Chromium (Debian's package), the DOM after
- * layout checked for the verdict banner, the root cause with its next step and the fleet picture with its legs, and
- * Chromium's own net log checked for any request beyond the file itself.
+ * layout checked for the verdict banner, the root cause with its next step and the fleet picture with its legs. Chromium
+ * runs without a network (its own empty netns) and its net log shows the page requested nothing beyond itself.
  */
 import assert from 'node:assert/strict';
 import { fixedReport } from '../fixtures/report/fixed-report.js';
 import { render } from '../../core/render/index.js';
 import type { Report } from '../../core/report.js';
-import { chromiumDom } from '../support/conformance.js';
-
-/** URLs Chromium requested while rendering (its net log), the page's own file:// URL left out. */
-function requestedUrls(netlog: string): string[] {
-  const urls = [...netlog.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1] as string);
-  return [...new Set(urls)].filter((u) => !u.startsWith('file://'));
-}
+import { chromiumDom, pageRequests as requestedUrls } from '../support/conformance.js';
 
 describe('HTML report in headless Chromium (e2e)', function () {
   this.timeout(180_000);

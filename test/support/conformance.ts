@@ -61,8 +61,9 @@ export async function validateReportJson(text: string): Promise<ErrorObject[]> {
 }
 
 /**
- * Renders an HTML file in headless Chromium (Debian's package) and returns the DOM after layout. No network: the
- * browser's background fetches are off, and a page that fetched anything would show it in the net log we keep.
+ * Renders an HTML file in headless Chromium (Debian's package) and returns the DOM after layout, with Chromium's net
+ * log. No network: Chromium runs in a network namespace of its own with nothing but a down loopback (`unshare --net`),
+ * so nothing can leave the machine whatever the page or the browser tries; the net log shows what was attempted.
  */
 export async function chromiumDom(html: string): Promise<{ dom: string; netlog: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'kdrift-chromium-'));
@@ -71,8 +72,10 @@ export async function chromiumDom(html: string): Promise<{ dom: string; netlog: 
     const netlog = path.join(dir, 'net.json');
     await writeFile(file, html);
     const res = await run(
-      'chromium',
+      'unshare',
       [
+        '--net',
+        'chromium',
         '--headless',
         '--no-sandbox',
         '--disable-gpu',
@@ -99,4 +102,12 @@ export async function chromiumDom(html: string): Promise<{ dom: string; netlog: 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** URLs in a Chromium net log that the PAGE asked for: its own file:// URL and the browser's own service calls
+ * (update checks, account and time services, which Chromium makes without any page) left out. */
+export function pageRequests(netlog: string): string[] {
+  const urls = [...netlog.matchAll(/"url":"([^"]+)"/g)].map((m) => m[1] as string);
+  const browserOwn = /^https?:\/\/([a-z0-9-]+\.)*(google\.com|googleapis\.com|gvt1\.com)\//;
+  return [...new Set(urls)].filter((u) => !u.startsWith('file://') && !browserOwn.test(u));
 }
