@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { KdriftError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -28,12 +28,12 @@ export function parseCommandArgs<T extends Options>(args: string[], options: T, 
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new KdriftError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
 }
 
 export function intOption(value: string | undefined, name: string, def: number, min = 1): number {
   if (value === undefined) return def;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new KdriftError(`--${name} must be an integer >= ${min}, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
   return Number(value);
 }

@@ -1,4 +1,5 @@
-import { KdriftError, errorMessage } from '../core/errors.js';
+import { KdriftError, UsageError, errorMessage } from '../core/errors.js';
+import { EXIT } from '../core/report.js';
 
 /** A CLI command: one file in cli/commands/, loaded only when it runs (the probe agent must start fast on a host). */
 export interface Command {
@@ -25,24 +26,29 @@ ${Object.entries(commands)
   .map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`)
   .join('\n')}
 
-Run 'kdrift <command> --help' for a command's options.
-Exit codes: 0 no drift, 2 drift found (or not fixed), 1 could not check (bad input, host errors).
+Run 'kdrift <command> --help' for a command's options; 'kdrift -V' prints the version.
+Exit codes: 0 no drift, 2 drift found (or not fixed), 1 could not check (host errors, unreadable or invalid input
+files), 64 usage error (unknown command or option, bad option value).
 `;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    if (name === undefined) {
+      process.stderr.write(mainUsage);
+      return EXIT.usage;
+    }
     process.stdout.write(mainUsage);
-    return name === undefined ? 1 : 0;
+    return 0;
   }
-  if (name === '--version') {
+  if (name === '--version' || name === '-V') {
     process.stdout.write('kdrift 0.1.0\n');
     return 0;
   }
   const entry = commands[name];
   if (!entry) {
     process.stderr.write(`kdrift: unknown command "${name}"\n\n${mainUsage}`);
-    return 1;
+    return EXIT.usage;
   }
   try {
     const command = await entry.load();
@@ -56,6 +62,10 @@ export async function main(argv: string[]): Promise<number> {
     const msg = err instanceof KdriftError ? err.message : `internal error: ${errorMessage(err)}`;
     process.stderr.write(`kdrift ${name}: ${msg}\n`);
     if (process.env.KDRIFT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return 1;
+    if (err instanceof UsageError) {
+      process.stderr.write(`Run 'kdrift ${name} --help' for its options.\n`);
+      return EXIT.usage;
+    }
+    return EXIT.couldNotCheck;
   }
 }

@@ -10,7 +10,7 @@ import YAML from 'yaml';
 import type { Command } from '../main.js';
 import { hostOptions, hostOptionsUsage, intOption, parseCommandArgs } from '../args.js';
 import { readInputFile } from '../../core/input-file.js';
-import { KdriftError } from '../../core/errors.js';
+import { KdriftError, UsageError } from '../../core/errors.js';
 import { parseBaseline, type Baseline } from '../../core/baseline.js';
 import { loadInventory, selectHosts, type HostEntry, type Inventory } from '../../core/inventory.js';
 import { sessionOptionsFromArgs, type SessionOptions } from '../../core/sessions.js';
@@ -44,7 +44,8 @@ export const reportOptionsUsage = `Report:
                             none: always exit 0 once the report is written
   --verbose                 the text table lists ok findings too
 
-Exit codes: 0 no drift, 2 drift found, 1 could not check (bad input, or any host errored).
+Exit codes: 0 no drift, 2 drift found, 1 could not check (a host errored, or an input file is unreadable or
+invalid), 64 usage error (unknown option, bad option value).
 Colours: only when stdout is a terminal and NO_COLOR is not set. Progress goes to stderr when it is a terminal.
 
 Suppressions (.kdriftignore, YAML list): each entry has key (glob, required), reason (required), and optionally
@@ -72,20 +73,20 @@ export function parseOutputs(raw: readonly string[] | undefined): [RenderFormat,
     const eq = o.indexOf('=');
     const fmt = o.slice(0, eq);
     const file = o.slice(eq + 1);
-    if (eq <= 0 || file.length === 0) throw new KdriftError(`--output must be FORMAT=FILE (e.g. junit=report.xml), got "${o}"`);
+    if (eq <= 0 || file.length === 0) throw new UsageError(`--output must be FORMAT=FILE (e.g. junit=report.xml), got "${o}"`);
     return [checkFormat(fmt, '--output'), file];
   });
 }
 
 function checkFormat(f: string, opt: string): RenderFormat {
-  if (!(RENDER_FORMATS as readonly string[]).includes(f)) throw new KdriftError(`${opt}: unknown format "${f}" (formats: ${RENDER_FORMATS.join(', ')})`);
+  if (!(RENDER_FORMATS as readonly string[]).includes(f)) throw new UsageError(`${opt}: unknown format "${f}" (formats: ${RENDER_FORMATS.join(', ')})`);
   return f as RenderFormat;
 }
 
 function failOnOption(v: string | undefined): FailOn {
   if (v === undefined) return 'drift';
   if (v === 'drift' || v === 'error' || v === 'none') return v;
-  throw new KdriftError(`--fail-on must be drift, error or none, got "${v}"`);
+  throw new UsageError(`--fail-on must be drift, error or none, got "${v}"`);
 }
 
 /** A baseline file: YAML or JSON; or a JS/TS module exporting `baseline` (raw declarations) or `fleetBaseline()`. */
@@ -134,6 +135,8 @@ export interface ReportRun {
   hosts: HostEntry[];
   inventory: Inventory | undefined;
   sessionOptions: SessionOptions;
+  /** How a next-step command names the inventory (`--stack lab`, `--inventory hosts.yaml`), as the user gave it. */
+  selector?: string[];
 }
 
 /** Validates everything about the output before any host is touched, runs, renders, writes; returns the exit code. */
@@ -160,6 +163,7 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
     sessionOptions: run.sessionOptions,
     concurrency,
     probe: values.probe ?? false,
+    selector: run.selector ?? [],
     ...(suppressions ? { suppressions } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
@@ -182,9 +186,16 @@ export const command: Command = {
       hosts = hosts.filter((h) => h.roles.some((r) => roles.includes(r)));
       if (hosts.length === 0) throw new KdriftError(`no host has role ${roles.map((r) => `"${r}"`).join(' or ')}`, inventory.source);
     }
-    return runReportCommand({ values, hosts, inventory, sessionOptions: sessionOptionsFromArgs(values, inventory) });
+    return runReportCommand({ values, hosts, inventory, sessionOptions: sessionOptionsFromArgs(values, inventory), selector: inventorySelector(values) });
   },
 };
+
+/** The inventory options as the user gave them, for the next-step commands a report prints. */
+export function inventorySelector(values: { stack?: string; inventory?: string }): string[] {
+  if (values.stack) return ['--stack', values.stack];
+  if (values.inventory) return ['--inventory', values.inventory];
+  return [];
+}
 
 /** The host entry `kdrift check --local` checks: this machine, no SSH. */
 export function localHost(roles: string[]): HostEntry {

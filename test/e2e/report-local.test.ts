@@ -22,7 +22,7 @@ const other = current === '1' ? '0' : '1';
 
 function kdrift(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', entry, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', entry, '--', ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -90,15 +90,16 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     assert.match(await readFile(path.join(out, 'kdrift.prom'), 'utf8'), /^# TYPE kdrift_drift gauge$/m);
   });
 
-  for (const [name, args, pattern] of [
-    ['unknown_format_exits_1_listing_the_formats', ['--format', 'pdf'], /--format: unknown format "pdf" \(formats: text, json, md, junit, html, prom\)/],
-    ['bad_output_spec_exits_1', ['--output', 'report.xml'], /--output must be FORMAT=FILE/],
-    ['bad_fail_on_exits_1', ['--fail-on', 'sometimes'], /--fail-on must be drift, error or none/],
-    ['missing_baseline_file_exits_1_naming_it', ['--baseline', 'nope.yaml'], /nope\.yaml: file not found/],
+  for (const [name, args, pattern, code] of [
+    ['unknown_format_exits_64_listing_the_formats', ['--format', 'pdf'], /--format: unknown format "pdf" \(formats: text, json, md, junit, html, prom\)/, 64],
+    ['bad_output_spec_exits_64', ['--output', 'report.xml'], /--output must be FORMAT=FILE/, 64],
+    ['bad_fail_on_exits_64', ['--fail-on', 'sometimes'], /--fail-on must be drift, error or none/, 64],
+    ['unknown_option_exits_64', ['--frobnicate'], /Unknown option '--frobnicate'/, 64],
+    ['missing_baseline_file_exits_1_naming_it', ['--baseline', 'nope.yaml'], /nope\.yaml: file not found/, 1],
   ] as const) {
     it(name, async () => {
       const res = await kdrift(['check', '--local', '--role', 'self', '--baseline', 'same.yaml', ...args], dir);
-      assert.equal(res.code, 1);
+      assert.equal(res.code, code);
       assert.match(res.stderr, pattern);
       assert.ok(!/\n\s+at /.test(res.stderr), 'no stack trace');
     });
@@ -118,9 +119,20 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     assert.match(res.stderr, /badignore\.yaml: entry 2 \(line 3\): reason: Required/);
   });
 
-  it('local_without_role_exits_1_saying_what_is_needed', async () => {
+  it('version_flags_print_the_version_and_a_bare_kdrift_is_a_usage_error', async () => {
+    for (const flag of ['-V', '--version']) {
+      const res = await kdrift([flag], dir);
+      assert.equal(res.code, 0);
+      assert.match(res.stdout, /^kdrift \d+\.\d+\.\d+\n$/);
+    }
+    const bare = await kdrift([], dir);
+    assert.equal(bare.code, 64);
+    assert.match(bare.stderr, /64 usage error/);
+  });
+
+  it('local_without_role_exits_64_saying_what_is_needed', async () => {
     const res = await kdrift(['check', '--local'], dir);
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 64);
     assert.match(res.stderr, /--local needs --role ROLE/);
   });
 
