@@ -19,6 +19,7 @@ import { runChecks, type ProgressEvent } from '../../core/engine.js';
 import { exitCodeFor, type FailOn } from '../../core/report.js';
 import { loadSuppressions } from '../../core/suppressions.js';
 import { render, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
+import { writeOut } from '../stdout.js';
 
 export const reportOptions = {
   ...hostOptions,
@@ -149,11 +150,28 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
   const baseline = await resolveBaseline(values.baseline, run.inventory);
   const suppressions = await loadSuppressions(values['ignore-file']);
 
-  const progress = process.stderr.isTTY && run.hosts.length > 1;
+  // Progress on stderr, only on a terminal: hosts done, and while the probe observes, a countdown of its window.
+  const probing = values.probe === true;
+  const progress = process.stderr.isTTY === true && (run.hosts.length > 1 || probing);
+  const windowMs = probing ? Math.max(0, ...Object.values(baseline.roles).flatMap((r) => r.behaviours.map((b) => b.window))) : 0;
+  const started = Date.now();
+  let last: ProgressEvent | undefined;
+  const draw = () => {
+    const hostsPart = last ? `checking hosts: ${last.done}/${last.total} (${last.host}: ${last.status})` : `checking ${run.hosts.length} host${run.hosts.length === 1 ? '' : 's'}`;
+    const left = Math.ceil((windowMs - (Date.now() - started)) / 1000);
+    const probePart = probing ? (left > 0 ? ` — probe observing live traffic, ~${left} s left` : ' — collecting probe results') : '';
+    process.stderr.write(`\r\x1b[2K${hostsPart}${probePart}`);
+  };
+  const ticker = progress && probing ? setInterval(draw, 1000).unref() : undefined;
+  if (progress && probing) draw();
   const onProgress = progress
     ? (ev: ProgressEvent) => {
-        process.stderr.write(`\r\x1b[2Kchecking hosts: ${ev.done}/${ev.total} (${ev.host}: ${ev.status})`);
-        if (ev.done === ev.total) process.stderr.write('\r\x1b[2K');
+        last = ev;
+        draw();
+        if (ev.done === ev.total) {
+          if (ticker) clearInterval(ticker);
+          process.stderr.write('\r\x1b[2K');
+        }
       }
     : undefined;
   const report = await runChecks({
@@ -170,7 +188,7 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
 
   const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
   for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, render(report, fmt, { verbose: values.verbose ?? false }));
-  for (const fmt of formats) process.stdout.write(render(report, fmt, { color, verbose: values.verbose ?? false }));
+  for (const fmt of formats) writeOut(render(report, fmt, { color, verbose: values.verbose ?? false }));
   return exitCodeFor(report, failOn);
 }
 
