@@ -62,7 +62,7 @@ export const windowScalingCheck: CheckKind<WindowScalingSpec, ProbeObservation> 
         ...base,
         status: ok ? 'ok' : 'drift',
         actual: `${share.toFixed(2)} (${ok_n}/${n})${whose}`,
-        ...(ok ? {} : { reason: `${n - ok_n} of ${n} new connections ${leg} did not negotiate window scaling: ${useOwn ? "the probe's own test connections" : describeLack(t.lackedBy)}` }),
+        ...(ok ? {} : { reason: `${n - ok_n} of ${n} new connections ${leg} did not negotiate window scaling: ${describeLack(useOwn ? t.own.lackedBy : t.lackedBy)}` }),
         evidence,
       });
     }

@@ -195,6 +195,7 @@ export class Probe {
       if (key.own) {
         r.own.connections += n;
         if (key.outcome === 'negotiated') r.own.negotiated += n;
+        else r.own.lackedBy[key.outcome] += n;
         continue;
       }
       r.connections += n;

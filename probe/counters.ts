@@ -10,7 +10,7 @@ export interface PortCounters {
   dataSegmentsOut: number;
   segmentsIn: number;
   /** The agent's own test connections (tagged in the kernel): never part of `connections`. */
-  own: { connections: number; negotiated: number };
+  own: { connections: number; negotiated: number; lackedBy: { local: number; peer: number; unknown: number } };
 }
 
 export function addCounters(into: PortCounters, from: PortCounters): void {
@@ -28,6 +28,9 @@ export function addCounters(into: PortCounters, from: PortCounters): void {
   into.segmentsIn += from.segmentsIn;
   into.own.connections += from.own.connections;
   into.own.negotiated += from.own.negotiated;
+  into.own.lackedBy.local += from.own.lackedBy.local;
+  into.own.lackedBy.peer += from.own.lackedBy.peer;
+  into.own.lackedBy.unknown += from.own.lackedBy.unknown;
 }
 
 /** Fresh all-zero counters (new objects each call: callers add into them). */
@@ -41,6 +44,6 @@ export function zeroCounters(): PortCounters {
     retransmits: 0,
     dataSegmentsOut: 0,
     segmentsIn: 0,
-    own: { connections: 0, negotiated: 0 },
+    own: { connections: 0, negotiated: 0, lackedBy: { local: 0, peer: 0, unknown: 0 } },
   };
 }

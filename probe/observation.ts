@@ -47,7 +47,9 @@ export const portSummarySchema = z.object({
   /** retransmits / dataSegmentsOut; null when nothing was sent. */
   retransmitRate: z.number().nullable(),
   /** The agent's own test connections, counted apart from `connections` (real traffic). */
-  own: z.object({ connections: count, negotiated: count }).default({ connections: 0, negotiated: 0 }),
+  own: z
+    .object({ connections: count, negotiated: count, lackedBy: z.object({ local: count, peer: count, unknown: count }) })
+    .default({ connections: 0, negotiated: 0, lackedBy: { local: 0, peer: 0, unknown: 0 } }),
 });
 export type PortSummary = z.infer<typeof portSummarySchema>;
 

@@ -70,10 +70,10 @@ describe('behaviour checks judge the agent observation', () => {
   });
 
   it("tcp.windowScaling: the probe's own test connections are not real traffic; verification may judge them when nothing real was seen", () => {
-    const o = obs([row({ port: 80, direction: 'in', connections: 20, negotiated: 0, lackedBy: { local: 20, peer: 0, unknown: 0 }, own: { connections: 6, negotiated: 6 } })]);
+    const o = obs([row({ port: 80, direction: 'in', connections: 20, negotiated: 0, lackedBy: { local: 20, peer: 0, unknown: 0 }, own: { connections: 6, negotiated: 6, lackedBy: { local: 0, peer: 0, unknown: 0 } } })]);
     const [f] = windowScalingCheck.judge(o, ws, ctx);
     assert.equal(f?.actual, '0.00 (0/20)');
-    const quiet = obs([row({ port: 80, direction: 'in', own: { connections: 3, negotiated: 3 } })]);
+    const quiet = obs([row({ port: 80, direction: 'in', own: { connections: 3, negotiated: 3, lackedBy: { local: 0, peer: 0, unknown: 0 } } })]);
     const [u] = windowScalingCheck.judge(quiet, ws, ctx);
     assert.equal(u?.status, 'unknown');
     assert.match(u?.reason ?? '', /own 3 test connections are not judged/);
