@@ -33,6 +33,7 @@ export const windowScalingCheck: CheckKind<WindowScalingSpec, ProbeObservation> 
         expected: `share >= ${spec.minShare}`,
         severity: spec.severity,
       };
+      const useOwn = t.connections === 0 && ctx.ownTraffic === true && t.own.connections > 0;
       const evidence = {
         direction: spec.direction,
         connections: t.connections,
@@ -43,11 +44,10 @@ export const windowScalingCheck: CheckKind<WindowScalingSpec, ProbeObservation> 
         peers: portPeers(obs, spec.port, spec.direction),
         ...(obs.peersComplete ? {} : { peersSampled: true }),
         hostAddresses: obs.addresses,
-        samples: portSamples(obs, spec.port, 5, spec.direction),
+        samples: portSamples(obs, spec.port, 5, spec.direction, useOwn),
         window: windowSeconds(obs),
         ...connectNote(obs),
       };
-      const useOwn = t.connections === 0 && ctx.ownTraffic === true && t.own.connections > 0;
       const n = useOwn ? t.own.connections : t.connections;
       const ok_n = useOwn ? t.own.negotiated : t.negotiated;
       if (n === 0) {

@@ -40,7 +40,10 @@ export const zeroWindowCheck: CheckKind<ZeroWindowSpec, ProbeObservation> = {
         window: windowSeconds(obs),
         ...connectNote(obs),
       };
-      if (t.connections === 0 && t.dataSegmentsOut === 0 && t.segmentsIn === 0 && n === 0) {
+      // Segment counters are per port, not per connection; the connection count says whether anything real was seen
+      // (the probe's own test connections count only where verification asks for them).
+      const seen = t.connections + (ctx.ownTraffic ? t.own.connections : 0);
+      if (seen === 0 && t.dataSegmentsOut === 0 && t.segmentsIn === 0 && n === 0) {
         out.push({ ...base, status: 'unknown', actual: null, reason: `no TCP traffic on port ${spec.port} during the ${windowSeconds(obs)} window: nothing to judge`, evidence });
         continue;
       }

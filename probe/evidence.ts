@@ -27,10 +27,13 @@ export function portTotals(obs: ProbeObservation, port: number, direction?: LegD
   return t;
 }
 
-/** Samples of real connections on the port (the service port: local for accepted, remote for opened), at most `max`. */
-export function portSamples(obs: ProbeObservation, port: number, max = 5, direction?: LegDirection): ConnectionSample[] {
+/**
+ * Samples of connections on the port (the service port: local for accepted, remote for opened), at most `max`: real
+ * connections, or the probe's own when `own` (what verification judges on a quiet host).
+ */
+export function portSamples(obs: ProbeObservation, port: number, max = 5, direction?: LegDirection, own = false): ConnectionSample[] {
   const onPort = (s: ConnectionSample) =>
-    !s.own && (direction === undefined || s.direction === direction) && endpointPort(s.direction === 'out' ? s.remote : s.local) === port;
+    s.own === own && (direction === undefined || s.direction === direction) && endpointPort(s.direction === 'out' ? s.remote : s.local) === port;
   return obs.samples.filter(onPort).slice(0, max);
 }
 
