@@ -13,7 +13,7 @@ import type { HostEntry, Inventory } from './inventory.js';
 import type { HostSession } from './session.js';
 import { openSession, type SessionOptions } from './sessions.js';
 import { mapLimit } from './pool.js';
-import { makeSysctlCheck } from '../checks/sysctl.js';
+import { makeSysctlCheck, type SysctlObservation } from '../checks/sysctl.js';
 import type { CheckContext, CheckKind } from '../checks/kind.js';
 import {
   REPORT_VERSION,
@@ -21,6 +21,7 @@ import {
   hostStatus,
   isConfigLayer,
   summarise,
+  type FileWarning,
   type HostReport,
   type Report,
   type Verdict,
@@ -96,6 +97,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
   const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.ownTraffic ? { ownTraffic: true } : {}) };
   const base = { name: host.name, roles: host.roles };
   let findings: Finding[] = [];
+  const warnings: FileWarning[] = [];
   try {
     if (plan.sysctls.size > 0) {
       const sysctl = makeSysctlCheck({
@@ -104,6 +106,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
+      warnings.push(...skippedFiles(obs));
     }
   } catch (err) {
     return { ...base, status: 'error', error: hostErrorText(err), findings, durationMs: Date.now() - started };
@@ -118,6 +121,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
     status: hostStatus(findings),
     ...(opts.probe ? { verdict: verdictFor(findings, plan) } : {}),
     findings,
+    ...(warnings.length > 0 ? { warnings } : {}),
     durationMs: Date.now() - started,
   };
 }
@@ -151,6 +155,11 @@ async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckCon
   );
   out.push(...perKind.flat());
   return out;
+}
+
+/** Files of the sysctl.d family the collection skipped (a dangling symlink is no warning: a boot skips it too). */
+function skippedFiles(obs: SysctlObservation): FileWarning[] {
+  return obs.unreadable.filter((e) => e.error !== 'dangling symlink').map((e) => ({ file: `${e.dir}/${e.name}`, reason: e.error ?? 'unreadable' }));
 }
 
 function unknownBehaviour(host: string, check: string, key: string, spec: BehaviourSpec, reason: string): Finding {

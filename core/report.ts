@@ -22,9 +22,9 @@ export const VERDICTS = ['config drift', 'behaviour drift', 'both', 'config drif
 export type Verdict = (typeof VERDICTS)[number];
 export type HostStatus = 'ok' | 'drift' | 'error';
 
-/** A file of the sysctl.d family the host's config check could not read (binary, a huge line, a symlink loop). */
-export const reportWarningSchema = z.object({ host: z.string(), file: z.string(), reason: z.string() }).strict();
-export type ReportWarning = z.infer<typeof reportWarningSchema>;
+/** A file of the sysctl.d family the host's config check skipped (unreadable, binary, a huge line, a symlink loop). */
+export const fileWarningSchema = z.object({ file: z.string(), reason: z.string() }).strict();
+export type FileWarning = z.infer<typeof fileWarningSchema>;
 
 export const hostReportSchema = z
   .object({
@@ -35,6 +35,8 @@ export const hostReportSchema = z
     verdict: z.enum(VERDICTS).optional(),
     error: z.string().optional(),
     findings: z.array(findingSchema),
+    /** Files of the sysctl.d family skipped on this host, and why: listed in every format. */
+    warnings: z.array(fileWarningSchema).optional(),
     /** Addresses the host answers on: the inventory's, plus those its probe agent reported (LAN, WAN). */
     addresses: z.array(z.string()).optional(),
     /** Wall time spent on this host (connect + collect + judge). */
@@ -155,8 +157,6 @@ export const reportSchema = z
     hosts: z.array(hostReportSchema),
     /** Connection legs the probes saw, between inventory hosts (and outside peers). */
     legs: z.array(legSchema).optional(),
-    /** Files skipped while reading the sysctl.d family. */
-    warnings: z.array(reportWarningSchema).optional(),
     /** Suppressions whose date has passed; the findings they matched count again. */
     expiredSuppressions: z.array(expiredSuppressionSchema).optional(),
     /** Wall time of the whole run. */

@@ -104,5 +104,5 @@ export function oneLine(s: string): string {
 
 /** Warnings as lines: "lb: skipped /etc/sysctl.d/99-junk.conf: binary data". */
 export function warningsOf(r: Report): string[] {
-  return (r.warnings ?? []).map((w) => `${w.host}: skipped ${w.file}: ${w.reason}`);
+  return r.hosts.flatMap((h) => (h.warnings ?? []).map((w) => `${h.name}: skipped ${w.file}: ${w.reason}`));
 }

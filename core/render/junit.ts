@@ -61,6 +61,8 @@ export function renderJunit(report: Report): string {
       `  <testsuite name="${x(h.name)}" tests="${f.length}" failures="${nf}" errors="0" skipped="${ns}" time="${seconds}" timestamp="${stamp}">\n` +
         `    <properties><property name="roles" value="${x(h.roles.join(','))}"/>${h.verdict ? `<property name="verdict" value="${x(h.verdict)}"/>` : ''}</properties>\n` +
         f.map((a, i) => `${testcase(report, h.name, a, names[i] as string, each)}\n`).join('') +
+        // Skipped sysctl.d files: not a test of their own, but CI shows a suite's system-err beside its cases.
+        (h.warnings?.length ? `    <system-err>${x(h.warnings.map((w) => `warning: skipped ${w.file}: ${w.reason}`).join('\n'))}</system-err>\n` : '') +
         `  </testsuite>`,
     );
   }

@@ -65,7 +65,5 @@ export function renderPrometheus(report: Report): string {
 }
 
 function skippedFiles(report: Report): string[] {
-  const per = new Map<string, number>();
-  for (const w of report.warnings ?? []) per.set(w.host, (per.get(w.host) ?? 0) + 1);
-  return report.hosts.map((h) => `kdrift_skipped_files${labels({ host: h.name })} ${per.get(h.name) ?? 0}`);
+  return report.hosts.map((h) => `kdrift_skipped_files${labels({ host: h.name })} ${h.warnings?.length ?? 0}`);
 }

@@ -39,7 +39,6 @@ describe('HTML report in headless Chromium (e2e)', function () {
         { name: 'app1', roles: ['app-node'], status: 'ok', findings: [] },
       ],
       legs: [{ from: 'lb', to: 'app1', port: 8080, connections: 20, negotiated: 20, observedBy: 'lb' }],
-      warnings: [],
       expiredSuppressions: [],
     };
     const { dom, netlog } = await chromiumDom(render(clean, 'html'));

@@ -24,6 +24,8 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const TSX = pathToFileURL(path.join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 const WS = 'net.ipv4.tcp_window_scaling';
 const CLIENT_REQUESTS = 20;
+/** Not a file a boot can apply: skipped, and listed as a warning in every format. */
+const JUNK = '/etc/sysctl.d/50-junk.conf';
 
 function kdrift(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
@@ -53,14 +55,17 @@ describe('root cause across hosts on the lab (e2e)', function () {
   });
   afterEach(async () => {
     for (const h of ['lb', 'app1', 'app2']) await labExec(LAB, h, ['sysctl', '-q', '-w', `${WS}=1`]);
+    await labExec(LAB, 'app2', ['rmdir', JUNK]);
   });
 
   /** A probed report of the whole lab while the client sends CLIENT_REQUESTS requests through lb; every format checked. */
-  async function probedReport(tag: string): Promise<Report> {
-    const files = Object.fromEntries(['json', 'prom', 'junit', 'html'].map((f) => [f, path.join(tmp, `${tag}.${f}`)]));
+  async function probedReport(tag: string): Promise<Report & { files: Record<string, string>; text: string }> {
+    const files = Object.fromEntries(['json', 'prom', 'junit', 'html', 'md'].map((f) => [f, path.join(tmp, `${tag}.${f}`)]));
     const run = kdrift(['report', '--inventory', lab.inventoryFile, '--probe', ...Object.entries(files).map(([f, file]) => `--output=${f}=${file}`), '--format', 'text']);
-    // The agents attach within a few seconds of the start and watch for 10 s: the requests land inside every window.
-    await new Promise((r) => setTimeout(r, 4000));
+    // Wait for the three agents (lb, app1, app2) to be running and attached, then send the requests: they land inside
+    // every 10 s window even on a busy machine.
+    await agentsRunning(3);
+    await new Promise((r) => setTimeout(r, 2000));
     const load = await runLoad(LAB, { requests: CLIENT_REQUESTS, size: 1024, concurrency: 2, timeoutMs: 10_000 });
     assert.equal(load.errors, 0, `load generator errors: ${load.errorSamples.join('; ')}`);
     const res = await run;
@@ -71,7 +76,17 @@ describe('root cause across hosts on the lab (e2e)', function () {
     assert.equal(prom.code, 0, prom.stdout + prom.stderr);
     const junit = await xmllintJunit(await readFile(files.junit as string, 'utf8'));
     assert.equal(junit.code, 0, junit.stderr);
-    return JSON.parse(json) as Report;
+    return { ...(JSON.parse(json) as Report), files, text: res.stdout };
+  }
+
+  /** Waits until `n` probe agents of this lab's inventory run (their argv names the lab's own kdrift checkout). */
+  async function agentsRunning(n: number): Promise<void> {
+    for (let i = 0; i < 300; i++) {
+      const res = await labExec(LAB, 'lb', ['pgrep', '-f', `${REPO}/bin/kdrift.js probe --json`]);
+      if (res.stdout.trim().split('\n').filter(Boolean).length >= n) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`${n} probe agents did not start within 30 s`);
   }
 
   const finding = (r: Report, host: string, key: string) => r.hosts.find((h) => h.name === host)?.findings.find((f) => f.key === key && f.check === 'tcp.windowScaling');
@@ -107,7 +122,16 @@ describe('root cause across hosts on the lab (e2e)', function () {
 
   it('app1_at_wscale_0_makes_lbs_backend_leg_drift_explained_by_app1', async () => {
     await labExec(LAB, 'app1', ['sysctl', '-q', '-w', `${WS}=0`]);
+    await labExec(LAB, 'app2', ['mkdir', '-p', JUNK]);
     const r = await probedReport('app1-wscale0');
+    // The skipped file, in every format.
+    assert.deepEqual(r.hosts.find((h) => h.name === 'app2')?.warnings, [{ file: JUNK, reason: 'not a regular file' }]);
+    const line = `app2: skipped ${JUNK}: not a regular file`;
+    assert.ok(r.text.includes(`warning: ${line}`), r.text);
+    assert.ok((await readFile(r.files.md as string, 'utf8')).includes(`> Warning: ${line}`));
+    assert.ok((await readFile(r.files.html as string, 'utf8')).includes(`Warning: ${line}`));
+    assert.match(await readFile(r.files.prom as string, 'utf8'), /^kdrift_skipped_files\{host="app2"\} 1$/m);
+    assert.ok((await readFile(r.files.junit as string, 'utf8')).includes(`<system-err>warning: skipped ${JUNK}: not a regular file</system-err>`));
     assert.equal(r.rootCauses[0]?.host, 'app1', JSON.stringify(r.rootCauses, null, 1));
     assert.equal(r.rootCauses[0]?.key, WS);
     assert.ok(r.rootCauses[0]?.explains.hosts.includes('lb'));

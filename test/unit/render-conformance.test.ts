@@ -17,7 +17,6 @@ const clean: Report = {
   hosts: [{ name: 'lb', roles: ['load-balancer'], status: 'ok', findings: [{ host: 'lb', check: 'sysctl', key: 'net.ipv4.tcp_sack', layer: 'runtime', status: 'ok', expected: '= 1', actual: '1', severity: 'high' }] }],
 };
 delete (clean as Partial<Report>).legs;
-delete (clean as Partial<Report>).warnings;
 delete (clean as Partial<Report>).expiredSuppressions;
 const reports: Array<[string, Report]> = [['fixed', fixedReport], ['clean', clean]];
 

@@ -142,6 +142,7 @@ describe('renderers on a fixed Report', () => {
     // The root cause's failure names the next step; the consequence's names the host that explains it.
     assert.match(xml, /next: kdrift fix --host lb --stack lab --dry-run/);
     assert.match(xml, /message="high: explained by lb: net.ipv4.tcp_window_scaling = 0/);
+    assert.match(xml, /<system-err>warning: skipped \/etc\/sysctl.d\/99-junk.conf: binary data \(a NUL byte\)<\/system-err>/);
     assert.ok(xml.includes('&lt;script&gt;') && !xml.includes('<script>'));
   });
   it('junit_from_an_empty_report_is_still_well_formed', () => {
