@@ -9,7 +9,8 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+/** The commands; exported for scripts/gen-cli-docs.ts (completion and man page come from the same help text). */
+export const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   check: { summary: 'check one host (or this machine with --local) against its roles', load: async () => (await import('./commands/check.js')).command },
   report: { summary: 'check every host of the inventory and write the drift report', load: async () => (await import('./commands/report.js')).command },
   fix: { summary: 'plan, apply, verify (behaviour included) and if needed roll back remediations', load: async () => (await import('./commands/fix.js')).command },
