@@ -4,7 +4,7 @@
  * expected outcome is known whatever machine runs it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -80,6 +80,17 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     await writeFile(path.join(sub, '.kdriftignore'), `- key: "${KEY}"\n  reason: accepted\n`);
     const res = await kdrift(['check', '--local', '--role', 'self', '--baseline', '../wrong.yaml', '--format', 'json'], sub);
     assert.equal(res.code, 0, res.stderr);
+  });
+
+  it('a_reader_that_closes_early_ends_the_run_quietly_without_an_epipe_stack', async () => {
+    // 400 JSON copies (well over a pipe's 64 KiB) into `head -c 100`: the writes after head exits fail with EPIPE.
+    const formats = Array.from({ length: 400 }, () => ['--format', 'json']).flat();
+    const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
+    const cmd = `${quoteArgv([process.execPath, '--import', TSX, '--input-type=module', '-e', entry, '--', 'check', '--local', '--role', 'self', '--baseline', 'same.yaml', '--verbose', ...formats])} 2>err.txt | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`;
+    const status = execFileSync('bash', ['-c', cmd], { cwd: dir }).toString().trim();
+    const stderr = await readFile(path.join(dir, 'err.txt'), 'utf8');
+    assert.equal(stderr, '', 'nothing on stderr: no EPIPE, no stack');
+    assert.equal(status, '0', 'the exit code the run had so far (no drift)');
   });
 
   it('output_files_are_written_and_no_temp_file_is_left', async () => {
