@@ -14,7 +14,7 @@ import { repoRoot } from '../lab/paths.js';
 import { loadInventory } from '../core/inventory.js';
 import { openSession } from '../core/sessions.js';
 import { fleetBaseline } from '../stacks/baselines.js';
-import { remediateHost } from '../remediation/host.js';
+import { remediateHost } from '../remediation/index.js';
 
 const LAB = 'kdfx';
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 5);

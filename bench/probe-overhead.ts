@@ -8,7 +8,7 @@
  * (agent or bpftrace) used meanwhile. Overhead = extra CPU per connection over bare. The CPU measure is what
  * other load on the machine disturbs least.
  *
- *   node --import tsx bench/probe-overhead.ts [--reps 5] [--count 20000] [--rate-only]
+ *   node --import tsx bench/probe-overhead.ts [--reps 5] [--count 20000] [--rate-only] [--configs 'bare,probe wscale,probe wscale+cc']
  *
  * A third measure, robust to other load on the machine: the run time of the observer's BPF programs per connection,
  * from the kernel's own BPF statistics (kernel.bpf_stats_enabled, switched on for the run and restored after). It
@@ -25,15 +25,20 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { reps: { type: 'string' }, count: { type: 'string' }, 'rate-only': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { reps: { type: 'string' }, count: { type: 'string' }, 'rate-only': { type: 'boolean' }, configs: { type: 'string' } } });
 const REPS = Number(values.reps ?? 7);
 const COUNT = Number(values.count ?? 20000);
 
 // probe --port: what the behaviour checks run (window scaling + stalls, filtered to the port and the agent's netns);
 // probe wscale: window scaling only (--observe wscale), the same thing the bpftrace scripts observe;
-// probe --netns all: no filter at all.
-type Config = 'bare' | 'probe --port' | 'probe wscale' | 'probe --netns all' | 'bpftrace printf' | 'bpftrace count';
-const CONFIGS: Config[] = ['bare', 'probe --port', 'probe wscale', 'probe --netns all', 'bpftrace printf', 'bpftrace count'];
+// probe --netns all: no filter at all;
+// probe wscale+cc: window scaling and congestion control (what a host declaring both kinds runs); probe cc: the
+// congestion observer alone.
+type Config = 'bare' | 'probe --port' | 'probe wscale' | 'probe wscale+cc' | 'probe cc' | 'probe --netns all' | 'bpftrace printf' | 'bpftrace count';
+const ALL_CONFIGS: Config[] = ['bare', 'probe --port', 'probe wscale', 'probe wscale+cc', 'probe cc', 'probe --netns all', 'bpftrace printf', 'bpftrace count'];
+const CONFIGS: Config[] = values.configs ? (values.configs.split(',').map((c) => c.trim()) as Config[]) : ALL_CONFIGS;
+for (const c of CONFIGS) if (!ALL_CONFIGS.includes(c)) throw new Error(`--configs: unknown configuration "${c}" (known: ${ALL_CONFIGS.join(', ')})`);
+if (!CONFIGS.includes('bare')) CONFIGS.unshift('bare');
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -109,19 +114,24 @@ interface Observer {
 async function startObserver(cfg: Config, port: number): Promise<Observer> {
   if (cfg === 'bare') return { check: () => '', done: async () => {} };
   if (cfg.startsWith('probe')) {
-    const filter =
-      cfg === 'probe --port' ? ['--port', String(port)] : cfg === 'probe wscale' ? ['--port', String(port), '--observe', 'wscale'] : ['--netns', 'all'];
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts'), 'probe', '--json', '--samples', '0', '--duration', '1h', ...filter], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const observe: Partial<Record<Config, string>> = { 'probe wscale': 'wscale', 'probe wscale+cc': 'wscale,congestion', 'probe cc': 'congestion' };
+    const filter = cfg === 'probe --netns all' ? ['--netns', 'all'] : ['--port', String(port), ...(observe[cfg] ? ['--observe', observe[cfg]] : [])];
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'probe', 'agent-entry.ts'), 'probe', '--json', '--samples', '0', '--duration', '1h', ...filter], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(child, 'stderr', /attached/);
     return {
       child,
       check: () => {
-        const o = JSON.parse(out) as { summary: Array<{ port: number; direction: string; connections: number; negotiated: number }>; dropped: { events: number } };
+        const o = JSON.parse(out) as {
+          summary: Array<{ port: number; direction: string; connections: number; negotiated: number }>;
+          congestion?: { rows: Array<{ port: number; algorithm: string; connections: number }> };
+          dropped: { events: number };
+        };
         const mine = o.summary.filter((r) => r.port === port && r.direction !== 'unknown');
         const seen = mine.reduce((n, r) => n + r.connections, 0);
-        return `saw ${seen} connection ends (${mine.reduce((n, r) => n + r.negotiated, 0)} negotiated), dropped samples ${o.dropped.events}`;
+        const cc = (o.congestion?.rows ?? []).filter((r) => r.port === port).map((r) => `${r.algorithm} ${r.connections}`);
+        return `saw ${seen} connection ends (${mine.reduce((n, r) => n + r.negotiated, 0)} negotiated)${cc.length ? `, congestion ${cc.join(' ')}` : ''}, dropped samples ${o.dropped.events}`;
       },
       done: async () => {
         await stop(child);
@@ -239,8 +249,15 @@ async function main(): Promise<void> {
     );
   }
   const ov = (cfg: Config) => median(cpus.get(cfg) ?? []) - bareCpu;
-  for (const probe of ['probe --port', 'probe wscale', 'probe --netns all'] as const) {
-    for (const bt of ['bpftrace printf', 'bpftrace count'] as const) {
+  if (CONFIGS.includes('probe wscale') && CONFIGS.includes('probe wscale+cc')) {
+    const bpf = (cfg: Config) => median(bpfNs.get(cfg) ?? []);
+    process.stdout.write(
+      `  congestion control on top of window scaling: +${(ov('probe wscale+cc') - ov('probe wscale')).toFixed(2)} µs CPU/conn, ` +
+        `+${(bpf('probe wscale+cc') - bpf('probe wscale')).toFixed(0)} ns BPF/conn\n`,
+    );
+  }
+  for (const probe of (['probe --port', 'probe wscale', 'probe --netns all'] as const).filter((c) => CONFIGS.includes(c))) {
+    for (const bt of (['bpftrace printf', 'bpftrace count'] as const).filter((c) => CONFIGS.includes(c))) {
       const ratio = ov(probe) > 0 ? `${(ov(bt) / ov(probe)).toFixed(1)}×` : `∞ (probe overhead ${ov(probe).toFixed(2)} µs, within noise)`;
       const bb = median(bpfNs.get(bt) ?? []) / median(bpfNs.get(probe) ?? []);
       process.stdout.write(`  CPU overhead ${bt} / ${probe}: ${ratio}; BPF run time ${bt} / ${probe}: ${bb.toFixed(2)}×\n`);

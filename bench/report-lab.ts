@@ -5,7 +5,7 @@
  */
 import { labDown, labUp } from '../lab/index.js';
 import { loadInventory } from '../core/inventory.js';
-import { runChecks } from '../core/engine.js';
+import { runChecks } from '../core/engine/index.js';
 import { fleetBaseline } from '../stacks/baselines.js';
 
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 10);

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { labDown, labUp } from '../lab/index.js';
 import { loadInventory } from '../core/inventory.js';
-import { planHost, runChecks } from '../core/engine.js';
+import { planChecks, runChecks } from '../core/engine/index.js';
 import { fleetBaseline } from '../stacks/baselines.js';
 
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 5);
@@ -37,8 +37,8 @@ const lab = await labUp({ name: 'kdrp', subnet: 72, rttMs: 0 });
 try {
   const inventory = await loadInventory({ inventory: lab.inventoryFile });
   const baseline = fleetBaseline();
-  const hosts = inventory.hosts.filter((h) => planHost(h, baseline).sysctls.size > 0);
-  const keysOf = (h: (typeof hosts)[number]) => [...planHost(h, baseline).sysctls.keys()];
+  const hosts = inventory.hosts.filter((h) => planChecks(h, baseline).sysctls.size > 0);
+  const keysOf = (h: (typeof hosts)[number]) => [...planChecks(h, baseline).sysctls.keys()];
   const ssh = (host: string, ...cmd: string[]) => ['ssh', '-F', lab.sshConfig, host, ...cmd];
 
   const kdrift = await time(() =>

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { openSession } from '../core/sessions.js';
-import { makeKey, startSshd } from '../test/e2e/ssh-sshd.js';
+import { makeKey, startSshd } from '../lab/loopback-sshd.js';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200' }, 'real-login': { type: 'boolean', default: false } } });
 const N = Number(values.n);
@@ -18,7 +18,7 @@ const sshd = await startSshd({ dir: path.join(dir, 'sshd'), authorizedKeys: [key
 try {
   const t0 = performance.now();
   const s = await openSession(
-    { name: 'lat', address: '127.0.0.1', port: sshd.port, user: 'root', roles: ['bench'], identityFile: key.privateKeyPath },
+    { name: 'lat', address: '127.0.0.1', port: sshd.port, user: 'root', identityFile: key.privateKeyPath },
     { knownHostsPath: path.join(dir, 'known_hosts'), acceptNewHostKeys: true, commandTimeoutMs: 0 },
   );
   const connect = performance.now() - t0;

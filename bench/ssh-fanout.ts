@@ -9,7 +9,7 @@
  *   kdrift-exec  : openSession + ONE exec(['cat', ...20 files]) + close
  *   kdrift-sftp  : openSession + 20 readFile over SFTP (starts no shell) + close
  * Every answer is checked against this machine's /proc/sys, so a failing mode cannot look fast.
- * By default the sessions get a HOME of their own (no root ~/.bashrc / pyenv per command; see DESIGN.md);
+ * By default the sessions get a HOME of their own (no root ~/.bashrc / pyenv per command; see README.md, SSH notes);
  * --real-login keeps root's real login environment. Note: Debian's `Subsystem sftp /usr/lib/openssh/sftp-server` is
  * started by sshd through the login shell too (one shell per connection, not per read); --internal-sftp uses sshd's
  * built-in server, which starts no shell.
@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import type { HostEntry } from '../core/inventory.js';
 import { mapLimit } from '../core/pool.js';
 import { openSession } from '../core/sessions.js';
-import { makeKey, startSshd, type TestSshd } from '../test/e2e/ssh-sshd.js';
+import { makeKey, startSshd, type TestSshd } from '../lab/loopback-sshd.js';
 
 const KEYS = [
   'net/ipv4/tcp_window_scaling', 'net/ipv4/tcp_sack', 'net/ipv4/tcp_timestamps', 'net/ipv4/tcp_syncookies',

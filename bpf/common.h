@@ -10,6 +10,7 @@
 #define IPPROTO_TCP 6
 #define SOL_TCP 6
 #define TCP_SAVE_SYN 27
+#define TCP_CONGESTION 13
 #define TCPOPT_WINDOW 3
 #define ENOENT 2
 #define ENOMSG 42
@@ -23,7 +24,7 @@
 struct kd_cfg {
 	__u8 ns_filter;   /* 1: only netns cookies present in the watch_ns map */
 	__u8 port_filter; /* 1: only ports present in the watch_port map */
-	__u8 events;      /* KD_EV_* bits: which per-connection events to emit (tcp_wscale only) */
+	__u8 events;      /* KD_EV_* bits: which per-connection events to emit (0: counters only) */
 	__u8 sample_shift; /* emit one event per 2^shift connections per CPU */
 	__u8 own_filter;  /* 1: look connections up in kd_ws_own (the agent drives test connections) */
 	__u8 pad[3];
@@ -33,5 +34,80 @@ struct kd_cfg {
  * hundred events, not one per connection; the counters stay exact. */
 #define KD_EV_NEGOTIATED 1
 #define KD_EV_LACKING 2
+/* The filter maps every observer has, named <prefix>_cfg (struct kd_cfg at index 0), <prefix>_ns (watched netns
+ * cookies) and <prefix>_port (watched service ports), written by user space before anything is attached. */
+#define KD_FILTER_MAPS(prefix)                         \
+	struct {                                       \
+		__uint(type, BPF_MAP_TYPE_ARRAY);      \
+		__uint(max_entries, 1);                \
+		__type(key, __u32);                    \
+		__type(value, struct kd_cfg);          \
+	} prefix##_cfg SEC(".maps");                   \
+	struct {                                       \
+		__uint(type, BPF_MAP_TYPE_HASH);       \
+		__uint(max_entries, 256);              \
+		__type(key, __u64);                    \
+		__type(value, __u8);                   \
+	} prefix##_ns SEC(".maps");                    \
+	struct {                                       \
+		__uint(type, BPF_MAP_TYPE_HASH);       \
+		__uint(max_entries, 256);              \
+		__type(key, __u16);                    \
+		__type(value, __u8);                   \
+	} prefix##_port SEC(".maps")
+
+/* Adds 1 to slot `idx` of a per-CPU u64 statistics array. */
+static __always_inline void kd_stat_add(void *map, __u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(map, &idx);
+	if (v)
+		*v += 1;
+}
+
+/* Adds 1 to `key` of a per-CPU u64 counter hash, inserting it when new. Returns 0, or -1 when the map is full. */
+static __always_inline int kd_count(void *map, const void *key)
+{
+	__u64 *v = bpf_map_lookup_elem(map, key);
+	if (v) {
+		*v += 1;
+		return 0;
+	}
+	__u64 one = 1;
+	if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST) == 0)
+		return 0;
+	v = bpf_map_lookup_elem(map, key); /* another CPU inserted it meanwhile */
+	if (v) {
+		*v += 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* tcp_cc: emit a sample per connection (user space clears it once it holds enough). */
+#define KD_EV_SAMPLE 1
+
+/* A sock_ops connection's family and addresses into 16-byte network-order slots (v4 in the first 4 bytes). Shared by
+ * the sock_ops observers' events. */
+static __always_inline __u8 kd_sockops_addrs(struct bpf_sock_ops *skops, __u8 *local, __u8 *remote)
+{
+	__builtin_memset(local, 0, 16);
+	__builtin_memset(remote, 0, 16);
+	if (skops->family == AF_INET) {
+		__u32 l4 = skops->local_ip4, r4 = skops->remote_ip4;
+		__builtin_memcpy(local, &l4, 4);
+		__builtin_memcpy(remote, &r4, 4);
+		return 4;
+	}
+	__u32 *l6 = (__u32 *)local, *r6 = (__u32 *)remote;
+	l6[0] = skops->local_ip6[0];
+	l6[1] = skops->local_ip6[1];
+	l6[2] = skops->local_ip6[2];
+	l6[3] = skops->local_ip6[3];
+	r6[0] = skops->remote_ip6[0];
+	r6[1] = skops->remote_ip6[1];
+	r6[2] = skops->remote_ip6[2];
+	r6[3] = skops->remote_ip6[3];
+	return 6;
+}
 
 #endif

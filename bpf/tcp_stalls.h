@@ -1,4 +1,4 @@
-/* Counter layouts of tcp_stalls.bpf.c, shared with user space (probe/stalls-codec.ts decodes them). */
+/* Counter layouts of tcp_stalls.bpf.c, shared with user space (probe/codec.ts decodes them). */
 #ifndef KD_TCP_STALLS_H
 #define KD_TCP_STALLS_H
 

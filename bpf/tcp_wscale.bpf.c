@@ -19,26 +19,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct kd_cfg);
-} kd_ws_cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u64);
-	__type(value, __u8);
-} kd_ws_ns SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u16);
-	__type(value, __u8);
-} kd_ws_port SEC(".maps");
+KD_FILTER_MAPS(kd_ws);
 
 /* Local ports of the connections the agent opens itself (bound before connect): both ends of such a loopback
  * connection are tagged `own` (the active end by its local port, the passive end by its loopback peer's port), so
@@ -76,9 +57,7 @@ struct {
 
 static __always_inline void stat_add(__u32 idx)
 {
-	__u64 *v = bpf_map_lookup_elem(&kd_ws_stat, &idx);
-	if (v)
-		*v += 1;
+	kd_stat_add(&kd_ws_stat, idx);
 }
 
 static __always_inline int watched(struct kd_cfg *cfg, __u64 ns, __u16 port)
@@ -92,18 +71,7 @@ static __always_inline int watched(struct kd_cfg *cfg, __u64 ns, __u16 port)
 
 static __always_inline void count(struct kd_ws_key *key)
 {
-	__u64 *v = bpf_map_lookup_elem(&kd_ws_count, key);
-	if (v) {
-		*v += 1;
-		return;
-	}
-	__u64 one = 1;
-	if (bpf_map_update_elem(&kd_ws_count, key, &one, BPF_NOEXIST) == 0)
-		return;
-	v = bpf_map_lookup_elem(&kd_ws_count, key); /* another path inserted it meanwhile */
-	if (v)
-		*v += 1;
-	else
+	if (kd_count(&kd_ws_count, key))
 		stat_add(KD_WS_STAT_MAP_DROP);
 }
 
@@ -241,25 +209,7 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	e->remote_port = rport;
 	e->own = own;
 	e->pad[0] = e->pad[1] = e->pad[2] = 0;
-	__builtin_memset(e->local_addr, 0, sizeof(e->local_addr));
-	__builtin_memset(e->remote_addr, 0, sizeof(e->remote_addr));
-	if (skops->family == AF_INET) {
-		e->family = 4;
-		__u32 l4 = skops->local_ip4, r4 = skops->remote_ip4;
-		__builtin_memcpy(e->local_addr, &l4, 4);
-		__builtin_memcpy(e->remote_addr, &r4, 4);
-	} else {
-		e->family = 6;
-		__u32 *l6 = (__u32 *)e->local_addr, *r6 = (__u32 *)e->remote_addr;
-		l6[0] = skops->local_ip6[0];
-		l6[1] = skops->local_ip6[1];
-		l6[2] = skops->local_ip6[2];
-		l6[3] = skops->local_ip6[3];
-		r6[0] = skops->remote_ip6[0];
-		r6[1] = skops->remote_ip6[1];
-		r6[2] = skops->remote_ip6[2];
-		r6[3] = skops->remote_ip6[3];
-	}
+	e->family = kd_sockops_addrs(skops, e->local_addr, e->remote_addr);
 	/* No wakeup: the agent drains on a timer. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 1;

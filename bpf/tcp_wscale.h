@@ -1,4 +1,4 @@
-/* Event and counter layouts of tcp_wscale.bpf.c, shared with user space (probe/wscale-codec.ts decodes them). */
+/* Event and counter layouts of tcp_wscale.bpf.c, shared with user space (probe/codec.ts decodes them). */
 #ifndef KD_TCP_WSCALE_H
 #define KD_TCP_WSCALE_H
 

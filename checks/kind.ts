@@ -2,6 +2,8 @@ import type { z } from 'zod';
 import type { Finding } from '../core/finding.js';
 import type { HostSession } from '../core/session.js';
 import type { HostEntry } from '../core/inventory.js';
+import type { ObserverName, ProbeObservation } from '../probe/index.js';
+import type { BehaviourBase } from './behaviour.schema.js';
 
 /** Everything a check may know about the host it runs on, beyond the session. */
 export interface CheckContext {
@@ -29,3 +31,23 @@ export interface CheckKind<Spec, Observation> {
   collect(session: HostSession, specs: ReadonlyMap<string, Spec>, ctx: CheckContext): Promise<Observation>;
   judge(observation: Observation, specs: ReadonlyMap<string, Spec>, ctx: CheckContext): Finding[];
 }
+
+/**
+ * A behaviour check kind: judged from the probe agent's observation. `observes` names the agent observer it needs
+ * (probe/observers/index.ts): the agent loads exactly the observers of the kinds a host declares, and nothing outside
+ * the kind names it. Built with behaviourKind() (checks/behaviour-kind.ts), listed once in checks/registry.ts.
+ */
+export interface BehaviourKind<S extends BehaviourSchema = BehaviourSchema> extends CheckKind<z.output<S>, ProbeObservation> {
+  readonly kind: z.output<S>['check'];
+  readonly layer: 'behaviour';
+  readonly specSchema: S;
+  readonly observes: ObserverName;
+}
+
+/**
+ * What every behaviour spec schema is (behaviourSpec() in checks/behaviour.schema.ts builds them): a strict zod object
+ * whose output has a `check` name and the shared base fields. The shape is `any` because zod's ZodObject is invariant
+ * in it: a concrete kind's shape is not assignable to any wider one.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type BehaviourSchema = z.ZodObject<any, 'strict', z.ZodTypeAny, BehaviourBase & { check: string }>;

@@ -1,5 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../core/errors.js';
+import type { ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -23,17 +22,4 @@ export const hostOptionsUsage = `Hosts:
   --command-timeout DUR     timeout per remote command (default 60s)
 `;
 
-/** node:util parseArgs, with its errors turned into one clear line. */
-export function parseCommandArgs<T extends Options>(args: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
-  }
-}
-
-export function intOption(value: string | undefined, name: string, def: number, min = 1): number {
-  if (value === undefined) return def;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
-  return Number(value);
-}
+export { parseCommandArgs, intOption } from '../core/command.js';

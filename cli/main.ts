@@ -1,13 +1,8 @@
-import { KdriftError, UsageError, errorMessage } from '../core/errors.js';
+import { runCommand, type Command } from '../core/command.js';
 import { EXIT } from '../core/report.js';
 
 /** A CLI command: one file in cli/commands/, loaded only when it runs (the probe agent must start fast on a host). */
-export interface Command {
-  /** Full help text, printed by `kdrift <command> --help`. */
-  usage: string;
-  /** Returns the process exit code. */
-  run(args: string[]): Promise<number>;
-}
+export type { Command };
 
 /** The commands; exported for scripts/gen-cli-docs.ts (completion and man page come from the same help text). */
 export const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -51,22 +46,5 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`kdrift: unknown command "${name}"\n\n${mainUsage}`);
     return EXIT.usage;
   }
-  try {
-    const command = await entry.load();
-    if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(command.usage);
-      return 0;
-    }
-    return await command.run(rest);
-  } catch (err) {
-    // Errors a user can act on print as one message; anything else is a bug, and still no stack unless asked for.
-    const msg = err instanceof KdriftError ? err.message : `internal error: ${errorMessage(err)}`;
-    process.stderr.write(`kdrift ${name}: ${msg}\n`);
-    if (process.env.KDRIFT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    if (err instanceof UsageError) {
-      process.stderr.write(`Run 'kdrift ${name} --help' for its options.\n`);
-      return EXIT.usage;
-    }
-    return EXIT.couldNotCheck;
-  }
+  return runCommand(name, entry.load, rest);
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { findingSchema, severitySchema, LAYERS, type Finding, type Layer } from './finding.js';
+import { EX_USAGE } from './errors.js';
 
 export const REPORT_VERSION = 2;
 
@@ -195,7 +196,7 @@ export function summarise(hosts: readonly HostReport[], rootCauses: readonly Roo
 export type FailOn = 'drift' | 'error' | 'none';
 
 /** Exit codes, documented beside each other in README and `kdrift --help`. */
-export const EXIT = { ok: 0, couldNotCheck: 1, drift: 2, usage: 64 } as const;
+export const EXIT = { ok: 0, couldNotCheck: 1, drift: 2, usage: EX_USAGE } as const;
 
 /**
  * CI exit code. Default (fail-on drift): 1 when any host could not be checked, else 2 when drift counts, else 0.

@@ -14,9 +14,8 @@ import path from 'node:path';
 import type { ClientChannel, SFTPWrapper, Stats } from 'ssh2';
 import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
-import type { HostEntry } from './inventory.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
-import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
+import type { ExecOptions, ExecResult, HostSession, SessionTarget, WriteOptions } from './session.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
 import { describeArgv } from './shell-quote.js';
 import { connectSsh, displayAddress, type SshClient, type SshConnectOptions } from './ssh-connect.js';
@@ -96,7 +95,7 @@ export class SshSession implements HostSession {
   private sftpPromise?: Promise<SFTPWrapper>;
 
   private constructor(
-    private readonly entry: HostEntry,
+    private readonly entry: SessionTarget,
     private readonly client: SshClient,
     private readonly opts: SshSessionOptions,
   ) {
@@ -107,7 +106,7 @@ export class SshSession implements HostSession {
   }
 
   /** Connects, verifies the host key and authenticates; rejects with a HostError saying which step failed. */
-  static async connect(entry: HostEntry, opts: SshSessionOptions): Promise<SshSession> {
+  static async connect(entry: SessionTarget, opts: SshSessionOptions): Promise<SshSession> {
     return new SshSession(entry, await connectSsh(entry, opts), opts);
   }
 

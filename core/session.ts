@@ -24,6 +24,21 @@ export interface WriteOptions {
   mode?: number;
 }
 
+/**
+ * Where a session goes. The inventory's HostEntry is one; the transport names only the fields it reads, so it does
+ * not depend on the inventory schema above it.
+ */
+export interface SessionTarget {
+  /** Inventory name (every error names it). */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  identityFile?: string;
+  /** This machine, without SSH. */
+  local?: boolean;
+}
+
 export interface HostSession {
   /** Inventory name of the host (used in every error and finding). */
   readonly host: string;

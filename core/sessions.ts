@@ -6,8 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseDurationMs } from './duration.js';
 import { KdriftError } from './errors.js';
-import type { HostEntry, Inventory } from './inventory.js';
-import type { HostSession } from './session.js';
+import type { HostSession, SessionTarget } from './session.js';
 import { LocalSession } from './session-local.js';
 import { SshSession } from './session-ssh.js';
 
@@ -27,7 +26,7 @@ export function defaultKnownHostsPath(): string {
 }
 
 /** A session for `host`: on this machine when host.local, else one SSH connection (verified, authenticated). */
-export async function openSession(host: HostEntry, opts: SessionOptions = {}): Promise<HostSession> {
+export async function openSession(host: SessionTarget, opts: SessionOptions = {}): Promise<HostSession> {
   if (host.local) return new LocalSession(host.name, { ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) });
   return SshSession.connect(host, {
     knownHostsPath: opts.knownHostsPath ?? defaultKnownHostsPath(),
@@ -46,7 +45,7 @@ export interface HostOptionValues {
 }
 
 /** --accept-new-host-keys, --connect-timeout, --command-timeout + the inventory's knownHosts → SessionOptions. */
-export function sessionOptionsFromArgs(values: HostOptionValues, inventory: Pick<Inventory, 'knownHosts'>): SessionOptions {
+export function sessionOptionsFromArgs(values: HostOptionValues, inventory: { knownHosts?: string | undefined }): SessionOptions {
   const opts: SessionOptions = {
     knownHostsPath: inventory.knownHosts ?? defaultKnownHostsPath(),
     acceptNewHostKeys: values['accept-new-host-keys'] === true,

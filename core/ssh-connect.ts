@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
 import { HostError } from './errors.js';
-import type { HostEntry } from './inventory.js';
+import type { SessionTarget } from './session.js';
 import { blobKeyType, fingerprint, hostKeyLookupName, knownHostsFile, knownKeyTypes, type HostKeyCheck } from './known-hosts.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, formatMs } from './session-defaults.js';
 
@@ -42,7 +42,7 @@ interface Credentials {
 }
 
 /** Connects, verifies the host key and authenticates; rejects with a HostError saying which step failed. */
-export async function connectSsh(entry: HostEntry, opts: SshConnectOptions): Promise<SshClient> {
+export async function connectSsh(entry: SessionTarget, opts: SshConnectOptions): Promise<SshClient> {
   const where = displayAddress(entry.address, entry.port);
   const creds = await loadCredentials(entry, opts);
   const known = knownHostsFile(opts.knownHostsPath);
@@ -148,7 +148,7 @@ export async function connectSsh(entry: HostEntry, opts: SshConnectOptions): Pro
   return client;
 }
 
-async function loadCredentials(entry: HostEntry, opts: SshConnectOptions): Promise<Credentials> {
+async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): Promise<Credentials> {
   const agent = opts.agentSocket ?? process.env.SSH_AUTH_SOCK ?? undefined;
   const tried: string[] = [];
   let privateKey: Buffer | undefined;
@@ -181,7 +181,7 @@ async function loadCredentials(entry: HostEntry, opts: SshConnectOptions): Promi
   return { ...(privateKey ? { privateKey } : {}), ...(agent ? { agent } : {}), tried };
 }
 
-function describeConnectError(entry: HostEntry, where: string, err: Error & { level?: string; code?: string }, creds: Credentials): string {
+function describeConnectError(entry: SessionTarget, where: string, err: Error & { level?: string; code?: string }, creds: Credentials): string {
   switch (err.code) {
     case 'ECONNREFUSED':
       return `connection refused by ${where} (no SSH server listening?)`;
@@ -210,7 +210,7 @@ function describeConnectError(entry: HostEntry, where: string, err: Error & { le
   return `cannot connect to ${where}: ${err.message}`;
 }
 
-function describeKeyRefusal(entry: HostEntry, where: string, key: Buffer, check: HostKeyCheck, file: string): string {
+function describeKeyRefusal(entry: SessionTarget, where: string, key: Buffer, check: HostKeyCheck, file: string): string {
   const presented = `${blobKeyType(key) ?? 'key'} ${fingerprint(key)}`;
   const head = `host key for ${entry.name} (${where})`;
   switch (check.status) {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync, symlinkSync, readlinkSync, rmSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { etcNetnsDir } from './paths.js';
-import { NON_ROOT_USER, type LabPlan, type HostPlan } from './plan.js';
+import { NON_ROOT_USER, type LabPlan, type LabHostLayout } from './plan.js';
 
 /**
  * A host's own /etc: `ip netns exec NS` bind-mounts every entry of /etc/netns/NS over /etc (for that command and its
@@ -19,7 +19,7 @@ export interface HostEtcPaths {
   nonRootHome: string;
 }
 
-export function writeHostEtc(plan: LabPlan, h: HostPlan, homes: HostEtcPaths): void {
+export function writeHostEtc(plan: LabPlan, h: LabHostLayout, homes: HostEtcPaths): void {
   const dir = etcNetnsDir(h.netns);
   mkdirSync(path.join(dir, 'sysctl.d'), { recursive: true });
   writeIfChanged(path.join(dir, 'passwd'), hostPasswd(readFileSync('/etc/passwd', 'utf8'), homes));
@@ -48,7 +48,7 @@ export function hostPasswd(machinePasswd: string, homes: HostEtcPaths): string {
   return lines.join('\n') + '\n';
 }
 
-function hostsFile(plan: LabPlan, h: HostPlan): string {
+function hostsFile(plan: LabPlan, h: LabHostLayout): string {
   const lines = ['127.0.0.1\tlocalhost', `127.0.1.1\t${h.name}`];
   for (const o of plan.hosts) lines.push(`${o.address}\t${o.name}`);
   lines.push(`${plan.wan.lbAddress}\tlb-wan`, `${plan.wan.clientAddress}\tclient-wan`);

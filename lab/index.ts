@@ -10,7 +10,7 @@ import { KdriftError } from '../core/errors.js';
 import { labPaths, distScript, netnsPath, type LabPaths } from './paths.js';
 import {
   labPlan,
-  hostPlan,
+  labHostLayout,
   validateLabName,
   parseBandwidth,
   DEFAULT_LAB_NAME,
@@ -22,7 +22,7 @@ import {
   WIRE_NICE,
   DATA_PATH_NICE,
   type LabPlan,
-  type HostPlan,
+  type LabHostLayout,
   type LabHostName,
 } from './plan.js';
 import { run, type RunResult } from './run.js';
@@ -309,7 +309,7 @@ function anyNamespace(plan: LabPlan): boolean {
 }
 
 function delayLineArgv(plan: LabPlan, paths: LabPaths, script: string, rttMs: number, bandwidthBytesPerSec: number): string[] {
-  const end = (h: LabHostName) => `${netnsPath(hostPlan(plan, h).netns)}:${plan.wan.dev}`;
+  const end = (h: LabHostName) => `${netnsPath(labHostLayout(plan, h).netns)}:${plan.wan.dev}`;
   return [
     process.execPath,
     script,
@@ -335,7 +335,7 @@ async function ensureDelayLine(
 ): Promise<void> {
   const pidFile = paths.pidFile('delay-line');
   const pid = readPid(pidFile);
-  const running = isOurs(pid, ['delay-line.js', netnsPath(hostPlan(plan, 'client').netns)]);
+  const running = isOurs(pid, ['delay-line.js', netnsPath(labHostLayout(plan, 'client').netns)]);
   const argv = want ? delayLineArgv(plan, paths, want.script, want.rttMs, want.bandwidthBytesPerSec) : undefined;
   const same = running && argv !== undefined && sameArgv(pid, argv);
   if (running && (!same || devicesChanged)) await stopPid(pid);
@@ -368,7 +368,7 @@ function sameArgv(pid: number, argv: string[]): boolean {
 }
 
 async function ensureHaproxy(plan: LabPlan, paths: LabPaths): Promise<void> {
-  const lb = hostPlan(plan, 'lb');
+  const lb = labHostLayout(plan, 'lb');
   const cfg = paths.host('lb').haproxyConfig;
   const pidFile = paths.pidFile('haproxy');
   const changed = writeIfChanged(cfg, haproxyConfigText(plan, pidFile));
@@ -428,12 +428,12 @@ export async function labStatus(name: string = DEFAULT_LAB_NAME): Promise<LabSta
   }));
   const services = {
     haproxy: isOurs(readPid(paths.pidFile('haproxy')), ['haproxy', paths.host('lb').haproxyConfig]),
-    app1: isOurs(readPid(paths.pidFile('app-app1')), ['app-server.js', hostPlan(plan, 'app1').netns]),
-    app2: isOurs(readPid(paths.pidFile('app-app2')), ['app-server.js', hostPlan(plan, 'app2').netns]),
+    app1: isOurs(readPid(paths.pidFile('app-app1')), ['app-server.js', labHostLayout(plan, 'app1').netns]),
+    app2: isOurs(readPid(paths.pidFile('app-app2')), ['app-server.js', labHostLayout(plan, 'app2').netns]),
   };
   const kind = await wanDeviceKind(plan);
   const dlPid = readPid(paths.pidFile('delay-line'));
-  const dlAlive = isOurs(dlPid, ['delay-line.js', netnsPath(hostPlan(plan, 'client').netns)]);
+  const dlAlive = isOurs(dlPid, ['delay-line.js', netnsPath(labHostLayout(plan, 'client').netns)]);
   const wan: LabStatus['wan'] = {
     kind: kind === 'tun' ? 'delay-line' : kind === 'veth' ? 'plain' : 'missing',
     rttMs: state?.rttMs ?? 0,
@@ -476,7 +476,7 @@ export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
     const state = readState(paths);
     const plan = labPlan(name, state?.subnet ?? DEFAULT_SUBNET);
     const dl = readPid(paths.pidFile('delay-line'));
-    if (isOurs(dl, ['delay-line.js', netnsPath(hostPlan(plan, 'client').netns)])) await stopPid(dl, 1000);
+    if (isOurs(dl, ['delay-line.js', netnsPath(labHostLayout(plan, 'client').netns)])) await stopPid(dl, 1000);
     // Processes recorded in pid files (they may have been moved out of, or outlived, a namespace) ...
     const recorded: number[] = [];
     for (const h of plan.hosts) {
@@ -487,7 +487,7 @@ export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
     if (isOurs(hap, ['haproxy', paths.host('lb').haproxyConfig])) recorded.push(hap);
     for (const app of ['app1', 'app2'] as const) {
       const pid = readPid(paths.pidFile(`app-${app}`));
-      if (isOurs(pid, ['app-server.js', hostPlan(plan, app).netns])) recorded.push(pid);
+      if (isOurs(pid, ['app-server.js', labHostLayout(plan, app).netns])) recorded.push(pid);
     }
     // ... anything else still running inside the lab's namespaces (SSH sessions, probes a test left) ...
     const inside = (await Promise.all(plan.hosts.map((h) => netnsPids(h.netns)))).flat();
@@ -522,7 +522,7 @@ export interface LabExecOptions {
 export async function labExec(name: string, host: string, argv: readonly string[], opts: LabExecOptions = {}): Promise<RunResult> {
   validateLabName(name);
   const state = readState(labPaths(name));
-  const h: HostPlan = hostPlan(labPlan(name, state?.subnet ?? DEFAULT_SUBNET), host);
+  const h: LabHostLayout = labHostLayout(labPlan(name, state?.subnet ?? DEFAULT_SUBNET), host);
   if (!netnsExists(h.netns)) throw new KdriftError(`lab ${name} has no host ${host} (namespace ${h.netns} does not exist): run kdrift lab up`);
   if (argv.length === 0) throw new KdriftError('labExec: empty command');
   // Join the running sshd's namespaces when we can (exactly an SSH session's view, and as cheap as ip netns exec);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { KdriftError } from '../core/errors.js';
 import { run, runOk } from './run.js';
 import { netnsPath } from './paths.js';
-import { LAN_DEV, type LabPlan, type HostPlan } from './plan.js';
+import { LAN_DEV, type LabPlan, type LabHostLayout } from './plan.js';
 
 /**
  * The lab's L2/L3 plumbing, made idempotent: read the current state with one `ip -j` per namespace, then issue only
@@ -74,7 +74,7 @@ export async function ensureLan(plan: LabPlan): Promise<void> {
   await Promise.all(plan.hosts.map((h) => ensureHostLan(plan, h)));
 }
 
-async function ensureHostLan(plan: LabPlan, h: HostPlan): Promise<void> {
+async function ensureHostLan(plan: LabPlan, h: LabHostLayout): Promise<void> {
   const links = new Map((await ipJson(h.netns, ['addr', 'show'])).map((l) => [l.ifname, l]));
   const cmds: string[] = [];
   if (!isUp(links.get('lo'))) cmds.push('link set lo up');
@@ -92,10 +92,10 @@ export type WanKind = 'tun' | 'veth';
  * Returns true when devices were (re)created, so a running delay line must be restarted.
  */
 export async function ensureWanDevices(plan: LabPlan, kind: WanKind): Promise<boolean> {
-  const client = plan.hosts.find((h) => h.name === 'client') as HostPlan;
-  const lb = plan.hosts.find((h) => h.name === 'lb') as HostPlan;
+  const client = plan.hosts.find((h) => h.name === 'client') as LabHostLayout;
+  const lb = plan.hosts.find((h) => h.name === 'lb') as LabHostLayout;
   const dev = plan.wan.dev;
-  const state = async (h: HostPlan) => (await ipJson(h.netns, ['addr', 'show'])).find((l) => l.ifname === dev);
+  const state = async (h: LabHostLayout) => (await ipJson(h.netns, ['addr', 'show'])).find((l) => l.ifname === dev);
   let [c, l] = await Promise.all([state(client), state(lb)]);
   let changed = false;
   const wrong = (x: IpLink | undefined) => x !== undefined && x.linkinfo?.info_kind !== kind;
@@ -131,7 +131,7 @@ export async function removeWanDevices(plan: LabPlan): Promise<void> {
 }
 
 export async function wanDeviceKind(plan: LabPlan): Promise<WanKind | undefined> {
-  const lb = plan.hosts.find((h) => h.name === 'lb') as HostPlan;
+  const lb = plan.hosts.find((h) => h.name === 'lb') as LabHostLayout;
   if (!netnsExists(lb.netns)) return undefined;
   const link = (await ipJson(lb.netns, ['link', 'show'])).find((l) => l.ifname === plan.wan.dev);
   const kind = link?.linkinfo?.info_kind;

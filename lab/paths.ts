@@ -1,19 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { KdriftError } from '../core/errors.js';
+import { repoRoot } from '../core/package-root.js';
 import type { LabHostName } from './plan.js';
 
-/** The repository root: the nearest parent of this module with the kdrift package.json (works from lab/ and dist/lab/). */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bin', 'kdrift.js'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) throw new KdriftError('cannot find the kdrift repository root above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
+export { repoRoot };
 
 /** Where one lab keeps its state (gitignored). */
 export function labPaths(name: string) {

@@ -37,7 +37,7 @@ const ROLES: Record<LabHostName, string[]> = {
 const HOST_OCTET: Record<LabHostName, number> = { lb: 10, app1: 11, app2: 12, client: 13 };
 const VETH_SUFFIX: Record<LabHostName, string> = { lb: 'lb', app1: 'a1', app2: 'a2', client: 'cl' };
 
-export interface HostPlan {
+export interface LabHostLayout {
   name: LabHostName;
   netns: string;
   roles: string[];
@@ -55,7 +55,7 @@ export interface LabPlan {
   bridge: string;
   bridgeAddress: string;
   lanPrefix: number;
-  hosts: HostPlan[];
+  hosts: LabHostLayout[];
   wan: { prefix: number; clientAddress: string; lbAddress: string; dev: string };
 }
 
@@ -95,7 +95,7 @@ export function labPlan(name: string, subnet: number): LabPlan {
   };
 }
 
-export function hostPlan(plan: LabPlan, host: string): HostPlan {
+export function labHostLayout(plan: LabPlan, host: string): LabHostLayout {
   const h = plan.hosts.find((x) => x.name === host);
   if (!h) throw new KdriftError(`no lab host "${host}" (hosts: ${LAB_HOSTS.join(', ')})`);
   return h;

@@ -5,7 +5,7 @@ import type { Baseline } from '../core/baseline.js';
 import { fleetBaseline } from '../stacks/baselines.js';
 import { runOk } from './run.js';
 import { etcNetnsDir } from './paths.js';
-import type { HostPlan } from './plan.js';
+import type { LabHostLayout } from './plan.js';
 
 /**
  * Bring a new lab host to its declared state, as a `pulumi up` would: a persisted sysctl.d file and the runtime
@@ -40,7 +40,7 @@ export function fleetConfText(host: string, values: Map<string, string>): string
   return lines.join('\n') + '\n';
 }
 
-export async function provisionHost(h: HostPlan): Promise<Map<string, string>> {
+export async function provisionHost(h: LabHostLayout): Promise<Map<string, string>> {
   const values = declaredSysctls(h.roles);
   writeFileSync(path.join(etcNetnsDir(h.netns), 'sysctl.d', FLEET_CONF), fleetConfText(h.name, values));
   await applyRuntime(h.netns, values);

@@ -3,7 +3,7 @@ import { runOk } from './run.js';
 import { writeIfChanged } from './etc.js';
 import { inHost } from './host-mounts.js';
 import type { LabPaths } from './paths.js';
-import type { HostPlan } from './plan.js';
+import type { LabHostLayout } from './plan.js';
 
 /** Each lab host runs its own sshd: own ed25519 host key, key-only auth (the lab's client key), on its LAN address. */
 export async function ensureKey(file: string, comment: string): Promise<void> {
@@ -15,7 +15,7 @@ export function publicKey(file: string): string {
   return readFileSync(`${file}.pub`, 'utf8').trim();
 }
 
-export function sshdConfigText(h: HostPlan, paths: LabPaths): string {
+export function sshdConfigText(h: LabHostLayout, paths: LabPaths): string {
   const hp = paths.host(h.name);
   return [
     `# sshd for lab host ${h.name} (netns ${h.netns}); started by kdrift lab up`,
@@ -47,11 +47,11 @@ export function sshdConfigText(h: HostPlan, paths: LabPaths): string {
 }
 
 /** Writes the config; returns true when it changed (a running sshd must then be restarted). */
-export function writeSshdConfig(h: HostPlan, paths: LabPaths): boolean {
+export function writeSshdConfig(h: LabHostLayout, paths: LabPaths): boolean {
   return writeIfChanged(paths.host(h.name).sshdConfig, sshdConfigText(h, paths));
 }
 
-export function sshdArgv(h: HostPlan, paths: LabPaths): string[] {
+export function sshdArgv(h: LabHostLayout, paths: LabPaths): string[] {
   // sshd refuses to start without its privilege-separation directory (the Debian service creates it at start).
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   return inHost(h.netns, ['/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)]);

@@ -14,7 +14,7 @@ export function parseConnectTarget(raw: string): ConnectTarget {
   return { host: m[1] as string, port };
 }
 
-export interface ConnectResult {
+export interface DriveResult {
   target: string;
   attempted: number;
   succeeded: number;
@@ -31,8 +31,8 @@ export type MarkOwn = (localPort: number) => void;
  * Opens `count` TCP connections to the target one after another and closes each once established, so a quiet host
  * still shows the probe a handshake. Failures are recorded, not thrown: "nothing listens there" is evidence too.
  */
-export async function driveConnections(t: ConnectTarget, count: number, timeoutMs = 3000, markOwn?: MarkOwn): Promise<ConnectResult> {
-  const res: ConnectResult = { target: t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`, attempted: 0, succeeded: 0, errors: [] };
+export async function driveConnections(t: ConnectTarget, count: number, timeoutMs = 3000, markOwn?: MarkOwn): Promise<DriveResult> {
+  const res: DriveResult = { target: t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`, attempted: 0, succeeded: 0, errors: [] };
   for (let i = 0; i < count; i++) {
     res.attempted++;
     try {

@@ -2,14 +2,26 @@ import { addCounters } from './counters.js';
 import http from 'node:http';
 import type { PortSummary } from './observation.js';
 
+/** What an observer's own part writes its metric families through (probe/observers/observer.ts `metrics`). */
+export interface MetricsWriter {
+  readonly perNetns: boolean;
+  family(name: string, type: 'counter' | 'gauge', help: string): void;
+  /** One sample of a per-port row: port, direction (and netns when perNetns) plus `extra` labels. */
+  sample(name: string, row: Pick<PortSummary, 'port' | 'direction' | 'netnsCookie'>, extra: Record<string, string>, value: number): void;
+}
+
 /**
- * Prometheus text exposition of the probe's counters. Labels are bounded: port, direction, outcome / side, and the
- * netns cookie only when the probe watches every netns. Never a per-connection label.
+ * Prometheus text exposition of the probe's counters. Labels are bounded: port, direction, outcome / side (or an
+ * observer's own bounded label, e.g. the congestion control algorithm), and the netns cookie only when the probe
+ * watches every netns. Never a per-connection label. `parts` adds the observers' own families.
  */
-export function renderMetrics(rows: readonly PortSummary[], opts: { perNetns: boolean; droppedEvents: number }): string {
+export function renderMetrics(
+  rows: readonly PortSummary[],
+  opts: { perNetns: boolean; droppedEvents: number; parts?: (w: MetricsWriter) => void },
+): string {
   const out: string[] = [];
   const family = (name: string, type: 'counter' | 'gauge', help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-  const labels = (r: PortSummary, extra: Record<string, string> = {}) => {
+  const labels = (r: Pick<PortSummary, 'port' | 'direction' | 'netnsCookie'>, extra: Record<string, string> = {}) => {
     const l: Record<string, string> = { port: String(r.port), direction: r.direction, ...extra };
     if (opts.perNetns) l.netns = r.netnsCookie;
     return `{${Object.entries(l)
@@ -42,6 +54,7 @@ export function renderMetrics(rows: readonly PortSummary[], opts: { perNetns: bo
   for (const r of merged) out.push(`kdrift_tcp_retransmits_total${labels(r)} ${r.retransmits}`);
   family('kdrift_tcp_data_segments_out_total', 'counter', 'Data segments sent (retransmits included).');
   for (const r of merged) out.push(`kdrift_tcp_data_segments_out_total${labels(r)} ${r.dataSegmentsOut}`);
+  opts.parts?.({ perNetns: opts.perNetns, family, sample: (name, row, extra, value) => out.push(`${name}${labels(row, extra)} ${value}`) });
   family('kdrift_probe_dropped_events_total', 'counter', 'Connection samples the kernel could not queue (counts stay exact).');
   out.push(`kdrift_probe_dropped_events_total ${opts.droppedEvents}`);
   return out.join('\n') + '\n';

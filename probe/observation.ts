@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_OBSERVERS, OBSERVER_NAMES, observationParts } from './observers/index.js';
 
 /**
  * The agent's JSON output (`kdrift probe --json`). The behaviour checks parse it with this schema, so what the agent
@@ -76,8 +77,8 @@ export const probeObservationSchema = z.object({
   ports: z.array(z.number().int()),
   startedAt: z.string(),
   durationMs: z.number(),
-  /** What the agent loaded: window scaling (sock_ops) and/or stalls (zero window, retransmits). */
-  observed: z.array(z.enum(['wscale', 'stalls'])).default(['wscale', 'stalls']),
+  /** The observers the agent loaded (probe/observers/index.ts); an older agent that does not say loaded the defaults. */
+  observed: z.array(z.enum(OBSERVER_NAMES)).default([...DEFAULT_OBSERVERS]),
   retransmitHook: z.enum(['tp_btf', 'tracepoint', 'none']),
   connect: z
     .object({ target: z.string(), attempted: count, succeeded: count, errors: z.array(z.string()) })
@@ -91,5 +92,7 @@ export const probeObservationSchema = z.object({
   /** Events the kernel could not queue (ring full) and counter keys it could not add (map full): counts stay exact
    * unless counterKeys > 0. */
   dropped: z.object({ events: count, counterKeys: count }),
+  /** Each observer's own part (e.g. `congestion`), present when that observer ran. */
+  ...observationParts,
 });
 export type ProbeObservation = z.infer<typeof probeObservationSchema>;

@@ -5,11 +5,12 @@
 import os from 'node:os';
 import type { Server } from 'node:http';
 import { Probe } from './agent.js';
-import { driveConnections, type ConnectTarget, type ConnectResult } from './connect.js';
-import { renderMetrics, serveMetrics } from './metrics.js';
+import { driveConnections, type ConnectTarget, type DriveResult } from './connect.js';
+import { renderMetrics, serveMetrics, type MetricsWriter } from './metrics.js';
 import type { ProbeObservation } from './observation.js';
+import { observers, type ObserverName } from './observers/index.js';
 
-export interface RunOptions {
+export interface ProbeRunOptions {
   ports: number[];
   netns: 'self' | 'all';
   /** Observation window; undefined = until signalled. */
@@ -17,13 +18,14 @@ export interface RunOptions {
   connect: ConnectTarget[];
   connectCount: number;
   samples: number;
-  observe?: { wscale: boolean; stalls: boolean };
+  /** Observers to load (default: probe/observers' defaults). */
+  observe?: readonly ObserverName[];
   serve?: { host: string; port: number };
   /** Called once attached (e.g. to print where metrics are served). */
   onReady?: (info: { netnsCookie: bigint; metricsAddress?: string }) => void;
 }
 
-export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
+export async function runProbe(opts: ProbeRunOptions): Promise<ProbeObservation> {
   const probe = await Probe.start({
     ports: opts.ports,
     netns: opts.netns,
@@ -43,7 +45,8 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
     if (opts.serve) {
       server = await serveMetrics(opts.serve.host, opts.serve.port, () => {
         const snap = probe.snapshot(0);
-        return renderMetrics(snap.summary, { perNetns: opts.netns === 'all', droppedEvents: snap.dropped.events });
+        const parts = (w: MetricsWriter) => observers.forEach((o) => o.metrics?.(snap, w));
+        return renderMetrics(snap.summary, { perNetns: opts.netns === 'all', droppedEvents: snap.dropped.events, parts });
       });
       const a = server.address();
       metricsAddress = typeof a === 'object' && a ? `${a.address}:${a.port}` : String(a);
@@ -51,12 +54,12 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
     opts.onReady?.({ netnsCookie: probe.netnsCookie, metricsAddress });
 
     const timer = opts.durationMs !== undefined ? setTimeout(stop, opts.durationMs) : undefined;
-    const connects: ConnectResult[] = [];
+    const connects: DriveResult[] = [];
     for (const t of opts.connect) connects.push(await driveConnections(t, opts.connectCount, 3000, (p) => probe.markOwn(p)));
     await stopped;
     if (timer) clearTimeout(timer);
 
-    const snap = probe.snapshot(opts.samples);
+    const { summary, samples, dropped, retransmitHook, peers = [], peersComplete = true, ...parts } = probe.snapshot(opts.samples);
     return {
       version: 1,
       host: os.hostname(),
@@ -66,14 +69,15 @@ export async function runProbe(opts: RunOptions): Promise<ProbeObservation> {
       startedAt: new Date(probe.startedAtMs).toISOString(),
       durationMs: Date.now() - probe.startedAtMs,
       observed: probe.observed,
-      retransmitHook: probe.retransmitHook,
+      retransmitHook,
       connect: mergeConnects(connects),
-      summary: snap.summary,
-      samples: snap.samples,
-      peers: snap.peers,
-      peersComplete: snap.peersComplete,
+      summary,
+      samples,
+      dropped,
+      peers,
+      peersComplete,
       addresses: ownAddresses(),
-      dropped: snap.dropped,
+      ...parts,
     };
   } finally {
     process.off('SIGINT', onSignal);
@@ -92,7 +96,7 @@ export function ownAddresses(): string[] {
     .map((a) => a.address);
 }
 
-function mergeConnects(rs: ConnectResult[]): ProbeObservation['connect'] {
+function mergeConnects(rs: DriveResult[]): ProbeObservation['connect'] {
   if (rs.length === 0) return null;
   return {
     target: rs.map((r) => r.target).join(','),
@@ -110,8 +114,9 @@ export function renderHuman(o: ProbeObservation): string {
       `ports ${o.ports.length ? o.ports.join(', ') : 'all'}`,
   );
   if (o.connect) lines.push(`test connections to ${o.connect.target}: ${o.connect.succeeded}/${o.connect.attempted} established${o.connect.errors.length ? ` (${o.connect.errors.join('; ')})` : ''}`);
+  const parts = observers.flatMap((ob) => ob.render?.(o) ?? []);
   if (o.summary.length === 0) {
-    lines.push('no TCP activity seen on the watched ports');
+    if (parts.length === 0) lines.push('no TCP activity seen on the watched ports');
   } else {
     const head = ['port', 'dir', 'netns', 'conns', 'wscale', 'share', 'lacked local/peer/unknown', 'zero-win sent/recv', 'retrans', 'segs out'];
     const rows = o.summary.map((r) => [
@@ -134,6 +139,7 @@ export function renderHuman(o: ProbeObservation): string {
   for (const s of lacking.slice(0, 5)) {
     lines.push(`  not negotiated: ${s.local} ${s.direction === 'in' ? '<-' : '->'} ${s.remote} (lacked by ${s.outcome}; we offered ${s.localOffered}, peer offered ${s.peerOffered})`);
   }
+  lines.push(...parts);
   if (o.dropped.events > 0 || o.dropped.counterKeys > 0) lines.push(`dropped: ${o.dropped.events} samples, ${o.dropped.counterKeys} counter keys`);
   return lines.join('\n') + '\n';
 }

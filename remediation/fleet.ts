@@ -10,7 +10,7 @@ import type { HostSession } from '../core/session.js';
 import { openSession, type SessionOptions } from '../core/sessions.js';
 import { mapLimit } from '../core/pool.js';
 import { errorMessage } from '../core/errors.js';
-import { remediateHost, undoHost, hostPlanIsEmpty, type HostOutcome, type HostPlan, type RemediateOptions, type UndoOutcome } from './host.js';
+import { remediateHost, undoHost, remediationPlanIsEmpty, type HostOutcome, type RemediationPlan, type RemediateOptions, type UndoOutcome } from './host.js';
 
 export interface FixFleetOptions extends Omit<RemediateOptions, 'approved' | 'reconnect' | 'onPlan'> {
   hosts: HostEntry[];
@@ -18,9 +18,9 @@ export interface FixFleetOptions extends Omit<RemediateOptions, 'approved' | 're
   sessionOptions: SessionOptions;
   concurrency: number;
   /** Asked once with every host's plan (hosts with changes only); false = change nothing. Absent = no question. */
-  confirm?: (plans: HostPlan[]) => Promise<boolean>;
+  confirm?: (plans: RemediationPlan[]) => Promise<boolean>;
   /** Called with each host's plan as soon as it is known (single-pass mode), to print it. */
-  onPlan?: (plan: HostPlan) => void;
+  onPlan?: (plan: RemediationPlan) => void;
   onOutcome?: (outcome: HostOutcome) => void;
   /** Opens sessions (default core/sessions openSession); tests and the Pulumi provider may pass their own. */
   open?: (host: HostEntry) => Promise<HostSession>;
@@ -85,12 +85,12 @@ export async function fixFleet(opts: FixFleetOptions): Promise<FleetResult> {
 
   // Interactive: plan all, ask once, apply the approved plans.
   const planned = await mapLimit(hosts, Math.max(1, concurrency), (h) => runHost(h, { dryRun: true }));
-  const toApply = planned.filter((o) => o.status === 'planned' && o.plan && !hostPlanIsEmpty(o.plan));
+  const toApply = planned.filter((o) => o.status === 'planned' && o.plan && !remediationPlanIsEmpty(o.plan));
   if (toApply.length === 0) {
     planned.forEach((o) => onOutcome?.(o));
     return { outcomes: planned, exitCode: fleetExitCode(planned) };
   }
-  if (!(await confirm(toApply.map((o) => o.plan as HostPlan)))) {
+  if (!(await confirm(toApply.map((o) => o.plan as RemediationPlan)))) {
     return { outcomes: planned, declined: true, exitCode: 1 };
   }
   const byName = new Map(hosts.map((h) => [h.name, h]));
@@ -99,7 +99,7 @@ export async function fixFleet(opts: FixFleetOptions): Promise<FleetResult> {
       onOutcome?.(o);
       return o;
     }
-    const res = await runHost(byName.get(o.host) as HostEntry, { approved: o.plan as HostPlan, dryRun: false });
+    const res = await runHost(byName.get(o.host) as HostEntry, { approved: o.plan as RemediationPlan, dryRun: false });
     onOutcome?.(res);
     return res;
   });

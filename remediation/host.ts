@@ -25,7 +25,7 @@ import { verifyHost, type VerifyOptions, type VerifyResult } from './verify.js';
 /** The kinds, in the order they apply (undo runs them in reverse). */
 export const remediationKinds: readonly RemediationKind[] = [sysctlRemediation];
 
-export interface HostPlan {
+export interface RemediationPlan {
   host: string;
   createdAt: string;
   plans: KindPlan[];
@@ -46,7 +46,7 @@ export type HostOutcomeStatus =
 export interface HostOutcome {
   host: string;
   status: HostOutcomeStatus;
-  plan?: HostPlan;
+  plan?: RemediationPlan;
   /** Why it is not verified / what happened, one line each. */
   reasons: string[];
   /** Path of this run's journal on the host. */
@@ -64,21 +64,21 @@ export interface RemediateOptions extends PlanOptions {
   /** Plan only (nothing touched). */
   dryRun?: boolean;
   /** The plan the user approved: apply only if a fresh plan (under the lock) is the same. */
-  approved?: HostPlan;
+  approved?: RemediationPlan;
   journalDir?: string;
   staleLockMs?: number;
   verify?: VerifyOptions;
   /** Opens a new session to the same host when the current one dropped. */
   reconnect?: () => Promise<HostSession>;
   /** Called with the fresh plan before anything changes (the CLI prints it). */
-  onPlan?: (plan: HostPlan) => void;
+  onPlan?: (plan: RemediationPlan) => void;
   /** Test hooks: fault injection at fixed points (e.g. kill the SSH connection after apply). */
   hooks?: { afterApply?: (session: HostSession) => Promise<void> };
   kinds?: readonly RemediationKind[];
 }
 
 /** Plans every kind for the host. Changes nothing. */
-export async function planHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: RemediateOptions & { findings?: readonly Finding[] } = {}): Promise<HostPlan> {
+export async function planRemediation(session: HostSession, host: HostEntry, baseline: Baseline, opts: RemediateOptions & { findings?: readonly Finding[] } = {}): Promise<RemediationPlan> {
   const now = opts.now ?? new Date();
   const plans: KindPlan[] = [];
   for (const kind of opts.kinds ?? remediationKinds) {
@@ -87,13 +87,13 @@ export async function planHost(session: HostSession, host: HostEntry, baseline: 
   return { host: host.name, createdAt: now.toISOString(), plans };
 }
 
-export function hostPlanIsEmpty(plan: HostPlan): boolean {
+export function remediationPlanIsEmpty(plan: RemediationPlan): boolean {
   return plan.plans.every(planIsEmpty);
 }
 
 /** Same changes (runtime writes and file bytes), ignoring when the plans were made. */
-export function samePlan(a: HostPlan, b: HostPlan): boolean {
-  const strip = (p: HostPlan) => JSON.stringify(p.plans.map((k) => ({ kind: k.kind, runtime: k.runtime, files: k.files.map((f) => [f.path, f.before, f.after]) })));
+export function samePlan(a: RemediationPlan, b: RemediationPlan): boolean {
+  const strip = (p: RemediationPlan) => JSON.stringify(p.plans.map((k) => ({ kind: k.kind, runtime: k.runtime, files: k.files.map((f) => [f.path, f.before, f.after]) })));
   return strip(a) === strip(b);
 }
 
@@ -145,7 +145,7 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
 
   if (opts.dryRun) {
     try {
-      const plan = await planHost(session, host, baseline, opts);
+      const plan = await planRemediation(session, host, baseline, opts);
       timings.planMs = Date.now() - t0;
       try {
         const left = await newestUnfinished(session, journalDir, netns);
@@ -153,7 +153,7 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
       } catch {
         // unreadable journal dir (no rights): nothing to say in a dry run; a real fix reports it
       }
-      return done({ status: hostPlanIsEmpty(plan) ? 'nothing-to-do' : 'planned', plan, reasons: [] });
+      return done({ status: remediationPlanIsEmpty(plan) ? 'nothing-to-do' : 'planned', plan, reasons: [] });
     } catch (err) {
       return done({ status: 'error', reasons: [errorMessage(err)] });
     }
@@ -190,9 +190,9 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     }
 
     // 2. A fresh plan under the lock.
-    let plan: HostPlan;
+    let plan: RemediationPlan;
     try {
-      plan = await planHost(conn.session, host, baseline, { ...opts, ...(opts.approved ? { now: new Date(opts.approved.createdAt) } : {}) });
+      plan = await planRemediation(conn.session, host, baseline, { ...opts, ...(opts.approved ? { now: new Date(opts.approved.createdAt) } : {}) });
     } catch (err) {
       return done({ status: 'error', reasons: [errorMessage(err)], ...(recovered ? { recovered } : {}) });
     }
@@ -202,7 +202,7 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
       return done({ ...base, status: 'unchanged', reasons: ['the host changed since the plan was shown; nothing was changed — run kdrift fix again to see the new plan'] });
     }
     opts.onPlan?.(plan);
-    if (hostPlanIsEmpty(plan)) return done({ ...base, status: 'nothing-to-do', reasons: [] });
+    if (remediationPlanIsEmpty(plan)) return done({ ...base, status: 'nothing-to-do', reasons: [] });
 
     // 3. Backups, then the journal, before any change.
     const tApply = Date.now();

@@ -1,7 +1,7 @@
 /**
  * The remediation API, as the CLI, the Pulumi provider and `kdrift watch` call it:
  *
- *   planHost(session, host, baseline, { findings?, includeManual?, onlyKeys? }) → HostPlan   pure data, nothing touched
+ *   planRemediation(session, host, baseline, { findings?, includeManual?, onlyKeys? }) → RemediationPlan   pure data, nothing touched
  *   remediateHost(session, host, baseline, { approved?, reconnect?, verify?, ... }) → HostOutcome
  *       lock → roll back a left-over journal → fresh plan (must equal `approved` if given) → journal → apply →
  *       verify (config + dependent behaviours) → verified, or rolled back exactly
@@ -16,10 +16,10 @@
 import type { Baseline } from '../core/baseline.js';
 import type { HostEntry } from '../core/inventory.js';
 import type { HostSession } from '../core/session.js';
-import { remediateHost, type HostOutcome, type HostPlan, type RemediateOptions } from './host.js';
+import { remediateHost, type HostOutcome, type RemediationPlan, type RemediateOptions } from './host.js';
 
-export { planHost, remediateHost, undoHost, rollbackJournal, samePlan, hostPlanIsEmpty, remediationKinds } from './host.js';
-export type { HostPlan, HostOutcome, HostOutcomeStatus, RemediateOptions, UndoOutcome } from './host.js';
+export { planRemediation, remediateHost, undoHost, rollbackJournal, samePlan, remediationPlanIsEmpty, remediationKinds } from './host.js';
+export type { RemediationPlan, HostOutcome, HostOutcomeStatus, RemediateOptions, UndoOutcome } from './host.js';
 export { verifyHost, verificationBaseline, type VerifyResult, type VerifyOptions } from './verify.js';
 export { fixFleet, undoFleet, fleetExitCode, blockedKeys, type FixFleetOptions, type FleetResult } from './fleet.js';
 export type { KindPlan, RuntimeChange, FileChange, SkippedKey, RemediationKind } from './kind.js';
@@ -28,6 +28,6 @@ export { DEFAULT_JOURNAL_DIR, type Journal, type JournalStatus } from './journal
 export { renderPlan, renderOutcome, renderUndo } from './render.js';
 
 /** Applies a plan the user (or `pulumi preview`) saw: a host that changed since is left unchanged and says so. */
-export function applyPlan(session: HostSession, host: HostEntry, baseline: Baseline, plan: HostPlan, opts: Omit<RemediateOptions, 'approved' | 'dryRun'> = {}): Promise<HostOutcome> {
+export function applyPlan(session: HostSession, host: HostEntry, baseline: Baseline, plan: RemediationPlan, opts: Omit<RemediateOptions, 'approved' | 'dryRun'> = {}): Promise<HostOutcome> {
   return remediateHost(session, host, baseline, { ...opts, approved: plan });
 }

@@ -2,12 +2,13 @@
  * The remediation interface. One file per kind (remediation/sysctl.ts is the first); every kind goes
  * plan (pure data, nothing touched) → apply (journal first, then changes) → verify (re-run the checks) → undo (from the
  * journal). remediation/host.ts orchestrates the kinds for one host; remediation/fleet.ts runs hosts with bounded
- * concurrency. The Pulumi provider and `kdrift watch` call host.ts as-is.
+ * concurrency. The Pulumi provider and `kdrift watch` call it through remediation/index.ts.
  */
 import type { HostSession } from '../core/session.js';
 import type { HostEntry } from '../core/inventory.js';
 import type { Baseline } from '../core/baseline.js';
 import type { Finding } from '../core/finding.js';
+import { KdriftError } from '../core/errors.js';
 import type { JournalKindRecord } from './journal.js';
 
 /** A runtime value kdrift will write. `from` null: the key could not be read. */
@@ -87,7 +88,7 @@ export interface RemediationKind<P extends KindPlan = KindPlan> {
 }
 
 /** The host is no longer in the state a plan was made from (someone changed it since). */
-export class StalePlanError extends Error {
+export class StalePlanError extends KdriftError {
   override name = 'StalePlanError';
 }
 

@@ -1,7 +1,7 @@
 /**
  * Text for `kdrift fix`: the plan (per key what changes, then the exact diffs) and the outcome per host. Pure.
  */
-import type { HostOutcome, HostPlan, UndoOutcome } from './host.js';
+import type { HostOutcome, RemediationPlan, UndoOutcome } from './host.js';
 import type { SysctlPlan } from './sysctl.js';
 import type { KindPlan } from './kind.js';
 
@@ -9,7 +9,7 @@ function isSysctlPlan(p: KindPlan): p is SysctlPlan {
   return p.kind === 'sysctl' && 'details' in p;
 }
 
-export function renderPlan(plan: HostPlan): string {
+export function renderPlan(plan: RemediationPlan): string {
   const out: string[] = [];
   const runtime = plan.plans.reduce((n, p) => n + p.runtime.length, 0);
   const files = plan.plans.reduce((n, p) => n + p.files.length, 0);

@@ -23,7 +23,7 @@ import { meetsExpectation, describeExpectation, type Baseline, type SysctlExpect
 import type { HostEntry } from '../core/inventory.js';
 import type { Finding } from '../core/finding.js';
 import { KdriftError } from '../core/errors.js';
-import { resolvePersisted, normaliseConfKey, SYSCTL_CONF, type SysctlConfFile, type SysctlState } from '../checks/sysctl-persisted.js';
+import { resolvePersisted, normaliseConfKey, SYSCTL_CONF, type SysctlConfFile, type SysctlState } from '../checks/index.js';
 import { targetValue, sameSysctlValue } from './target.js';
 import { unifiedDiff } from './diff.js';
 import type { FileChange, RuntimeChange, SkippedKey, KindPlan } from './kind.js';

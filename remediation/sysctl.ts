@@ -6,7 +6,7 @@
 import type { HostSession } from '../core/session.js';
 import { HostError } from '../core/errors.js';
 import { sysctlProcPath } from '../core/sysctl-key.js';
-import { collectSysctlState } from '../checks/sysctl-persisted.js';
+import { collectSysctlState } from '../checks/index.js';
 import { decideSysctl, buildSysctlPlan, declaredKeys, type KeyDecision } from './sysctl-plan.js';
 import { snapshot, isFile, isAbsent, type FileState } from './host-files.js';
 import { writeRuntime } from './runtime-write.js';

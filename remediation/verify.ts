@@ -1,5 +1,5 @@
 /**
- * Verification after apply: the same checks the report runs (core/engine.ts checkHost), narrowed to what the plan
+ * Verification after apply: the same checks the report runs (checkHost, core/engine/), narrowed to what the plan
  * fixed — the planned sysctls (runtime AND persisted layers) and the behaviours that depend on them (baseline
  * `dependsOn`), observed by the probe agent with its own test connections and a short window. Verified only when every
  * one of those findings is `ok`: `unknown` (nothing observed, probe failed) is not proof.
@@ -9,7 +9,7 @@ import type { HostEntry } from '../core/inventory.js';
 import type { HostSession } from '../core/session.js';
 import type { Finding } from '../core/finding.js';
 import type { BehaviourSpec } from '../checks/registry.js';
-import { checkHost } from '../core/engine.js';
+import { checkHost } from '../core/engine/index.js';
 import type { HostReport } from '../core/report.js';
 
 export const DEFAULT_VERIFY_WINDOW_MS = 1000;

@@ -2,7 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { Baseline } from '../core/baseline.js';
 import { describeExpectation } from '../core/baseline.js';
 import type { HostEntry } from '../core/inventory.js';
-import { planHost } from '../core/engine.js';
+import { planChecks } from '../core/engine/index.js';
 
 export interface HostKernelStateArgs {
   host: HostEntry;
@@ -19,7 +19,7 @@ export class HostKernelState extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostKernelStateArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kdrift:fleet:HostKernelState', name, {}, opts);
-    const plan = planHost(args.host, args.baseline);
+    const plan = planChecks(args.host, args.baseline);
     this.sysctls = pulumi.output(Object.fromEntries([...plan.sysctls].map(([key, exp]) => [key, describeExpectation(exp)])));
     this.behaviours = pulumi.output(plan.behaviours.map((b) => `${b.spec.check} port ${b.spec.port}`));
     this.registerOutputs({ sysctls: this.sysctls, behaviours: this.behaviours });

@@ -11,9 +11,7 @@ import { loadInventory, selectHosts, type HostEntry } from '../../core/inventory
 import { sessionOptionsFromArgs } from '../../core/sessions.js';
 import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
 import type { Baseline } from '../../core/baseline.js';
-import { fixFleet, undoFleet } from '../../remediation/fleet.js';
-import { hostPlanIsEmpty, type HostPlan } from '../../remediation/host.js';
-import { renderPlan, renderOutcome, renderUndo } from '../../remediation/render.js';
+import { fixFleet, undoFleet, remediationPlanIsEmpty, renderPlan, renderOutcome, renderUndo, type RemediationPlan } from '../../remediation/index.js';
 
 const usage = `Usage: kdrift fix (--stack NAME | --inventory FILE) [--host NAME ...] [--role ROLE] [options]
 
@@ -57,7 +55,7 @@ const options = {
 async function resolveBaseline(explicit: string | undefined, inventoryBaseline: string | undefined): Promise<Baseline> {
   const file = explicit ?? inventoryBaseline;
   if (file !== undefined) {
-    const { loadBaselineFile } = await import('./report.js');
+    const { loadBaselineFile } = await import('../../core/baseline-file.js');
     return loadBaselineFile(file);
   }
   const { fleetBaseline } = await import('../../stacks/baselines.js');
@@ -108,9 +106,9 @@ export const command: Command = {
 
     const baseline = await resolveBaseline(values.baseline, inventory.baseline);
     const printedPlans = new Set<string>();
-    const showPlan = (plan: HostPlan) => {
+    const showPlan = (plan: RemediationPlan) => {
       printedPlans.add(plan.host);
-      const worthShowing = !hostPlanIsEmpty(plan) || plan.unfinished !== undefined || plan.plans.some((p) => p.skipped.length > 0);
+      const worthShowing = !remediationPlanIsEmpty(plan) || plan.unfinished !== undefined || plan.plans.some((p) => p.skipped.length > 0);
       if (worthShowing) print(renderPlan(plan));
     };
     const result = await fixFleet({
@@ -124,7 +122,7 @@ export const command: Command = {
       onPlan: showPlan,
       ...(interactive
         ? {
-            confirm: async (plans: HostPlan[]) => {
+            confirm: async (plans: RemediationPlan[]) => {
               for (const p of plans) showPlan(p);
               return askYesNo(`Apply these changes to ${plans.length} host${plans.length === 1 ? '' : 's'}? [y/N] `);
             },

@@ -5,17 +5,15 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import YAML from 'yaml';
 import type { Command } from '../main.js';
 import { hostOptions, hostOptionsUsage, intOption, parseCommandArgs } from '../args.js';
-import { readInputFile } from '../../core/input-file.js';
 import { KdriftError, UsageError } from '../../core/errors.js';
-import { parseBaseline, type Baseline } from '../../core/baseline.js';
+import type { Baseline } from '../../core/baseline.js';
+import { loadBaselineFile } from '../../core/baseline-file.js';
 import { loadInventory, selectHosts, type HostEntry, type Inventory } from '../../core/inventory.js';
 import { sessionOptionsFromArgs, type SessionOptions } from '../../core/sessions.js';
 import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
-import { runChecks, type ProgressEvent } from '../../core/engine.js';
+import { runChecks, type ProgressEvent } from '../../core/engine/index.js';
 import { exitCodeFor, type FailOn } from '../../core/report.js';
 import { loadSuppressions } from '../../core/suppressions.js';
 import { render, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
@@ -88,25 +86,6 @@ function failOnOption(v: string | undefined): FailOn {
   if (v === undefined) return 'drift';
   if (v === 'drift' || v === 'error' || v === 'none') return v;
   throw new UsageError(`--fail-on must be drift, error or none, got "${v}"`);
-}
-
-/** A baseline file: YAML or JSON; or a JS/TS module exporting `baseline` (raw declarations) or `fleetBaseline()`. */
-export async function loadBaselineFile(file: string): Promise<Baseline> {
-  const abs = path.resolve(file);
-  if (/\.(m?[jt]s)$/.test(abs)) {
-    const mod = (await import(pathToFileURL(abs).href)) as { fleetBaseline?: () => Baseline; baseline?: unknown };
-    if (typeof mod.fleetBaseline === 'function') return mod.fleetBaseline();
-    if (mod.baseline !== undefined) return parseBaseline(mod.baseline, abs);
-    throw new KdriftError('module exports neither fleetBaseline() nor baseline', abs);
-  }
-  const text = await readInputFile(abs);
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (err) {
-    throw new KdriftError(`not valid YAML: ${(err as Error).message.split('\n')[0]}`, abs);
-  }
-  return parseBaseline(doc, abs);
 }
 
 async function resolveBaseline(explicit: string | undefined, inventory: Pick<Inventory, 'baseline'> | undefined): Promise<Baseline> {

@@ -1,7 +1,10 @@
 /**
  * Load balancers terminate every client connection and open one per backend request: they need window scaling
- * (the outage in DESIGN.md), deep accept queues and a wide ephemeral port range.
+ * (the outage in README.md), deep accept queues and a wide ephemeral port range.
  * Only net.* keys: they are per network namespace, so a lab host (a netns) owns its own copy.
+ * No tcp.congestionControl here: which algorithm suits depends on the paths a site serves, and a netns may only make
+ * an *allowed* algorithm its default (tcp_allowed_congestion_control: reno and bbr on this machine kind, so cubic is
+ * EPERM in a lab host). test/e2e/congestion-lab.test.ts declares it in a baseline file of its own.
  */
 export const loadBalancer = {
   description: 'HAProxy load balancer facing clients across the WAN',

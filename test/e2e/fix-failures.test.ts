@@ -34,7 +34,7 @@ import {
   runKdrift,
   labHost,
   type HostShot,
-} from './fix-lab.js';
+} from '../support/fix-lab.js';
 
 const UDP = 'net.ipv4.udp_rmem_min';
 const KEYS = [WS, UDP, 'net.ipv4.tcp_sack', 'net.core.somaxconn'];

@@ -1,5 +1,5 @@
 /**
- * The outage from DESIGN.md, fixed for real on the `kdfx` lab: tcp_window_scaling=0 on lb at runtime and in a
+ * The outage from README.md, fixed for real on the `kdfx` lab: tcp_window_scaling=0 on lb at runtime and in a
  * hardening file applied after everything else → `kdrift fix --yes` → runtime 1, persisted 1 (the resolver agrees),
  * the hardening line commented with kdrift's marker, and the probe on the client shows its new connections to lb
  * negotiating window scaling. A second fix changes nothing; --dry-run changes nothing.
@@ -12,9 +12,9 @@ import { labDown, labExec, type LabStatus } from '../../lab/index.js';
 import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
 import { collectSysctlState, resolvePersisted } from '../../checks/sysctl-persisted.js';
-import { collectBehaviours } from '../../checks/behaviours.js';
+import { collectBehaviours } from '../../checks/agent-run.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
-import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.schema.js';
 import type { Finding } from '../../core/finding.js';
 import {
   LAB,
@@ -33,7 +33,7 @@ import {
   etcDir,
   REPO,
   type HostShot,
-} from './fix-lab.js';
+} from '../support/fix-lab.js';
 
 const KEYS = [WS, 'net.ipv4.tcp_sack', 'net.core.somaxconn'];
 

@@ -12,9 +12,9 @@ import { labDown, labExecOk, labUp, type LabStatus } from '../../lab/index.js';
 import { loadInventory, type Inventory } from '../../core/inventory.js';
 import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
-import { runChecks } from '../../core/engine.js';
+import { runChecks } from '../../core/engine/index.js';
 import { fleetBaseline } from '../../stacks/baselines.js';
-import { slotName, slotSubnet } from './slot.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdss');
 const SUBNET = slotSubnet(75);

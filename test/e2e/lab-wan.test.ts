@@ -1,6 +1,6 @@
 /**
  * The lab's WAN link, end to end: real TUN devices in client and lb, the Node delay line between them, real TCP.
- * The RTT is what was asked; the outage of DESIGN.md reproduces (window scaling off on lb → 8 MiB responses ≥ 5×
+ * The RTT is what was asked; the outage of README.md reproduces (window scaling off on lb → 8 MiB responses ≥ 5×
  * slower); off only on app1 hurts only the backend legs to app1; the delay line's death is reported and mended.
  * Lab name kdla, subnet 71 (this helper's assignment). Needs root.
  */
@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { labUp, labDown, labStatus, labExecOk, type LabStatus } from '../../lab/index.js';
 import { runLoad, measureConnect } from '../../lab/load-run.js';
-import { slotName, slotSubnet } from './slot.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdla');
 const SUBNET = slotSubnet(71);

@@ -12,7 +12,7 @@ import { labUp, labDown, labStatus, labExec, type LabStatus } from '../../lab/in
 import { declaredSysctls } from '../../lab/provision.js';
 import { runLoad } from '../../lab/load-run.js';
 import { loadInventory } from '../../core/inventory.js';
-import { slotName, slotSubnet } from './slot.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdla');
 const SUBNET = slotSubnet(71);

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { REPO, killGroup, waitForLine } from './probe-netns.js';
+import { REPO, killGroup, waitForLine } from '../support/probe-netns.js';
 
-const ENTRY = path.join(REPO, 'probe', 'cli-entry.ts');
+const ENTRY = path.join(REPO, 'probe', 'agent-entry.ts');
 
 function runSync(argv: string[], prefix: string[] = []): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(prefix[0] ?? process.execPath, [...prefix.slice(1), ...(prefix.length ? [process.execPath] : []), '--import', 'tsx', ENTRY, ...argv], { cwd: REPO, encoding: 'utf8', timeout: 30_000 });
@@ -94,6 +94,6 @@ describe('kdrift probe command', function () {
     } finally {
       server.close();
     }
-    assert.match(runSync(['probe', '--observe', 'packets']).stderr, /--observe must be wscale, stalls or wscale,stalls, got "packets"/);
+    assert.match(runSync(['probe', '--observe', 'packets']).stderr, /--observe takes a comma-separated list of wscale, stalls, [a-z, ]+; got "packets"/);
   });
 });

@@ -9,12 +9,12 @@ import { labDown, labExecOk, labUp, type LabStatus } from '../../lab/index.js';
 import { loadInventory, type HostEntry } from '../../core/inventory.js';
 import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
-import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
-import { collectBehaviours } from '../../checks/behaviours.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.schema.js';
+import { collectBehaviours } from '../../checks/agent-run.js';
 import type { ProbeObservation } from '../../probe/observation.js';
-import { portTotals } from '../../probe/evidence.js';
-import { REPO } from './probe-netns.js';
-import { slotName, slotSubnet } from './slot.js';
+import { portTotals } from '../../checks/evidence.js';
+import { REPO } from '../support/probe-netns.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdbp');
 const KEY = 'net.ipv4.tcp_window_scaling';

@@ -10,15 +10,17 @@ import { cgroup2Root } from '../../probe/cgroup.js';
 import { LocalSession } from '../../core/session-local.js';
 import type { HostSession } from '../../core/session.js';
 import type { HostEntry } from '../../core/inventory.js';
-import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
-import { zeroWindowSpec } from '../../checks/tcp-zero-window.spec.js';
-import { behaviourChecks } from '../../checks/behaviours.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.schema.js';
+import { zeroWindowSpec } from '../../checks/tcp-zero-window.schema.js';
+import { behaviourKinds } from '../../checks/registry.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
+import { congestionControlCheck } from '../../checks/tcp-congestion-control.js';
+import { congestionControlSpec } from '../../checks/tcp-congestion-control.schema.js';
 import { zeroWindowCheck } from '../../checks/tcp-zero-window.js';
 import path from 'node:path';
 import type { ProbeObservation, PortSummary } from '../../probe/observation.js';
-import { REPO, cleanup, killGroup, makeNetnsPair, runClient, startAgent, startServer, sysctlIn } from './probe-netns.js';
-import { slotName } from './slot.js';
+import { REPO, cleanup, killGroup, makeNetnsPair, runClient, sh, startAgent, startServer, sysctlIn } from '../support/probe-netns.js';
+import { slotName } from '../support/slot.js';
 
 const SRV = `${slotName('kdbp')}-srv`;
 const CLI = `${slotName('kdbp')}-cli`;
@@ -184,7 +186,7 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     }
   });
 
-  it('gives a behaviour drift finding blamed on the local side from ONE agent run for both behaviour checks of a host', async () => {
+  it('gives a behaviour drift finding blamed on the local side from ONE agent run for every behaviour check of a host, loading each kind\'s observer', async () => {
     sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', 0);
     const server = await startServer(SRV, '0.0.0.0', PORT, 'close');
     const local = new LocalSession('srv');
@@ -206,17 +208,22 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
       port: 22,
       user: 'root',
       roles: ['load-balancer'],
-      agentCommand: ['ip', 'netns', 'exec', SRV, process.execPath, '--import', 'tsx', path.join(REPO, 'probe', 'cli-entry.ts')],
+      agentCommand: ['ip', 'netns', 'exec', SRV, process.execPath, '--import', 'tsx', path.join(REPO, 'probe', 'agent-entry.ts')],
     };
     const ctx = { host, roles: host.roles };
     const ws = new Map([['port 8080', windowScalingSpec.parse({ check: 'tcp.windowScaling', port: PORT, minShare: 0.99, window: '2s' })]]);
     const zw = new Map([['port 8080', zeroWindowSpec.parse({ check: 'tcp.zeroWindow', port: PORT, max: 0, window: '2s' })]]);
+    const algorithm = sh('ip', ['netns', 'exec', SRV, 'cat', '/proc/sys/net/ipv4/tcp_congestion_control']).trim();
+    const cc = new Map([['port 8080', congestionControlSpec.parse({ check: 'tcp.congestionControl', port: PORT, algorithm, window: '2s' })]]);
     try {
-      assert.deepEqual(behaviourChecks.map((k) => k.kind), ['tcp.windowScaling', 'tcp.zeroWindow', 'tcp.retransmits']);
-      const [wsObs, zwObs] = await Promise.all([windowScalingCheck.collect(session, ws, ctx), zeroWindowCheck.collect(session, zw, ctx)]);
-      assert.equal(argvs.length, 1, `one exec for both checks: ${JSON.stringify(argvs)}`);
-      assert.deepEqual(argvs[0]?.slice(-10), ['probe', '--json', '--duration', '2000ms', '--port', '8080', '--connect', '127.0.0.1:8080', '--connect-count', '3']);
+      // Both kinds are in the registry the engine dispatches through.
+      assert.deepEqual([windowScalingCheck, zeroWindowCheck].map((k) => behaviourKinds.includes(k)), [true, true]);
+      const [wsObs, zwObs, ccObs] = await Promise.all([windowScalingCheck.collect(session, ws, ctx), zeroWindowCheck.collect(session, zw, ctx), congestionControlCheck.collect(session, cc, ctx)]);
+      assert.equal(argvs.length, 1, `one exec for all three checks: ${JSON.stringify(argvs)}`);
+      assert.deepEqual(argvs[0]?.slice(-12), ['probe', '--json', '--duration', '2000ms', '--port', '8080', '--observe', 'wscale,stalls,congestion', '--connect', '127.0.0.1:8080', '--connect-count', '3']);
       assert.equal(wsObs, zwObs);
+      assert.equal(wsObs, ccObs);
+      assert.deepEqual(wsObs.observed, ['wscale', 'stalls', 'congestion']);
 
       // Only the probe's own test connections were seen: a report leaves them unjudged, verification judges them.
       assert.equal(windowScalingCheck.judge(wsObs, ws, ctx)[0]?.status, 'unknown');
@@ -236,6 +243,11 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
       const [z] = zeroWindowCheck.judge(zwObs, zw, { ...ctx, ownTraffic: true });
       assert.equal(z?.status, 'ok');
       assert.equal(z?.actual, '0 (sent 0, received 0)');
+
+      // The netns's own default, as its connections use it: the agent's three test connections, both ends.
+      const [c] = congestionControlCheck.judge(ccObs, cc, ctx);
+      assert.equal(c?.status, 'ok', JSON.stringify(c));
+      assert.equal(c?.actual, `${algorithm} (6/6)`);
     } finally {
       killGroup(server);
       await local.close();

@@ -16,7 +16,7 @@ import { labDown, labExec, labUp, type LabStatus } from '../../lab/index.js';
 import { runLoad } from '../../lab/load-run.js';
 import type { Report } from '../../core/report.js';
 import { promtoolCheck, validateReportJson, xmllintJunit } from '../support/conformance.js';
-import { slotName, slotSubnet } from './slot.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdrc');
 const SUBNET = slotSubnet(82);

@@ -14,7 +14,7 @@ import { runLoad } from '../../lab/load-run.js';
 import type { Report } from '../../core/report.js';
 import { countsAsDrift } from '../../core/report.js';
 import { quoteArgv } from '../../core/shell-quote.js';
-import { slotName, slotSubnet } from './slot.js';
+import { slotName, slotSubnet } from '../support/slot.js';
 
 const LAB = slotName('kdrp');
 const SUBNET = slotSubnet(72);

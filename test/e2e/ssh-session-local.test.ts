@@ -10,7 +10,7 @@ import { HostError, KdriftError } from '../../core/errors.js';
 import { HostFileError } from '../../core/host-file-error.js';
 import { LocalSession } from '../../core/session-local.js';
 import { openSession, sessionOptionsFromArgs } from '../../core/sessions.js';
-import { HOSTILE_STRINGS } from '../unit/shell-quote.hostile.js';
+import { HOSTILE_STRINGS } from '../support/shell-quote-hostile.js';
 
 describe('LocalSession', () => {
   let dir: string;
@@ -96,7 +96,7 @@ describe('LocalSession', () => {
 
 describe('sessions: openSession and sessionOptionsFromArgs', () => {
   it('openSession gives a LocalSession for a local host', async () => {
-    const s = await openSession({ name: 'me', address: '127.0.0.1', port: 22, user: 'root', roles: ['x'], local: true });
+    const s = await openSession({ name: 'me', address: '127.0.0.1', port: 22, user: 'root', local: true });
     try {
       assert.ok(s instanceof LocalSession);
       assert.equal((await s.exec(['true'])).code, 0);

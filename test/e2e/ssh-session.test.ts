@@ -15,8 +15,8 @@ import { mapLimit } from '../../core/pool.js';
 import type { HostSession } from '../../core/session.js';
 import { SshSession } from '../../core/session-ssh.js';
 import { openSession, type SessionOptions } from '../../core/sessions.js';
-import { HOSTILE_STRINGS } from '../unit/shell-quote.hostile.js';
-import { freePort, makeKey, startAgent, startSshd, type KeyPair, type TestSshd } from './ssh-sshd.js';
+import { HOSTILE_STRINGS } from '../support/shell-quote-hostile.js';
+import { freePort, makeKey, startAgent, startSshd, type KeyPair, type TestSshd } from '../../lab/loopback-sshd.js';
 
 describe('SSH sessions against real sshd', function () {
   this.timeout(60_000);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBaseline } from '../../core/baseline.js';
-import { checkHost, planHost, runChecks, verdictFor } from '../../core/engine.js';
+import { checkHost, planChecks, runChecks, verdictFor, type CheckPlan } from '../../core/engine/index.js';
 import { KdriftError } from '../../core/errors.js';
 import type { HostEntry } from '../../core/inventory.js';
 import { exitCodeFor } from '../../core/report.js';
@@ -111,7 +111,7 @@ describe('engine', () => {
   });
 
   it('roles_declaring_a_key_differently_is_an_error_naming_both_roles', () => {
-    assert.throws(() => planHost(local('x', ['load-balancer', 'hardened']), baseline), (e: unknown) => {
+    assert.throws(() => planChecks(local('x', ['load-balancer', 'hardened']), baseline), (e: unknown) => {
       assert.ok(e instanceof KdriftError);
       assert.match(e.message, /host x: roles "load-balancer" and "hardened" declare net\.ipv4\.tcp_window_scaling differently/);
       return true;
@@ -119,7 +119,7 @@ describe('engine', () => {
   });
 
   it('roles_declaring_a_key_identically_merge_into_one_check', () => {
-    const plan = planHost(local('x', ['load-balancer', 'app-node']), baseline);
+    const plan = planChecks(local('x', ['load-balancer', 'app-node']), baseline);
     assert.equal(plan.sysctls.size, 1);
     assert.equal(plan.sysctlRoles.get('net.ipv4.tcp_window_scaling'), 'load-balancer');
   });
@@ -205,7 +205,9 @@ describe('verdict (config joined with behaviour)', () => {
   const f = (layer: Finding['layer'], status: Finding['status'], key = 'net.ipv4.tcp_window_scaling'): Finding => ({
     host: 'h', check: layer === 'behaviour' ? 'tcp.windowScaling' : 'sysctl', key, layer, status, expected: '', actual: '', severity: 'high',
   });
-  const plan = { behaviours: [{ role: 'lb', spec: { check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: 10000, severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] } as const }] };
+  const plan: Pick<CheckPlan, 'behaviours'> = {
+    behaviours: [{ role: 'lb', spec: { check: 'tcp.windowScaling', port: 80, direction: 'in', minShare: 0.99, window: 10000, severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] } }],
+  };
   it('config_and_behaviour_drift_is_both', () => assert.equal(verdictFor([f('runtime', 'drift'), f('behaviour', 'drift', 'port 80')], plan), 'both'));
   it('behaviour_drift_alone_is_behaviour_drift', () => assert.equal(verdictFor([f('runtime', 'ok'), f('behaviour', 'drift', 'port 80')], plan), 'behaviour drift'));
   it('config_drift_watched_by_an_ok_behaviour_is_not_yet_shown', () =>

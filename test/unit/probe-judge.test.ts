@@ -4,10 +4,10 @@ import type { ProbeObservation, PortSummary, ConnectionSample } from '../../prob
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
 import { zeroWindowCheck } from '../../checks/tcp-zero-window.js';
 import { retransmitsCheck } from '../../checks/tcp-retransmits.js';
-import { windowScalingSpec } from '../../checks/tcp-window-scaling.spec.js';
-import { zeroWindowSpec } from '../../checks/tcp-zero-window.spec.js';
-import { retransmitsSpec } from '../../checks/tcp-retransmits.spec.js';
-import { agentArgv, parseObservation } from '../../probe/collect.js';
+import { windowScalingSpec } from '../../checks/tcp-window-scaling.schema.js';
+import { zeroWindowSpec } from '../../checks/tcp-zero-window.schema.js';
+import { retransmitsSpec } from '../../checks/tcp-retransmits.schema.js';
+import { agentArgv, parseObservation } from '../../checks/agent-run.js';
 import { renderMetrics } from '../../probe/metrics.js';
 import type { HostEntry } from '../../core/inventory.js';
 import { HostError } from '../../core/errors.js';
@@ -132,8 +132,10 @@ describe('agent invocation and output parsing', () => {
       '/usr/bin/node', '/opt/kdrift/bin/kdrift.js', 'probe', '--json', '--duration', '15000ms',
       '--port', '80', '--port', '8080', '--connect', '127.0.0.1:80', '--connect', '127.0.0.1:8080', '--connect-count', '3',
     ]);
-    assert.deepEqual(agentArgv(specs.slice(0, 1), { host }, { drive: false }), ['kdrift', 'probe', '--json', '--duration', '10000ms', '--port', '80', '--observe', 'wscale']);
-    assert.deepEqual(agentArgv(specs.slice(2), { host }, { drive: false }).slice(-2), ['--observe', 'stalls']);
+    // The agent's defaults (wscale, stalls) need no flag; anything else is named, in the registry's order.
+    assert.deepEqual(agentArgv(specs.slice(0, 1), { host }, { drive: false, observe: ['wscale'] }), ['kdrift', 'probe', '--json', '--duration', '10000ms', '--port', '80', '--observe', 'wscale']);
+    assert.deepEqual(agentArgv(specs.slice(2), { host }, { drive: false, observe: ['stalls'] }).slice(-2), ['--observe', 'stalls']);
+    assert.deepEqual(agentArgv(specs, { host }, { drive: false, observe: new Set(['congestion', 'wscale'] as const) }).slice(-2), ['--observe', 'wscale,congestion']);
   });
 
   it('refuses output that is not an observation with a HostError naming the host', () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { decodeSnapshot } from '../../remediation/host-files.js';
 import { staleReason, HostLock } from '../../remediation/lock.js';
 import { journalSchema } from '../../remediation/journal.js';
-import { samePlan, type HostPlan } from '../../remediation/host.js';
+import { samePlan, type RemediationPlan } from '../../remediation/host.js';
 import { fleetExitCode } from '../../remediation/fleet.js';
 import { verificationBaseline } from '../../remediation/verify.js';
 import { fleetBaseline } from '../../stacks/baselines.js';
@@ -81,7 +81,7 @@ describe('remediation journal, plans and exit codes', () => {
   });
 
   it('plans are the same when their changes are, whenever they were made', () => {
-    const p = (to: string, at: string): HostPlan => ({ host: 'lb', createdAt: at, plans: [{ kind: 'sysctl', runtime: [{ key: 'a.b', from: '0', to }], files: [], skipped: [], keys: ['a.b'] }] });
+    const p = (to: string, at: string): RemediationPlan => ({ host: 'lb', createdAt: at, plans: [{ kind: 'sysctl', runtime: [{ key: 'a.b', from: '0', to }], files: [], skipped: [], keys: ['a.b'] }] });
     assert.equal(samePlan(p('1', 'a'), p('1', 'b')), true);
     assert.equal(samePlan(p('1', 'a'), p('2', 'a')), false);
   });

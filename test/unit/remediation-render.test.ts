@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { renderPlan, renderOutcome } from '../../remediation/render.js';
-import type { HostPlan, HostOutcome } from '../../remediation/host.js';
+import type { RemediationPlan, HostOutcome } from '../../remediation/host.js';
 import type { SysctlPlan } from '../../remediation/sysctl.js';
 
 const sysctlPlan: SysctlPlan = {
@@ -22,7 +22,7 @@ const sysctlPlan: SysctlPlan = {
     },
   ],
 };
-const plan: HostPlan = { host: 'lb', createdAt: '2026-11-25T12:00:00Z', plans: [sysctlPlan] };
+const plan: RemediationPlan = { host: 'lb', createdAt: '2026-11-25T12:00:00Z', plans: [sysctlPlan] };
 
 describe('remediation text output', () => {
   it('a plan names each key with its runtime and persisted change, the skipped keys with why, and the diffs', () => {

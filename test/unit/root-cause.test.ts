@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { findRootCauses } from '../../core/root-cause.js';
-import { planHost } from '../../core/engine.js';
+import { findRootCauses, planChecks } from '../../core/engine/index.js';
 import { fleetBaseline } from '../../stacks/baselines.js';
 import type { Finding } from '../../core/finding.js';
 import type { HostEntry } from '../../core/inventory.js';
@@ -10,7 +9,7 @@ import { hostStatus, summarise } from '../../core/report.js';
 const baseline = fleetBaseline();
 const entry = (name: string, address: string, roles: string[]): HostEntry => ({ name, address, port: 22, user: 'root', roles });
 const entries = [entry('lb', '10.9.0.10', ['load-balancer']), entry('app1', '10.9.0.11', ['app-node']), entry('app2', '10.9.0.12', ['app-node'])];
-const plans = new Map(entries.map((e) => [e.name, planHost(e, baseline)]));
+const plans = new Map(entries.map((e) => [e.name, planChecks(e, baseline)]));
 const WS = 'net.ipv4.tcp_window_scaling';
 
 function sysctl(host: string, layer: 'runtime' | 'persisted', actual: string, extra: Partial<Finding> = {}): Finding {
@@ -40,7 +39,7 @@ function host(name: string, roles: string[], findings: Finding[]): HostReport {
   return { name, roles, status: hostStatus(findings), findings };
 }
 
-describe('root cause across hosts (core/root-cause.ts)', () => {
+describe('root cause across hosts (core/engine/root-cause.ts)', () => {
   it('lb_at_wscale_0_is_one_root_cause_and_app1_app2_are_consequences_naming_lb', () => {
     const hosts = [
       host('app1', ['app-node'], [sysctl('app1', 'runtime', '1'), ws('app1', 'port 8080', 'in', 10, 0, { local: 0, peer: 10 }, [['10.9.0.10', 10, 0, 10]])]),

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { quoteArg, quoteArgv } from '../../core/shell-quote.js';
 import { KdriftError } from '../../core/errors.js';
-import { HOSTILE_STRINGS } from './shell-quote.hostile.js';
+import { HOSTILE_STRINGS } from '../support/shell-quote-hostile.js';
 
 
 /** Runs `printf '%s\0' <quoted args>` in a real shell and returns the words it received. */

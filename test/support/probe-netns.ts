@@ -88,7 +88,7 @@ export interface AgentRun {
 
 /** Starts `kdrift probe --json ...` in the netns from the sources and waits until it has attached. */
 export async function startAgent(ns: string, args: string[]): Promise<AgentRun> {
-  const child = spawnIn(ns, [process.execPath, '--import', 'tsx', 'probe/cli-entry.ts', 'probe', '--json', ...args]);
+  const child = spawnIn(ns, [process.execPath, '--import', 'tsx', 'probe/agent-entry.ts', 'probe', '--json', ...args]);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d: Buffer) => (stdout += d.toString('utf8')));

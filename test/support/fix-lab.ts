@@ -3,23 +3,23 @@
  * from outside the host (so the code under test is not also the witness), drift injection, and the kdrift CLI run as a
  * child process.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync, writeFileSync, chmodSync, chownSync, symlinkSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync, writeFileSync, chmodSync, chownSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { labUp, labExec, type LabStatus } from '../../lab/index.js';
 import { loadInventory, type HostEntry } from '../../core/inventory.js';
 import { slotName, slotSubnet } from './slot.js';
+import { buildDist, ensureDist, REPO } from './dist.js';
 
 export const LAB = slotName('kdfx');
 export const SUBNET = slotSubnet(76);
 export const WS = 'net.ipv4.tcp_window_scaling';
-export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { REPO };
 export const JOURNAL_DIR = '/var/lib/kdrift/journal';
 
 export async function upLab(): Promise<LabStatus> {
   // The probe agent runs on the hosts from dist/ while the checks that call it run from the sources here: they must agree.
-  if (distIsStale()) buildDist();
+  ensureDist();
   // lab up is idempotent; retry once on a transient failure of a helper process. The lab's helpers (and the probe agent
   // on the hosts) run from dist/: when it is older than the sources, rebuild it first (tsc emits even when some other
   // file of the tree has a type error).
@@ -29,27 +29,6 @@ export async function upLab(): Promise<LabStatus> {
     if (/older than|is missing: build/.test((err as Error).message)) buildDist();
     return labUp({ name: LAB, subnet: SUBNET });
   }
-}
-
-/** Any source file of what runs on the hosts (agent, CLI, checks, core, lab helpers) newer than its compiled file. */
-export function distIsStale(): boolean {
-  for (const dir of ['probe', 'cli', 'cli/commands', 'checks', 'core', 'lab']) {
-    let names: string[];
-    try {
-      names = readdirSync(path.join(REPO, dir)).filter((n) => n.endsWith('.ts'));
-    } catch {
-      continue;
-    }
-    for (const n of names) {
-      const js = path.join(REPO, 'dist', dir, n.replace(/\.ts$/, '.js'));
-      if (!existsSync(js) || statSync(js).mtimeMs < statSync(path.join(REPO, dir, n)).mtimeMs) return true;
-    }
-  }
-  return false;
-}
-
-export function buildDist(): void {
-  spawnSync(process.execPath, [path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', REPO], { cwd: REPO, stdio: 'ignore' });
 }
 
 export function netnsName(host: string): string {

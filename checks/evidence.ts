@@ -1,9 +1,16 @@
 /**
  * Pure helpers the behaviour checks share: what the agent saw on one port, summed over directions (the agent runs
- * in the host's own netns), and the evidence a finding carries. Unit-tested in test/unit/probe-evidence.test.ts.
+ * in the host's own netns), and the evidence a finding carries. Unit-tested in test/unit/probe-judge.test.ts.
  */
-import { addCounters, zeroCounters, type PortCounters } from './counters.js';
-import type { ConnectionSample, PeerSummary, PortSummary, ProbeObservation } from './observation.js';
+import {
+  addCounters,
+  zeroCounters,
+  type PortCounters,
+  type ConnectionSample,
+  type PeerSummary,
+  type PortSummary,
+  type ProbeObservation,
+} from '../probe/index.js';
 
 /** `in`: connections this host accepted on its listening port; `out`: connections it opened to that peer port. */
 export type LegDirection = 'in' | 'out';
@@ -32,9 +39,14 @@ export function portTotals(obs: ProbeObservation, port: number, direction?: LegD
  * connections, or the probe's own when `own` (what verification judges on a quiet host).
  */
 export function portSamples(obs: ProbeObservation, port: number, max = 5, direction?: LegDirection, own = false): ConnectionSample[] {
-  const onPort = (s: ConnectionSample) =>
-    s.own === own && (direction === undefined || s.direction === direction) && endpointPort(s.direction === 'out' ? s.remote : s.local) === port;
-  return obs.samples.filter(onPort).slice(0, max);
+  return onPort(obs.samples, port)
+    .filter((s) => s.own === own && (direction === undefined || s.direction === direction))
+    .slice(0, max);
+}
+
+/** The samples (of any observer) whose service port is `port`. */
+export function onPort<S extends Pick<ConnectionSample, 'direction' | 'local' | 'remote'>>(samples: readonly S[], port: number): S[] {
+  return samples.filter((s) => endpointPort(s.direction === 'out' ? s.remote : s.local) === port);
 }
 
 /** Real connections per peer address on the port (and direction): what the root-cause pass resolves to hosts. */
@@ -66,9 +78,4 @@ export function windowSeconds(obs: ProbeObservation): string {
 
 export function connectNote(obs: ProbeObservation): Record<string, unknown> {
   return obs.connect ? { testConnections: obs.connect } : {};
-}
-
-/** The common fields of a behaviour finding that could not be judged because the agent did not load that part. */
-export function notObservedFinding(host: string, key: string, spec: { severity: 'critical' | 'high' | 'medium' | 'low' }, check: string) {
-  return { host, check, key, layer: 'behaviour' as const, expected: check, severity: spec.severity };
 }

@@ -3,7 +3,10 @@ import { sysctlKeySchema } from '../core/sysctl-key.js';
 import { durationMsSchema } from '../core/duration.js';
 import { SEVERITIES, type Severity } from '../core/finding.js';
 
-/** Fields every behaviour declaration shares; each behaviour check extends this with its own thresholds. */
+/**
+ * Fields every behaviour declaration shares; each behaviour check extends this with its own thresholds through
+ * behaviourSpec(). Other fields every kind should have go here, once.
+ */
 export const behaviourBase = {
   /** TCP port the behaviour is observed on (a listening port of the host, or the peer port of its connections). */
   port: z.number().int().min(1).max(65535),
@@ -21,3 +24,16 @@ export const behaviourBase = {
    */
   dependsOn: z.array(sysctlKeySchema).default([]),
 };
+
+export interface BehaviourBase {
+  port: number;
+  direction: 'in' | 'out';
+  window: number;
+  severity: Severity;
+  dependsOn: string[];
+}
+
+/** A behaviour kind's spec schema: `check: <name>`, the shared base fields, the kind's own fields; unknown keys refused. */
+export function behaviourSpec<Check extends string, Shape extends z.ZodRawShape>(check: Check, own: Shape) {
+  return z.object({ check: z.literal(check), ...behaviourBase, ...own }).strict();
+}

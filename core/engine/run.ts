@@ -5,16 +5,14 @@
  * differently) are input errors: thrown before any host is touched.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { Baseline, SysctlExpectation } from './baseline.js';
-import type { BehaviourSpec } from '../checks/registry.js';
-import { KdriftError, HostError, errorMessage } from './errors.js';
-import type { Finding } from './finding.js';
-import type { HostEntry, Inventory } from './inventory.js';
-import type { HostSession } from './session.js';
-import { openSession, type SessionOptions } from './sessions.js';
-import { mapLimit } from './pool.js';
-import { makeSysctlCheck, type SysctlObservation } from '../checks/sysctl.js';
-import type { CheckContext, CheckKind } from '../checks/kind.js';
+import type { Baseline, SysctlExpectation } from '../baseline.js';
+import { KdriftError, HostError, errorMessage } from '../errors.js';
+import type { Finding } from '../finding.js';
+import type { HostEntry, Inventory } from '../inventory.js';
+import type { HostSession } from '../session.js';
+import { openSession, type SessionOptions } from '../sessions.js';
+import { mapLimit } from '../pool.js';
+import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind, type SysctlObservation } from '../../checks/index.js';
 import {
   REPORT_VERSION,
   countsAsDrift,
@@ -25,11 +23,11 @@ import {
   type HostReport,
   type Report,
   type Verdict,
-} from './report.js';
+} from '../report.js';
 import { findRootCauses } from './root-cause.js';
-import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from './suppressions.js';
+import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from '../suppressions.js';
 
-export interface HostPlan {
+export interface CheckPlan {
   host: HostEntry;
   /** Merged sysctl declarations of the host's roles, and which role declared each. */
   sysctls: Map<string, SysctlExpectation>;
@@ -38,10 +36,10 @@ export interface HostPlan {
 }
 
 /** Merges the host's roles. Same key in two roles: fine when the declarations are identical, an error otherwise. */
-export function planHost(host: HostEntry, baseline: Baseline): HostPlan {
+export function planChecks(host: HostEntry, baseline: Baseline): CheckPlan {
   const sysctls = new Map<string, SysctlExpectation>();
   const sysctlRoles = new Map<string, string>();
-  const behaviours: HostPlan['behaviours'] = [];
+  const behaviours: CheckPlan['behaviours'] = [];
   for (const role of host.roles) {
     const rb = baseline.roles[role];
     if (!rb) {
@@ -89,17 +87,18 @@ export function behaviourKey(spec: Pick<BehaviourSpec, 'port' | 'direction'>): s
 /**
  * Checks one host through an open session: config always, behaviour with `probe`. Host failures come back as
  * `status: "error"` (not thrown) so remediation can re-verify one host with the same call the report uses; only a
- * bad declaration (planHost) throws, as it is an input error.
+ * bad declaration (planChecks) throws, as it is an input error.
  */
 export async function checkHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: CheckHostOptions = {}): Promise<HostReport> {
   const started = Date.now();
-  const plan = planHost(host, baseline);
+  const plan = planChecks(host, baseline);
   const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.ownTraffic ? { ownTraffic: true } : {}) };
   const base = { name: host.name, roles: host.roles };
   let findings: Finding[] = [];
   const warnings: FileWarning[] = [];
   try {
     if (plan.sysctls.size > 0) {
+      const makeSysctlCheck = await configKinds.sysctl();
       const sysctl = makeSysctlCheck({
         ...(opts.sysctlRoot !== undefined ? { root: opts.sysctlRoot } : {}),
         ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
@@ -130,9 +129,8 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
  * Behaviour checks, one CheckKind per declared check. A check that cannot run (agent missing, probe failure) gives an
  * `unknown` finding per declaration with the reason: config findings of the host are still worth reporting.
  */
-async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckContext): Promise<Finding[]> {
+async function runBehaviours(session: HostSession, plan: CheckPlan, ctx: CheckContext): Promise<Finding[]> {
   const out: Finding[] = [];
-  const behaviourChecks = await loadBehaviourChecks();
   const byCheck = new Map<string, Map<string, BehaviourSpec>>();
   for (const { spec } of plan.behaviours) {
     const m = byCheck.get(spec.check) ?? new Map<string, BehaviourSpec>();
@@ -143,7 +141,8 @@ async function runBehaviours(session: HostSession, plan: HostPlan, ctx: CheckCon
   // them into one agent run) so a host costs one window. Results keep the declaration order.
   const perKind = await Promise.all(
     [...byCheck].map(async ([check, specs]): Promise<Finding[]> => {
-      const kind = behaviourChecks.find((k) => k.kind === check);
+      // Each kind's spec type differs; the engine only hands a kind specs its own schema produced (grouped by `check`).
+      const kind = behaviourKindNamed(check) as CheckKind<BehaviourSpec, unknown> | undefined;
       if (!kind) return [...specs].map(([key, spec]) => unknownBehaviour(ctx.host.name, check, key, spec, `no check kind "${check}" is built in`));
       try {
         const obs = await kind.collect(session, specs, ctx);
@@ -166,18 +165,8 @@ function unknownBehaviour(host: string, check: string, key: string, spec: Behavi
   return { host, check, key, layer: 'behaviour', status: 'unknown', expected: check, actual: null, severity: spec.severity, reason };
 }
 
-/**
- * Behaviour checks are loaded only when a run probes: a config-only report (the nightly default) must not load the
- * probe's side of the code. A failure to load is a bug in the build and surfaces as such (not as a host error).
- */
-export async function loadBehaviourChecks(): Promise<readonly CheckKind<unknown, unknown>[]> {
-  const mod = await import('../checks/behaviours.js');
-  // Each kind's spec type differs; the engine only hands a kind specs its own schema produced.
-  return mod.behaviourChecks as unknown as readonly CheckKind<unknown, unknown>[];
-}
-
 /** Joins config and behaviour (see Verdict in core/report.ts). */
-export function verdictFor(findings: readonly Finding[], plan: Pick<HostPlan, 'behaviours'>): Verdict {
+export function verdictFor(findings: readonly Finding[], plan: Pick<CheckPlan, 'behaviours'>): Verdict {
   const configDrift = findings.filter((f) => isConfigLayer(f.layer) && countsAsDrift(f));
   const behaviourDrift = findings.filter((f) => f.layer === 'behaviour' && countsAsDrift(f));
   if (configDrift.length > 0 && behaviourDrift.length > 0) return 'both';
@@ -186,7 +175,7 @@ export function verdictFor(findings: readonly Finding[], plan: Pick<HostPlan, 'b
   // "Not yet shown" needs a behaviour that depends on a drifted key AND was observed without drift; a behaviour that
   // could not be observed (unknown) shows nothing either way.
   const drifted = new Set(configDrift.map((f) => f.key));
-  const observedOk = (b: HostPlan['behaviours'][number]) =>
+  const observedOk = (b: CheckPlan['behaviours'][number]) =>
     findings.some((f) => f.layer === 'behaviour' && f.check === b.spec.check && f.key === behaviourKey(b.spec) && f.status === 'ok');
   const watched = plan.behaviours.some((b) => b.spec.dependsOn.some((k) => drifted.has(k)) && observedOk(b));
   return watched ? 'config drift not yet shown by behaviour' : 'config drift';
@@ -204,7 +193,7 @@ export interface ProgressEvent {
   total: number;
 }
 
-export interface RunOptions {
+export interface RunChecksOptions {
   inventory: Pick<Inventory, 'stack'>;
   baseline: Baseline;
   hosts: HostEntry[];
@@ -220,12 +209,11 @@ export interface RunOptions {
   selector?: string[];
 }
 
-export async function runChecks(opts: RunOptions): Promise<Report> {
+export async function runChecks(opts: RunChecksOptions): Promise<Report> {
   const started = opts.now ?? new Date();
   const t0run = Date.now();
   // Validate every host's plan first: a bad declaration is an input error, not a host error.
-  for (const h of opts.hosts) planHost(h, opts.baseline);
-  if (opts.probe) await loadBehaviourChecks();
+  for (const h of opts.hosts) planChecks(h, opts.baseline);
   const expired = new Map<SuppressionRule, number>();
   let done = 0;
   const hosts = await mapLimit(opts.hosts, Math.max(1, opts.concurrency), async (host) => {
@@ -255,7 +243,7 @@ export async function runChecks(opts: RunOptions): Promise<Report> {
   const judged = findRootCauses({
     hosts,
     entries: opts.hosts,
-    plans: new Map(opts.hosts.map((h) => [h.name, planHost(h, opts.baseline)])),
+    plans: new Map(opts.hosts.map((h) => [h.name, planChecks(h, opts.baseline)])),
     selector: opts.selector ?? (opts.inventory.stack ? ['--stack', opts.inventory.stack] : []),
   });
   return {

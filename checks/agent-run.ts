@@ -1,15 +1,19 @@
 /**
- * Runs the probe agent on a host through its HostSession and parses what it prints. All behaviour specs of a host
- * share ONE agent run: the engine calls each behaviour CheckKind's collect() at the same time, and calls on the same
- * session within one tick are batched into a single exec (one SSH command, one observation window).
+ * The controller side of the behaviour checks: runs the probe agent on a host through its HostSession and parses
+ * what it prints. All behaviour specs of a host share ONE agent run: the engine calls each behaviour CheckKind's
+ * collect() at the same time, and calls on the same session within one tick are batched into a single exec (one SSH
+ * command, one observation window).
  * No BPF code is loaded here: this runs on the machine that checks, the agent runs on the host.
  */
 import { HostError } from '../core/errors.js';
 import type { HostSession } from '../core/session.js';
-import type { CheckContext } from '../checks/kind.js';
-import type { BehaviourSpec } from '../checks/registry.js';
+import type { CheckContext } from './kind.js';
+import type { BehaviourBase } from './behaviour.schema.js';
 import { formatZodError } from '../core/zod-error.js';
-import { probeObservationSchema, type ProbeObservation } from './observation.js';
+import { DEFAULT_OBSERVERS, OBSERVER_NAMES, probeObservationSchema, type ObserverName, type ProbeObservation } from '../probe/index.js';
+
+/** What one agent run needs of a behaviour declaration: where to look, for how long. */
+export type ObservedSpec = Pick<BehaviourBase, 'port' | 'window'> & Partial<Pick<BehaviourBase, 'direction'>>;
 
 export interface CollectOptions {
   /**
@@ -23,18 +27,21 @@ export interface CollectOptions {
   connectCount?: number;
   /** Slack added to the window for the exec timeout (agent start-up, SSH). */
   slackMs?: number;
+  /** The observers the specs need (each behaviour kind names its own); default: the agent's defaults. */
+  observe?: Iterable<ObserverName>;
 }
 
 /** argv of one agent run for the given specs. Exported for tests. */
-export function agentArgv(specs: readonly BehaviourSpec[], ctx: Pick<CheckContext, 'host'>, opts: CollectOptions = {}): string[] {
+export function agentArgv(specs: readonly ObservedSpec[], ctx: Pick<CheckContext, 'host'>, opts: CollectOptions = {}): string[] {
   const ports = [...new Set(specs.map((s) => s.port))].sort((a, b) => a - b);
   const windowMs = Math.max(...specs.map((s) => s.window));
   const argv = [...(ctx.host.agentCommand ?? ['kdrift']), 'probe', '--json', '--duration', `${Math.round(windowMs)}ms`];
   for (const p of ports) argv.push('--port', String(p));
-  // Load only what the specs judge: window scaling alone skips the per-packet stall programs, and the other way round.
-  const wscale = specs.some((s) => s.check === 'tcp.windowScaling');
-  const stalls = specs.some((s) => s.check !== 'tcp.windowScaling');
-  if (wscale !== stalls) argv.push('--observe', wscale ? 'wscale' : 'stalls');
+  // Load only what the specs judge (window scaling alone skips the per-packet stall programs); the agent's defaults
+  // need no flag.
+  const wanted = new Set(opts.observe ?? DEFAULT_OBSERVERS);
+  const observe = OBSERVER_NAMES.filter((n) => wanted.has(n));
+  if (observe.join(',') !== DEFAULT_OBSERVERS.join(',')) argv.push('--observe', observe.join(','));
   const drive = opts.drive ?? process.env.KDRIFT_PROBE_DRIVE !== '0';
   // Test connections go to the host's own listening ports (incoming legs); an outgoing leg's port listens elsewhere.
   const listening = [...new Set(specs.filter((s) => s.direction !== 'out').map((s) => s.port))].sort((a, b) => a - b);
@@ -47,7 +54,7 @@ export function agentArgv(specs: readonly BehaviourSpec[], ctx: Pick<CheckContex
 /** One agent run on the host for all the given behaviour specs. Throws HostError when the agent fails. */
 export async function collectBehaviours(
   session: HostSession,
-  specs: readonly BehaviourSpec[],
+  specs: readonly ObservedSpec[],
   ctx: Pick<CheckContext, 'host'>,
   opts: CollectOptions = {},
 ): Promise<ProbeObservation> {
@@ -77,26 +84,29 @@ export function parseObservation(text: string, host: string): ProbeObservation {
 }
 
 /**
- * Batching: the first collect() on a session in a tick opens a batch; the others join it until the next
- * setImmediate, then one agent run serves them all.
+ * Batching: the first collect() on a session in a tick opens a batch; the others join it (their specs, and the
+ * observer their kind needs) until the next setImmediate, then one agent run serves them all.
  */
 interface Batch {
-  specs: BehaviourSpec[];
+  specs: ObservedSpec[];
+  observe: Set<ObserverName>;
   result: Promise<ProbeObservation>;
 }
 const batches = new WeakMap<HostSession, Batch>();
 
-export function collectShared(session: HostSession, specs: Iterable<BehaviourSpec>, ctx: Pick<CheckContext, 'host'>): Promise<ProbeObservation> {
+export function collectShared(session: HostSession, specs: Iterable<ObservedSpec>, observes: ObserverName, ctx: Pick<CheckContext, 'host'>): Promise<ProbeObservation> {
   let batch = batches.get(session);
   if (!batch) {
-    const batchSpecs: BehaviourSpec[] = [];
+    const batchSpecs: ObservedSpec[] = [];
+    const observe = new Set<ObserverName>();
     const result = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       batches.delete(session);
-      return collectBehaviours(session, batchSpecs, ctx);
+      return collectBehaviours(session, batchSpecs, ctx, { observe });
     });
-    batch = { specs: batchSpecs, result };
+    batch = { specs: batchSpecs, observe, result };
     batches.set(session, batch);
   }
   batch.specs.push(...specs);
+  batch.observe.add(observes);
   return batch.result;
 }

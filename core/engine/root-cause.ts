@@ -8,20 +8,20 @@
  * a root cause: a host's config drift on one key (runtime and persisted layers together), or a behaviour drift nothing
  * declared accounts for. Root causes come most important first, each with the next step.
  */
-import type { Explanation, Finding, Layer, Severity } from './finding.js';
-import { SEVERITIES } from './finding.js';
-import type { HostEntry } from './inventory.js';
-import type { HostPlan } from './engine.js';
-import { behaviourKey } from './engine.js';
-import { countsAsDrift, isConfigLayer, type HostReport, type Leg, type NextStep, type RootCause } from './report.js';
-import { describeExpectation } from './baseline.js';
+import type { Explanation, Finding, Layer, Severity } from '../finding.js';
+import { SEVERITIES } from '../finding.js';
+import type { HostEntry } from '../inventory.js';
+import type { CheckPlan } from './run.js';
+import { behaviourKey } from './run.js';
+import { countsAsDrift, isConfigLayer, type HostReport, type Leg, type NextStep, type RootCause } from '../report.js';
+import { describeExpectation } from '../baseline.js';
 
 export interface RootCauseInput {
   hosts: readonly HostReport[];
   /** Inventory entries (addresses) by host name. */
   entries: readonly HostEntry[];
   /** Plans by host name: the behaviours' dependsOn and direction, the sysctls' remediation policy. */
-  plans: ReadonlyMap<string, Pick<HostPlan, 'sysctls' | 'behaviours'>>;
+  plans: ReadonlyMap<string, Pick<CheckPlan, 'sysctls' | 'behaviours'>>;
   /** How the next-step command names the inventory: ['--stack', 'lab'] or ['--inventory', 'hosts.yaml']. */
   selector?: readonly string[];
 }
