@@ -7,35 +7,24 @@
  * Every format the run writes goes through its real consumer (ajv + schema, promtool, xmllint + JUnit XSD).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { labDown, labExec, labUp, type LabStatus } from '../../lab/index.js';
 import { runLoad } from '../../lab/load-run.js';
 import type { Report } from '../../core/report.js';
 import { promtoolCheck, validateReportJson, xmllintJunit } from '../support/conformance.js';
 import { slotName, slotSubnet } from '../support/slot.js';
+import { runKdrift } from '../support/fix-lab.js';
 
 const LAB = slotName('kdrc');
 const SUBNET = slotSubnet(82);
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = pathToFileURL(path.join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 const WS = 'net.ipv4.tcp_window_scaling';
 const CLIENT_REQUESTS = 20;
 /** Not a file a boot can apply: skipped, and listed as a warning in every format. */
 const JUNK = '/etc/sysctl.d/50-junk.conf';
-
-function kdrift(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', entry, ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' } });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (d: Buffer) => out.push(d));
-  child.stderr.on('data', (d: Buffer) => err.push(d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })));
-}
 
 describe('root cause across hosts on the lab (e2e)', function () {
   this.timeout(300_000);
@@ -61,7 +50,7 @@ describe('root cause across hosts on the lab (e2e)', function () {
   /** A probed report of the whole lab while the client sends CLIENT_REQUESTS requests through lb; every format checked. */
   async function probedReport(tag: string): Promise<Report & { files: Record<string, string>; text: string }> {
     const files = Object.fromEntries(['json', 'prom', 'junit', 'html', 'md'].map((f) => [f, path.join(tmp, `${tag}.${f}`)]));
-    const run = kdrift(['report', '--inventory', lab.inventoryFile, '--probe', ...Object.entries(files).map(([f, file]) => `--output=${f}=${file}`), '--format', 'text']);
+    const run = runKdrift(['report', '--inventory', lab.inventoryFile, '--probe', ...Object.entries(files).map(([f, file]) => `--output=${f}=${file}`), '--format', 'text']);
     // Wait for the three agents (lb, app1, app2) to be running and attached, then send the requests: they land inside
     // every 10 s window even on a busy machine.
     await agentsRunning(3);
