@@ -178,6 +178,21 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     assert.ok(!plain.includes('\x1b['), 'NO_COLOR removes every escape');
   });
 
+  it('probe_countdown_shows_on_a_terminals_stderr_only', async () => {
+    // A behaviour with a 3 s window; the agent itself may be missing here (its findings are then unknown): the
+    // countdown is about the wait, and it is drawn from the start.
+    await writeFile(
+      path.join(dir, 'probe.yaml'),
+      `roles:\n  self:\n    sysctls:\n      ${KEY}: { equals: 1, severity: critical }\n    behaviours:\n      - { check: tcp.windowScaling, port: 9, minShare: 0.99, window: 3s, dependsOn: [${KEY}] }\n`,
+    );
+    const args = ['check', '--local', '--role', 'self', '--baseline', 'probe.yaml', '--probe', '--format', 'json'];
+    const tty = await kdriftOnTty(args, { NO_COLOR: '1' });
+    assert.match(tty, /probe observing live traffic, ~3 s left/);
+    const piped = await kdrift(args, dir);
+    assert.ok(!piped.stderr.includes('observing'), 'no progress when stderr is not a terminal');
+    assert.ok(!piped.stdout.includes('observing'));
+  });
+
   it('help_lists_formats_exit_codes_and_suppressions', async () => {
     for (const cmd of ['check', 'report']) {
       const res = await kdrift([cmd, '--help'], dir);
