@@ -22,4 +22,4 @@ export const hostOptionsUsage = `Hosts:
   --command-timeout DUR     timeout per remote command (default 60s)
 `;
 
-export { parseCommandArgs, intOption } from '../core/command.js';
+export { parseCommandArgs, intOption, serveOption } from '../core/command.js';

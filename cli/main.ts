@@ -10,6 +10,8 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   report: { summary: 'check every host of the inventory and write the drift report', load: async () => (await import('./commands/report.js')).command },
   fix: { summary: 'plan, apply, verify (behaviour included) and if needed roll back remediations', load: async () => (await import('./commands/fix.js')).command },
   probe: { summary: 'the on-host eBPF agent: observe live TCP behaviour and print JSON observations', load: async () => (await import('./commands/probe.js')).command },
+  gate: { summary: 'run a hardening script under the eBPF sysctl guard and judge what it changed', load: async () => (await import('./commands/gate.js')).command },
+  watch: { summary: 'attribute every sysctl write on this host (who, old -> new, netns) and flag conflicts', load: async () => (await import('./commands/watch.js')).command },
   lab: { summary: 'the embedded fleet: up | down | status | load', load: async () => (await import('./commands/lab.js')).command },
 };
 

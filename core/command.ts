@@ -30,6 +30,14 @@ export function intOption(value: string | undefined, name: string, def: number, 
   return Number(value);
 }
 
+/** --serve ADDR:PORT (port 0 picks a free port). */
+export function serveOption(value: string | undefined): { host: string; port: number } | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9][A-Za-z0-9_.-]*)):(\d{1,5})$/.exec(value);
+  if (!m || Number(m[3]) > 65535) throw new KdriftError(`--serve "${value}" is not ADDR:PORT (e.g. 127.0.0.1:9464)`);
+  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
+}
+
 /**
  * Runs one command: `--help` prints its usage; an error a user can act on (KdriftError) prints as one line, anything
  * else as an internal error, and still no stack trace unless KDRIFT_DEBUG is set. Returns the exit code.

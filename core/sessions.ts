@@ -19,6 +19,8 @@ export interface SessionOptions {
   commandTimeoutMs?: number;
   /** ssh-agent socket; default SSH_AUTH_SOCK. */
   agentSocket?: string;
+  /** A private key in memory (never written to disk), used instead of the host's identityFile. */
+  privateKey?: Buffer;
 }
 
 export function defaultKnownHostsPath(): string {
@@ -34,6 +36,7 @@ export async function openSession(host: SessionTarget, opts: SessionOptions = {}
     ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),
     ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
     ...(opts.agentSocket !== undefined ? { agentSocket: opts.agentSocket } : {}),
+    ...(opts.privateKey !== undefined ? { privateKey: opts.privateKey } : {}),
   });
 }
 

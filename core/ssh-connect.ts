@@ -22,6 +22,11 @@ export interface SshConnectOptions {
   connectTimeoutMs?: number;
   /** ssh-agent socket; default SSH_AUTH_SOCK. */
   agentSocket?: string;
+  /**
+   * A private key held in memory (the Pulumi provider gets it as a secret input and never writes it to disk); used
+   * instead of the host's identityFile.
+   */
+  privateKey?: Buffer;
   /** SSH-level keepalive interval (default 10 s); 3 unanswered in a row close the connection. */
   keepaliveIntervalMs?: number;
 }
@@ -153,7 +158,14 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
   const tried: string[] = [];
   let privateKey: Buffer | undefined;
   let encryptedNote: string | undefined;
-  if (entry.identityFile) {
+  if (opts.privateKey) {
+    const parsed = utils.parseKey(opts.privateKey);
+    if (parsed instanceof Error) {
+      throw new HostError(entry.name, `the private key given is not one ssh2 can read${/encrypted|passphrase/i.test(parsed.message) ? ' (it is encrypted; give an unencrypted key or use ssh-agent)' : `: ${parsed.message}`}`);
+    }
+    privateKey = opts.privateKey;
+    tried.push('the private key given');
+  } else if (entry.identityFile) {
     let raw: Buffer;
     try {
       raw = await readFile(entry.identityFile);

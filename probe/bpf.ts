@@ -36,6 +36,7 @@ interface NativeObject {
   attachTracepoint(prog: string, category: string, name: string): number;
   attach(prog: string): number;
   detach(link: number): boolean;
+  linkFd(link: number): number;
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
   mapDelete(map: string, key: Buffer): boolean;
@@ -150,6 +151,10 @@ export class BpfObject {
   }
   detach(link: number): boolean {
     return wrap(() => this.obj.detach(link));
+  }
+  /** The link's fd (still owned by this object): another process holding a dup keeps the link attached. */
+  linkFd(link: number): number {
+    return wrap(() => this.obj.linkFd(link));
   }
   lookup(map: string, key: Buffer): Buffer | null {
     return wrap(() => this.obj.mapLookup(map, key));

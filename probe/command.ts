@@ -1,4 +1,4 @@
-import { parseCommandArgs, intOption, type Command } from '../core/command.js';
+import { parseCommandArgs, intOption, serveOption, type Command } from '../core/command.js';
 import { KdriftError } from '../core/errors.js';
 import { parseDurationMs } from '../core/duration.js';
 // The observer list only: `kdrift probe --help` and argument errors load no BPF (the addon loads on first use).
@@ -58,13 +58,8 @@ export const probeCommand: Command = {
     // Loaded only here: `kdrift probe --help` and argument errors need no BPF.
     const { parseConnectTarget } = await import('./connect.js');
     const connect = (values.connect ?? []).map(parseConnectTarget);
-    let serve: { host: string; port: number } | undefined;
-    if (values.serve !== undefined) {
-      // Port 0 picks a free port (printed on stderr once attached).
-      const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9][A-Za-z0-9_.-]*)):(\d{1,5})$/.exec(values.serve);
-      if (!m || Number(m[3]) > 65535) throw new KdriftError(`--serve "${values.serve}" is not ADDR:PORT (e.g. 127.0.0.1:9464)`);
-      serve = { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
-    }
+    // Port 0 picks a free port (printed on stderr once attached).
+    const serve = serveOption(values.serve);
     const { runProbe, renderHuman } = await import('./run.js');
     const obs = await runProbe({
       ports,

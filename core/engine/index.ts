@@ -14,3 +14,4 @@ export {
   type ProgressEvent,
 } from './run.js';
 export { findRootCauses, type RootCauseInput, type RootCauseResult } from './root-cause.js';
+export { WRITE_LOG_PATH, attributeRuntimeDrift, lastWriters, describeWriter, type LoggedWrite } from './write-log.js';

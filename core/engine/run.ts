@@ -12,6 +12,7 @@ import type { HostEntry, Inventory } from '../inventory.js';
 import type { HostSession } from '../session.js';
 import { openSession, type SessionOptions } from '../sessions.js';
 import { mapLimit } from '../pool.js';
+import { attributeRuntimeDrift } from './write-log.js';
 import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind, type SysctlObservation } from '../../checks/index.js';
 import {
   REPORT_VERSION,
@@ -106,6 +107,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
       warnings.push(...skippedFiles(obs));
+      await attributeRuntimeDrift(session, findings);
     }
   } catch (err) {
     return { ...base, status: 'error', error: hostErrorText(err), findings, durationMs: Date.now() - started };

@@ -133,6 +133,7 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
                            InstanceMethod("attachTracepoint", &BpfObject::AttachTracepoint),
                            InstanceMethod("attach", &BpfObject::Attach),
                            InstanceMethod("detach", &BpfObject::Detach),
+                           InstanceMethod("linkFd", &BpfObject::LinkFd),
                            InstanceMethod("mapLookup", &BpfObject::MapLookup),
                            InstanceMethod("mapUpdate", &BpfObject::MapUpdate),
                            InstanceMethod("mapDelete", &BpfObject::MapDelete),
@@ -308,6 +309,16 @@ class BpfObject : public Napi::ObjectWrap<BpfObject> {
     links_[id] = nullptr;
     if (err) ThrowErrno(env, "cannot detach link", err);
     return Napi::Boolean::New(env, true);
+  }
+
+  // The fd of an attached link, so a caller can hand a dup to another process (the link lives until every fd is
+  // closed). Still owned here: do not close it.
+  Napi::Value LinkFd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) ThrowType(env, "link id must be a number");
+    int64_t id = info[0].As<Napi::Number>().Int64Value();
+    if (id < 0 || static_cast<size_t>(id) >= links_.size() || links_[id] == nullptr) ThrowType(env, "no such link");
+    return Napi::Number::New(env, bpf_link__fd(links_[id]));
   }
 
   void CheckKey(Napi::Env env, struct bpf_map* m, const Napi::Buffer<uint8_t>& key) {

@@ -1,3 +1,5 @@
+import type { RoleDeclaration } from './types.js';
+
 /** App nodes serve HTTP behind the load balancers; the LB → app leg crosses the LAN. Only net.* keys (per netns). */
 export const appNode = {
   description: 'HTTP application server behind the load balancers',
@@ -16,4 +18,4 @@ export const appNode = {
     { check: 'tcp.windowScaling', port: 8080, direction: 'in', minShare: 0.99, window: '10s', severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] },
     { check: 'tcp.retransmits', port: 8080, direction: 'in', maxRate: 0.02, window: '10s', severity: 'medium' },
   ],
-} as const;
+} as const satisfies RoleDeclaration;

@@ -1,3 +1,5 @@
+import type { RoleDeclaration } from './types.js';
+
 /**
  * Load balancers terminate every client connection and open one per backend request: they need window scaling
  * (the outage in README.md), deep accept queues and a wide ephemeral port range.
@@ -27,4 +29,4 @@ export const loadBalancer = {
     { check: 'tcp.windowScaling', port: 8080, direction: 'out', minShare: 0.99, window: '10s', severity: 'critical', dependsOn: ['net.ipv4.tcp_window_scaling'] },
     { check: 'tcp.zeroWindow', port: 80, max: 100, window: '10s', severity: 'medium' },
   ],
-} as const;
+} as const satisfies RoleDeclaration;

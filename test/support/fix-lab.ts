@@ -17,27 +17,28 @@ export const WS = 'net.ipv4.tcp_window_scaling';
 export { REPO };
 export const JOURNAL_DIR = '/var/lib/kdrift/journal';
 
-export async function upLab(): Promise<LabStatus> {
+/** Brings up the kdfx lab, or another lab (name, subnet) a test file owns. */
+export async function upLab(lab = LAB, subnet = SUBNET): Promise<LabStatus> {
   // The probe agent runs on the hosts from dist/ while the checks that call it run from the sources here: they must agree.
   ensureDist();
   // lab up is idempotent; retry once on a transient failure of a helper process. The lab's helpers (and the probe agent
   // on the hosts) run from dist/: when it is older than the sources, rebuild it first (tsc emits even when some other
   // file of the tree has a type error).
   try {
-    return await labUp({ name: LAB, subnet: SUBNET });
+    return await labUp({ name: lab, subnet });
   } catch (err) {
     if (/older than|is missing: build/.test((err as Error).message)) buildDist();
-    return labUp({ name: LAB, subnet: SUBNET });
+    return labUp({ name: lab, subnet });
   }
 }
 
-export function netnsName(host: string): string {
-  return `${LAB}-${host}`;
+export function netnsName(host: string, lab = LAB): string {
+  return `${lab}-${host}`;
 }
 
 /** The host's /etc/sysctl.d and /etc/sysctl.conf as seen from the root namespace (ip netns exec binds these). */
-export function etcDir(host: string): string {
-  return `/etc/netns/${netnsName(host)}`;
+export function etcDir(host: string, lab = LAB): string {
+  return `/etc/netns/${netnsName(host, lab)}`;
 }
 
 export type FileShot = { link: string } | { b64: string; mode: number; uid: number; gid: number };
@@ -53,13 +54,13 @@ function shotFile(p: string): FileShot {
 }
 
 /** Every file of the host's sysctl.d + sysctl.conf (bytes, mode, owner, symlink targets) and the runtime values of `keys`. */
-export async function hostShot(host: string, keys: readonly string[]): Promise<HostShot> {
-  const dir = etcDir(host);
+export async function hostShot(host: string, keys: readonly string[], lab = LAB): Promise<HostShot> {
+  const dir = etcDir(host, lab);
   const files: Record<string, FileShot> = {};
   for (const name of readdirSync(path.join(dir, 'sysctl.d')).sort()) files[`sysctl.d/${name}`] = shotFile(path.join(dir, 'sysctl.d', name));
   files['sysctl.conf'] = shotFile(path.join(dir, 'sysctl.conf'));
   const procPaths = keys.map((k) => `/proc/sys/${k.replace(/\./g, '/')}`);
-  const res = await labExec(LAB, host, ['sh', '-c', 'for p; do printf "%s=" "$p"; cat "$p"; done', 'sh', ...procPaths]);
+  const res = await labExec(lab, host, ['sh', '-c', 'for p; do printf "%s=" "$p"; cat "$p"; done', 'sh', ...procPaths]);
   if (res.code !== 0) throw new Error(`reading runtime values on ${host}: ${res.stderr}`);
   const runtime: Record<string, string> = {};
   for (const line of res.stdout.split('\n').filter(Boolean)) {
@@ -70,8 +71,8 @@ export async function hostShot(host: string, keys: readonly string[]): Promise<H
 }
 
 /** Puts a host back to a snapshot: files rewritten / removed, runtime values written back. */
-export async function restoreShot(host: string, shot: HostShot): Promise<void> {
-  const dir = etcDir(host);
+export async function restoreShot(host: string, shot: HostShot, lab = LAB): Promise<void> {
+  const dir = etcDir(host, lab);
   for (const name of readdirSync(path.join(dir, 'sysctl.d'))) {
     if (!(`sysctl.d/${name}` in shot.files)) rmSync(path.join(dir, 'sysctl.d', name), { force: true });
   }
@@ -91,7 +92,7 @@ export async function restoreShot(host: string, shot: HostShot): Promise<void> {
   }
   const args = Object.entries(shot.runtime).map(([k, v]) => `${k}=${v}`);
   if (args.length) {
-    const res = await labExec(LAB, host, ['sysctl', '-q', '-w', ...args]);
+    const res = await labExec(lab, host, ['sysctl', '-q', '-w', ...args]);
     if (res.code !== 0) throw new Error(`restoring runtime values on ${host}: ${res.stderr}`);
   }
 }
@@ -100,9 +101,9 @@ export async function restoreShot(host: string, shot: HostShot): Promise<void> {
 export const HARDENING_FILE = '99-hardening.conf';
 export const HARDENING_TEXT = `# written by harden.sh (CIS 3.3.x)\nnet.ipv4.tcp_syncookies = 1\n${WS}=0\n`;
 
-export async function injectOutage(host = 'lb'): Promise<void> {
-  writeFileSync(path.join(etcDir(host), 'sysctl.d', HARDENING_FILE), HARDENING_TEXT, { mode: 0o644 });
-  const res = await labExec(LAB, host, ['sysctl', '-q', '-w', `${WS}=0`]);
+export async function injectOutage(host = 'lb', lab = LAB): Promise<void> {
+  writeFileSync(path.join(etcDir(host, lab), 'sysctl.d', HARDENING_FILE), HARDENING_TEXT, { mode: 0o644 });
+  const res = await labExec(lab, host, ['sysctl', '-q', '-w', `${WS}=0`]);
   if (res.code !== 0) throw new Error(`injecting drift: ${res.stderr}`);
 }
 

@@ -84,7 +84,16 @@ const PLACES: Place[] = [
 
   { path: 'core/engine/', layer: 'engine', entry: 'core/engine/index.ts' },
 
-  { path: 'remediation/', layer: 'remediation', entry: 'remediation/index.ts' },
+  {
+    path: 'remediation/',
+    layer: 'remediation',
+    entry: 'remediation/index.ts',
+    alsoPublic: {
+      // TEMPORARY: stacks/provider/revert-host.ts stands in for revertHost until it lands in remediation/index.ts.
+      'remediation/journal.ts': 'the provider\'s stand-in revertHost reads journals until the remediation API has revertHost',
+      'remediation/lock.ts': 'the provider\'s stand-in revertHost takes the host lock until the remediation API has revertHost',
+    },
+  },
 
   { path: 'stacks/roles/', layer: 'declarations' },
   { path: 'stacks/baselines.ts', layer: 'declarations' },
