@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { labDown, labUp, labExec } from '../lab/index.js';
-import { repoRoot } from '../lab/paths.js';
+import { repoRoot, labPaths } from '../lab/paths.js';
 import { loadInventory } from '../core/inventory.js';
 import { openSession } from '../core/sessions.js';
 import { fleetBaseline } from '../stacks/baselines.js';
@@ -20,8 +20,9 @@ const LAB = 'kdfx';
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 5);
 const keep = process.argv.includes('--keep');
 const root = repoRoot();
-const sysctlD = `/etc/netns/${LAB}-lb/sysctl.d`;
-const journalDir = '/var/lib/kdrift/journal';
+// lb's own /etc and /var/lib as seen from the machine (the lab binds these at /etc and /var/lib inside lb).
+const sysctlD = path.join(labPaths(LAB).host('lb').etc, 'sysctl.d');
+const journalDir = path.join(labPaths(LAB).host('lb').root, 'var/lib/kdrift/journal');
 
 async function inject(): Promise<void> {
   writeFileSync(path.join(sysctlD, '99-hardening.conf'), '# harden.sh\nnet.ipv4.tcp_window_scaling=0\n');

@@ -10,8 +10,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { labDown, labExec, labUp } from '../lab/index.js';
-import { repoRoot } from '../lab/paths.js';
+import { labDown, labExec, labUp, type LabHostName } from '../lab/index.js';
+import { repoRoot, labPaths } from '../lab/paths.js';
 import { EnginePlugin, secretValue, type Props } from '../lab/pulumi-engine.js';
 import { loadInventory } from '../core/inventory.js';
 import { fixFleet } from '../remediation/index.js';
@@ -27,7 +27,8 @@ const DRIFTED = ['lb', 'app1', 'app2'];
 
 /** The outage on one host: tcp_window_scaling=0 at runtime and in a hardening file applied after everything else. */
 async function inject(host: string): Promise<void> {
-  writeFileSync(`/etc/netns/${LAB}-${host}/sysctl.d/99-hardening.conf`, '# harden.sh\nnet.ipv4.tcp_window_scaling=0\n');
+  // The host's own /etc as seen from the machine (the lab binds it at /etc inside the host).
+  writeFileSync(path.join(labPaths(LAB).host(host as LabHostName).etc, 'sysctl.d', '99-hardening.conf'), '# harden.sh\nnet.ipv4.tcp_window_scaling=0\n');
   const r = await labExec(LAB, host, ['sysctl', '-q', '-w', 'net.ipv4.tcp_window_scaling=0']);
   if (r.code !== 0) throw new Error(r.stderr);
 }

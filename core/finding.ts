@@ -61,8 +61,12 @@ export const findingSchema = z
     evidence: z.record(z.unknown()).optional(),
     /** Set when a .kdriftignore entry matches: counted and listed, never dropped. */
     suppressed: suppressionSchema.optional(),
-    /** Set by the root-cause pass (core/root-cause.ts) when another drift explains this one. */
+    /** Set by the root-cause pass (core/engine/root-cause.ts) when another drift explains this one. */
     explainedBy: explanationSchema.optional(),
+    /** Stable across runs: a hash of host + check + key + layer (core/report-diff.ts). */
+    id: z.string().optional(),
+    /** Against the previous report (--previous / --state-dir), on counting drift only. */
+    change: z.enum(['new', 'still drifting']).optional(),
   })
   .strict();
 export type Finding = z.infer<typeof findingSchema>;

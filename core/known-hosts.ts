@@ -201,10 +201,24 @@ export class KnownHostsFile {
   private cache?: { sig: string; parsed: ParsedKnownHosts };
   private appendQueue: Promise<unknown> = Promise.resolve();
   private hostCache?: { parsed: ParsedKnownHosts; byNames: Map<string, KnownHostsEntry[]> };
+  /** The load in progress: connections that start together (a fleet run starts 50 at once) share one stat + parse. */
+  private loading?: Promise<ParsedKnownHosts>;
 
   constructor(readonly path: string) {}
 
-  async load(): Promise<ParsedKnownHosts> {
+  load(): Promise<ParsedKnownHosts> {
+    if (!this.loading) {
+      const p = this.loadNow();
+      this.loading = p;
+      const clear = () => {
+        if (this.loading === p) this.loading = undefined;
+      };
+      p.then(clear, clear);
+    }
+    return this.loading;
+  }
+
+  private async loadNow(): Promise<ParsedKnownHosts> {
     let sig: string;
     try {
       const st = await stat(this.path);

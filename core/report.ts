@@ -7,6 +7,30 @@ import { z } from 'zod';
 import { findingSchema, severitySchema, LAYERS, type Finding, type Layer } from './finding.js';
 import { EX_USAGE } from './errors.js';
 
+/** What changed since the previous report (core/report-diff.ts computes it; its interfaces have this shape). */
+const resolvedFindingSchema = z
+  .object({
+    id: z.string(),
+    host: z.string(),
+    check: z.string(),
+    key: z.string(),
+    layer: z.enum(LAYERS),
+    severity: severitySchema,
+    expected: z.string(),
+    previousActual: z.string().nullable(),
+    now: z.enum(['ok', 'unknown', 'suppressed']).optional(),
+  })
+  .strict();
+export const reportChangesSchema = z
+  .object({
+    since: z.string(),
+    new: z.array(z.string()),
+    stillDrifting: z.array(z.string()),
+    resolved: z.array(resolvedFindingSchema),
+    unverified: z.array(z.string()),
+  })
+  .strict();
+
 export const REPORT_VERSION = 2;
 
 /**
@@ -162,6 +186,8 @@ export const reportSchema = z
     expiredSuppressions: z.array(expiredSuppressionSchema).optional(),
     /** Wall time of the whole run. */
     durationMs: z.number().optional(),
+    /** What changed since the previous report (--previous / --state-dir). */
+    changes: reportChangesSchema.optional(),
   })
   .strict();
 export type Report = z.infer<typeof reportSchema>;

@@ -3,7 +3,7 @@
  * OpenSSH known_hosts (core/known-hosts.ts; accept-new records a key only after the key exchange proved the server
  * holds it), and a connect timeout that names the stage that stalled. Every failure is a HostError saying what failed.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
 import { HostError } from './errors.js';
@@ -153,6 +153,30 @@ export async function connectSsh(entry: SessionTarget, opts: SshConnectOptions):
   return client;
 }
 
+interface Identity {
+  raw: Buffer;
+  parsed: ReturnType<typeof utils.parseKey>;
+}
+
+/**
+ * Identity files read and parsed once per content: a fleet run uses one key for a thousand hosts, and parsing it is
+ * asymmetric-key work. Keyed by path + (inode, size, mtime), so a replaced key is read again (report --every).
+ */
+const identities = new Map<string, { sig: string; identity: Promise<Identity> }>();
+
+async function readIdentity(file: string): Promise<Identity> {
+  const st = await stat(file);
+  const sig = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  const hit = identities.get(file);
+  if (hit?.sig === sig) return hit.identity;
+  const identity = readFile(file).then((raw) => ({ raw, parsed: utils.parseKey(raw) }));
+  identities.set(file, { sig, identity });
+  identity.catch(() => {
+    if (identities.get(file)?.identity === identity) identities.delete(file);
+  });
+  return identity;
+}
+
 async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): Promise<Credentials> {
   const agent = opts.agentSocket ?? process.env.SSH_AUTH_SOCK ?? undefined;
   const tried: string[] = [];
@@ -166,14 +190,14 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
     privateKey = opts.privateKey;
     tried.push('the private key given');
   } else if (entry.identityFile) {
-    let raw: Buffer;
+    let identity: Identity;
     try {
-      raw = await readFile(entry.identityFile);
+      identity = await readIdentity(entry.identityFile);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? String(err);
       throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${code === 'ENOENT' ? 'no such file' : code}`);
     }
-    const parsed = utils.parseKey(raw);
+    const { raw, parsed } = identity;
     if (parsed instanceof Error) {
       if (/encrypted|passphrase/i.test(parsed.message)) {
         encryptedNote = `identity file ${entry.identityFile} is encrypted and kdrift asks for no passphrase: load it into ssh-agent (ssh-add ${entry.identityFile}) and set SSH_AUTH_SOCK`;

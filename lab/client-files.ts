@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import YAML from 'yaml';
-import { writeIfChanged } from './etc.js';
+import { writeIfChanged } from './host-root.js';
 import { publicKey } from './sshd.js';
 import type { LabPaths } from './paths.js';
 import type { LabPlan } from './plan.js';

@@ -1,11 +1,13 @@
 /**
  * The embedded lab fleet: `lb`, `app1`, `app2`, `client` as network namespaces on this machine, joined by a bridge
- * in the root namespace, each with its own sshd and /etc; HAProxy on lb in front of an HTTP app server on app1/app2;
- * and a WAN link (TUN + user-space delay line) between client and lb so round-trip time is real.
+ * in the root namespace, each sealed in its own mount namespace (own /etc, /var/lib, /var/log, /run) with its own
+ * sshd; HAProxy on lb in front of an HTTP app server on app1/app2; and a WAN link (TUN + user-space delay line)
+ * between client and lb so round-trip time is real.
  * lab/README.md describes it; this module is the API tests and the CLI use.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, chownSync, chmodSync, openSync, closeSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { KdriftError } from '../core/errors.js';
 import { labPaths, distScript, netnsPath, type LabPaths } from './paths.js';
 import {
@@ -37,14 +39,13 @@ import {
   wanDeviceKind,
   assertSubnetFree,
 } from './network.js';
-import { writeHostEtc, removeHostEtc } from './etc.js';
+import { buildHostRoot, ensureHostsTmpfs, releaseHostsTmpfs, writeHostsFile, writeIfChanged } from './host-root.js';
 import { provisionHost } from './provision.js';
 import { ensureKey, publicKey, writeSshdConfig, sshdArgv } from './sshd.js';
 import { haproxyConfigText } from './haproxy.js';
-import { writeIfChanged } from './etc.js';
 import { writeClientFiles, removePulumiStack } from './client-files.js';
 import { tunAddonPath } from './tun-native.js';
-import { inHost, sysMounts } from './host-mounts.js';
+import { inHost, isSealed, sysMounts } from './host-mounts.js';
 
 export { DEFAULT_LAB_NAME, LAB_HOSTS, type LabHostName } from './plan.js';
 
@@ -214,13 +215,14 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
 
     await assertSubnetFree(plan);
     const trace = tracer();
-    for (const d of [paths.dir, `${paths.dir}/hosts`, paths.runDir, paths.logDir]) {
+    for (const d of [paths.dir, paths.runDir, paths.logDir]) {
       mkdirSync(d, { recursive: true, mode: 0o755 });
       chmodSync(d, 0o755);
     }
+    await ensureHostsTmpfs(paths.hostsDir, name);
     writeIfChanged(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
 
-    // Keys: the lab's client key (authorized on every host for root and the non-root user) and one host key per host.
+    // The lab's client key, authorized on every host for root and the non-root user.
     await ensureKey(paths.identityFile, `kdrift-lab-${name}`);
     writeIfChanged(paths.authorizedKeys, publicKey(paths.identityFile) + '\n');
     chmodSync(paths.authorizedKeys, 0o644);
@@ -232,25 +234,39 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       mkdirSync(hp.nonRootHome, { recursive: true, mode: 0o755 });
       chownSync(hp.nonRootHome, NON_ROOT_USER.uid, NON_ROOT_USER.gid);
     }
-    await Promise.all(plan.hosts.map((h) => ensureKey(paths.host(h.name).hostKey, `${name}-${h.name}`)));
 
     trace('keys');
-    // Namespaces, /etc, LAN. A new namespace loses its "provisioned" marker: it is a fresh host.
+    // Namespaces, each host's own tree, LAN. A new namespace is a fresh host: a new tree (a copy of the machine's /etc
+    // now), a new host key, provisioning again. An existing host keeps its tree: what was done inside it stays.
     const created = await ensureNamespaces(plan);
-    for (const h of plan.hosts) {
-      const hp = paths.host(h.name);
-      if (created.has(h.name)) rmSync(hp.provisioned, { force: true });
-      writeHostEtc(plan, h, { home: hp.home, nonRootHome: hp.nonRootHome });
-    }
+    removeLegacyEtcNetns(plan);
+    await Promise.all(
+      plan.hosts.map(async (h) => {
+        const hp = paths.host(h.name);
+        if (created.has(h.name) || !existsSync(hp.etc)) {
+          // A running host without a tree (made by an older kdrift, or its state removed by hand) has processes that
+          // see another tree, or none: they go, and the host starts again in its new tree.
+          if (!created.has(h.name)) await Promise.all((await netnsPids(h.netns)).map((pid) => stopPid(pid, 1500)));
+          rmSync(hp.provisioned, { force: true });
+          await buildHostRoot(hp.root, plan, h, { home: hp.home, nonRootHome: hp.nonRootHome });
+        } else {
+          writeHostsFile(hp.etc, plan, h);
+        }
+        await ensureKey(hp.hostKey, `${name}-${h.name}`);
+      }),
+    );
+    trace('host trees');
+    // A new namespace whose predecessor was deleted while its processes ran: the root end of the old veth outlives it.
+    await Promise.all(plan.hosts.filter((h) => created.has(h.name)).map((h) => run(['ip', 'link', 'del', h.vethRoot])));
     await ensureLan(plan);
     for (const h of plan.hosts) {
-      const marker = paths.host(h.name).provisioned;
-      if (existsSync(marker)) continue;
-      await provisionHost(h);
-      writeFileSync(marker, new Date().toISOString() + '\n');
+      const hp = paths.host(h.name);
+      if (existsSync(hp.provisioned)) continue;
+      await provisionHost(h, hp.root);
+      writeFileSync(hp.provisioned, new Date().toISOString() + '\n');
     }
 
-    trace('namespaces, /etc, LAN, provisioning');
+    trace('LAN, provisioning');
     // WAN: TUN devices + delay line, or a plain veth.
     const devicesChanged = await ensureWanDevices(plan, useDelayLine ? 'tun' : 'veth');
     await ensureDelayLine(plan, paths, useDelayLine ? { script: scripts.delay, rttMs, bandwidthBytesPerSec } : undefined, devicesChanged);
@@ -260,11 +276,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     const waits: Promise<void>[] = [];
     for (const h of plan.hosts.filter((x) => x.name === 'app1' || x.name === 'app2')) {
       const proc = `app-${h.name}`;
-      if (!isOurs(readPid(paths.pidFile(proc)), ['app-server.js', h.netns])) {
-        spawnDetached(['ip', 'netns', 'exec', h.netns, ...DATA_PATH_NICE, process.execPath, scripts.app, '--port', String(APP_PORT), '--name', h.netns], {
-          logFile: paths.logFile(proc),
-          pidFile: paths.pidFile(proc),
-        });
+      const root = paths.host(h.name).root;
+      if (!(await keepSealed(readPid(paths.pidFile(proc)), ['app-server.js', h.netns], root))) {
+        // Services need no /sys mounts (only SSH sessions, where the probe runs, do).
+        const argv = [...DATA_PATH_NICE, process.execPath, scripts.app, '--port', String(APP_PORT), '--name', h.netns];
+        spawnDetached(inHost(h.netns, root, argv, []), { logFile: paths.logFile(proc), pidFile: paths.pidFile(proc) });
       }
       waits.push(waitForPort(h.address, APP_PORT, `app server on ${h.name}`, paths.logFile(proc)));
     }
@@ -276,8 +292,9 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
       let changed = writeSshdConfig(h, paths);
       const pid = readPid(paths.pidFile(proc));
       const alive = isOurs(pid, paths.host(h.name).sshdConfig);
-      // An sshd started without the machine's /sys mounts (by an older kdrift) is restarted like a changed config.
-      if (alive && !changed && !hasSysMounts(pid)) changed = true;
+      // An sshd started without the machine's /sys mounts or outside the host's tree (by an older kdrift, or before the
+      // host's tree was rebuilt) is restarted like a changed config.
+      if (alive && !changed && !(hasSysMounts(pid) && isSealed(pid, paths.host(h.name).root))) changed = true;
       if (alive && changed) await stopPid(pid);
       if (!alive || changed) spawnDetached(sshdArgv(h, paths), { logFile: paths.logFile(proc), pidFile: paths.pidFile(proc) });
       sshWaits.push(waitForPort(h.address, 22, `sshd on ${h.name}`, paths.logFile(proc)));
@@ -289,7 +306,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabStatus> {
     trace('client files');
     const status = await labStatus(name);
     trace('status');
-    if (!status.healthy) throw new KdriftError(`lab ${name} is not healthy after up: ${JSON.stringify(status.services)} wan alive=${status.wan.alive}`);
+    if (!status.healthy) {
+      const deadSshd = status.hosts.filter((h) => !h.sshdAlive).map((h) => h.name);
+      throw new KdriftError(`lab ${name} is not healthy after up: ${JSON.stringify(status.services)} wan alive=${status.wan.alive} sshd dead on: ${deadSshd.join(', ') || 'none'}`);
+    }
     return status;
   });
 }
@@ -302,6 +322,19 @@ function hasSysMounts(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** True when `pid` is ours and sealed in `root`; one of ours that is not (started by an older kdrift) is stopped. */
+async function keepSealed(pid: number | undefined, markers: readonly string[], root: string): Promise<boolean> {
+  if (!isOurs(pid, markers)) return false;
+  if (isSealed(pid, root)) return true;
+  await stopPid(pid);
+  return false;
+}
+
+/** kdrift before the sealed hosts gave each host /etc/netns/<netns> (ip netns exec binds it): a lab it left is cleared. */
+function removeLegacyEtcNetns(plan: LabPlan): void {
+  for (const h of plan.hosts) rmSync(path.join('/etc/netns', h.netns), { recursive: true, force: true });
 }
 
 function anyNamespace(plan: LabPlan): boolean {
@@ -369,14 +402,15 @@ function sameArgv(pid: number, argv: string[]): boolean {
 
 async function ensureHaproxy(plan: LabPlan, paths: LabPaths): Promise<void> {
   const lb = labHostLayout(plan, 'lb');
-  const cfg = paths.host('lb').haproxyConfig;
+  const { root, haproxyConfig: cfg } = paths.host('lb');
   const pidFile = paths.pidFile('haproxy');
+  mkdirSync(path.dirname(cfg), { recursive: true, mode: 0o755 });
   const changed = writeIfChanged(cfg, haproxyConfigText(plan, pidFile));
   const pid = readPid(pidFile);
-  const alive = isOurs(pid, ['haproxy', cfg]);
-  if (alive && changed) await stopPid(pid);
+  const alive = await keepSealed(pid, ['haproxy', cfg], root);
+  if (alive && changed) await stopPid(pid as number);
   if (!alive || changed) {
-    const res = await run(['ip', 'netns', 'exec', lb.netns, ...DATA_PATH_NICE, '/usr/sbin/haproxy', '-q', '-D', '-f', cfg, '-p', pidFile]);
+    const res = await run(inHost(lb.netns, root, [...DATA_PATH_NICE, '/usr/sbin/haproxy', '-q', '-D', '-f', cfg, '-p', pidFile], []));
     if (res.code !== 0) throw new KdriftError(`HAProxy on lb did not start: ${res.stderr.trim() || `exit ${res.code}`}`);
   }
   await waitForPort(lb.address, HTTP_PORT, 'HAProxy on lb', undefined);
@@ -465,8 +499,8 @@ export async function labStatus(name: string = DEFAULT_LAB_NAME): Promise<LabSta
 
 /**
  * Removes everything the lab made, found by name (works on a half-built lab): processes (every process inside the
- * lab's namespaces, and the delay line), TUN/veth devices, bridge, namespaces, /etc/netns dirs, the state dir and,
- * for the default lab, Pulumi.lab.yaml.
+ * lab's namespaces, and the delay line; the hosts' mount namespaces die with them), TUN/veth devices, bridge,
+ * namespaces, the state dir (with the hosts' trees) and, for the default lab, Pulumi.lab.yaml.
  */
 export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
   preflight();
@@ -504,7 +538,8 @@ export async function labDown(name: string = DEFAULT_LAB_NAME): Promise<void> {
     const all = [...new Set([...recorded, ...inside, ...strays])].filter((p) => p !== process.pid);
     await Promise.all(all.map((p) => stopPid(p, 1500)));
     await removeNetwork(plan);
-    for (const h of plan.hosts) removeHostEtc(h.netns);
+    removeLegacyEtcNetns(plan);
+    await releaseHostsTmpfs(paths.hostsDir);
     if (name === DEFAULT_LAB_NAME) removePulumiStack(paths);
     rmSync(paths.dir, { recursive: true, force: true });
   });
@@ -516,21 +551,29 @@ export interface LabExecOptions {
 }
 
 /**
- * Runs argv inside a lab host: its network namespace AND a mount namespace with the host's /etc (ip netns exec) and
- * the machine's cgroup mounts, as an SSH session on that host sees it. argv is never turned into a shell string.
+ * Runs argv inside a lab host: its network namespace AND a mount namespace with the host's own /etc, /var/lib, /var/log,
+ * /run and the machine's cgroup mounts, as an SSH session on that host sees it. argv is never turned into a shell string.
  */
 export async function labExec(name: string, host: string, argv: readonly string[], opts: LabExecOptions = {}): Promise<RunResult> {
+  if (argv.length === 0) throw new KdriftError('labExec: empty command');
+  return run([...labHostPrefix(name, host), ...argv], opts);
+}
+
+/**
+ * What labExec puts before a command to run it inside the lab host, for a caller that spawns the process itself.
+ * (`ip netns exec NS` alone gives the host's network namespace with the MACHINE's /etc: never the way into a lab host.)
+ */
+export function labHostPrefix(name: string, host: string): string[] {
   validateLabName(name);
   const state = readState(labPaths(name));
   const h: LabHostLayout = labHostLayout(labPlan(name, state?.subnet ?? DEFAULT_SUBNET), host);
   if (!netnsExists(h.netns)) throw new KdriftError(`lab ${name} has no host ${host} (namespace ${h.netns} does not exist): run kdrift lab up`);
-  if (argv.length === 0) throw new KdriftError('labExec: empty command');
   // Join the running sshd's namespaces when we can (exactly an SSH session's view, and as cheap as ip netns exec);
   // else make the same view afresh (remounting the machine's /sys mounts costs ~0.1 s).
   const paths = labPaths(name);
   const sshd = readPid(paths.pidFile(`sshd-${h.name}`));
-  if (isOurs(sshd, paths.host(h.name).sshdConfig)) return run(['nsenter', '-t', String(sshd), '-m', '-n', `--wd=${process.cwd()}`, '--', ...argv], opts);
-  return run(inHost(h.netns, argv), opts);
+  if (isOurs(sshd, paths.host(h.name).sshdConfig)) return ['nsenter', '-t', String(sshd), '-m', '-n', `--wd=${process.cwd()}`, '--'];
+  return inHost(h.netns, paths.host(h.name).root, []);
 }
 
 /** labExec that throws unless the command exits 0; returns stdout. */

@@ -19,17 +19,26 @@ export function labPaths(name: string) {
     knownHosts: path.join(dir, 'known_hosts'),
     sshConfig: path.join(dir, 'ssh_config'),
     inventoryFile: path.join(dir, 'inventory.yaml'),
+    /** A tmpfs of the lab's own (lab/host-root.ts): every host's tree, key and homes. */
+    hostsDir: path.join(dir, 'hosts'),
     runDir: path.join(dir, 'run'),
     logDir: path.join(dir, 'log'),
     host: (h: LabHostName) => {
       const hostDir = path.join(dir, 'hosts', h);
+      // The host's own filesystem tree: bound at /etc, /var/lib, /var/log and /run inside the host (lab/host-mounts.ts).
+      const root = path.join(hostDir, 'root');
+      const etc = path.join(root, 'etc');
       return {
         dir: hostDir,
+        root,
+        etc,
         home: path.join(hostDir, 'home'),
         nonRootHome: path.join(hostDir, 'home-nonroot'),
-        hostKey: path.join(hostDir, 'ssh_host_ed25519_key'),
-        sshdConfig: path.join(hostDir, 'sshd_config'),
-        haproxyConfig: path.join(hostDir, 'haproxy.cfg'),
+        // Paths under the lab dir are the same inside the host (the binds cover only SEALED_DIRS), so sshd and HAProxy
+        // are started with these absolute names, which also mark their processes as this lab's.
+        hostKey: path.join(etc, 'ssh', 'ssh_host_ed25519_key'),
+        sshdConfig: path.join(etc, 'ssh', 'sshd_config'),
+        haproxyConfig: path.join(etc, 'haproxy', 'haproxy.cfg'),
         provisioned: path.join(hostDir, 'provisioned'),
       };
     },
@@ -40,11 +49,6 @@ export function labPaths(name: string) {
   };
 }
 export type LabPaths = ReturnType<typeof labPaths>;
-
-/** `ip netns exec NS` bind-mounts every entry of this directory over /etc inside the host. */
-export function etcNetnsDir(netns: string): string {
-  return path.join('/etc/netns', netns);
-}
 
 export function netnsPath(netns: string): string {
   return path.join('/run/netns', netns);

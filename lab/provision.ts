@@ -4,7 +4,7 @@ import { KdriftError } from '../core/errors.js';
 import type { Baseline } from '../core/baseline.js';
 import { fleetBaseline } from '../stacks/baselines.js';
 import { runOk } from './run.js';
-import { etcNetnsDir } from './paths.js';
+import { inHost } from './host-mounts.js';
 import type { LabHostLayout } from './plan.js';
 
 /**
@@ -40,16 +40,17 @@ export function fleetConfText(host: string, values: Map<string, string>): string
   return lines.join('\n') + '\n';
 }
 
-export async function provisionHost(h: LabHostLayout): Promise<Map<string, string>> {
+/** `root` is the host's own tree (lab/host-root.ts): the file goes to its /etc/sysctl.d. */
+export async function provisionHost(h: LabHostLayout, root: string): Promise<Map<string, string>> {
   const values = declaredSysctls(h.roles);
-  writeFileSync(path.join(etcNetnsDir(h.netns), 'sysctl.d', FLEET_CONF), fleetConfText(h.name, values));
-  await applyRuntime(h.netns, values);
+  writeFileSync(path.join(root, 'etc', 'sysctl.d', FLEET_CONF), fleetConfText(h.name, values));
+  await applyRuntime(h, root, values);
   return values;
 }
 
-/** Runtime values, written inside the host's namespace (sysctl -w resolves /proc/sys/net in the caller's netns). */
-export async function applyRuntime(netns: string, values: Map<string, string>): Promise<void> {
+/** Runtime values, written inside the host (sysctl -w resolves /proc/sys/net in the caller's netns); no /sys mounts needed. */
+export async function applyRuntime(h: LabHostLayout, root: string, values: Map<string, string>): Promise<void> {
   if (values.size === 0) return;
   for (const k of values.keys()) assertPerNetns(k);
-  await runOk(['ip', 'netns', 'exec', netns, 'sysctl', '-q', '-w', ...[...values].map(([k, v]) => `${k}=${v}`)]);
+  await runOk(inHost(h.netns, root, ['sysctl', '-q', '-w', ...[...values].map(([k, v]) => `${k}=${v}`)], []));
 }

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { runOk } from './run.js';
-import { writeIfChanged } from './etc.js';
+import { writeIfChanged } from './host-root.js';
 import { inHost } from './host-mounts.js';
 import type { LabPaths } from './paths.js';
 import type { LabHostLayout } from './plan.js';
@@ -18,11 +18,13 @@ export function publicKey(file: string): string {
 export function sshdConfigText(h: LabHostLayout, paths: LabPaths): string {
   const hp = paths.host(h.name);
   return [
-    `# sshd for lab host ${h.name} (netns ${h.netns}); started by kdrift lab up`,
+    `# sshd for lab host ${h.name} (netns ${h.netns}); written and started by kdrift lab up`,
     'Port 22',
     `ListenAddress ${h.address}`,
     `HostKey ${hp.hostKey}`,
-    `PidFile ${paths.pidFile(`sshd-${h.name}`)}`,
+    // lab up records the pid itself; sshd rewriting the same file (truncate, then write) after it starts listening let
+    // a status read in between find it empty and call a live sshd dead.
+    'PidFile none',
     `AuthorizedKeysFile ${paths.authorizedKeys}`,
     'PubkeyAuthentication yes',
     'PermitRootLogin prohibit-password',
@@ -51,8 +53,7 @@ export function writeSshdConfig(h: LabHostLayout, paths: LabPaths): boolean {
   return writeIfChanged(paths.host(h.name).sshdConfig, sshdConfigText(h, paths));
 }
 
+/** sshd's privilege-separation directory /run/sshd is in the host's own /run (lab/host-root.ts makes it). */
 export function sshdArgv(h: LabHostLayout, paths: LabPaths): string[] {
-  // sshd refuses to start without its privilege-separation directory (the Debian service creates it at start).
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  return inHost(h.netns, ['/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)]);
+  return inHost(h.netns, paths.host(h.name).root, ['/usr/sbin/sshd', '-D', '-f', paths.host(h.name).sshdConfig, '-E', paths.logFile(`sshd-${h.name}`)]);
 }

@@ -8,7 +8,9 @@ DEBIAN_PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config cmake make g++   # BPF programs + native binding
   openssh-server openssh-client iproute2 haproxy procps                           # the lab fleet
   bpftrace                                                                        # bench peer for the probe
-  prometheus libxml2-utils chromium                                               # report oracles: promtool, xmllint, headless Chromium
+  ansible-core                                                                    # bench peer for the fleet report (bench/fleet-scale.ts)
+  prometheus prometheus-node-exporter                                             # promtool oracle, alert rules tests, the fleet e2e
+  libxml2-utils chromium                                                          # report oracles: xmllint (JUnit XSD), headless Chromium
 )
 
 missing=()

@@ -18,6 +18,8 @@ import { exitCodeFor, type FailOn } from '../../core/report.js';
 import { loadSuppressions } from '../../core/suppressions.js';
 import { render, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
 import { writeOut } from '../stdout.js';
+import type { KeptSessions } from '../../core/engine/index.js';
+import { ChangeTracking, everyOption, nightlyOptions, nightlyOptionsUsage, runEvery } from './report-nightly.js';
 
 export const reportOptions = {
   ...hostOptions,
@@ -29,6 +31,7 @@ export const reportOptions = {
   'fail-on': { type: 'string' },
   'ignore-file': { type: 'string' },
   verbose: { type: 'boolean' },
+  ...nightlyOptions,
 } as const;
 
 export const reportOptionsUsage = `Report:
@@ -43,6 +46,7 @@ export const reportOptionsUsage = `Report:
                             none: always exit 0 once the report is written
   --verbose                 the text table lists ok findings too
 
+${nightlyOptionsUsage}
 Exit codes: 0 no drift, 2 drift found, 1 could not check (a host errored, or an input file is unreadable or
 invalid), 64 usage error (unknown option, bad option value).
 Colours: only when stdout is a terminal and NO_COLOR is not set. Progress goes to stderr when it is a terminal.
@@ -128,6 +132,8 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
   const concurrency = intOption(values.concurrency, 'concurrency', DEFAULT_CONCURRENCY);
   const baseline = await resolveBaseline(values.baseline, run.inventory);
   const suppressions = await loadSuppressions(values['ignore-file']);
+  const tracking = await ChangeTracking.open(values);
+  const { everyMs, listen } = everyOption(values);
 
   // Progress on stderr, only on a terminal: hosts done, and while the probe observes, a countdown of its window.
   const probing = values.probe === true;
@@ -153,22 +159,28 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
         }
       }
     : undefined;
-  const report = await runChecks({
-    inventory: run.inventory ?? {},
-    baseline,
-    hosts: run.hosts,
-    sessionOptions: run.sessionOptions,
-    concurrency,
-    probe: values.probe ?? false,
-    selector: run.selector ?? [],
-    ...(suppressions ? { suppressions } : {}),
-    ...(onProgress ? { onProgress } : {}),
-  });
+  const once = async (kept?: KeptSessions) => {
+    const report = tracking.apply(await runChecks({
+      inventory: run.inventory ?? {},
+      baseline,
+      hosts: run.hosts,
+      sessionOptions: run.sessionOptions,
+      concurrency,
+      probe: values.probe ?? false,
+      selector: run.selector ?? [],
+      ...(suppressions ? { suppressions } : {}),
+      ...(onProgress ? { onProgress } : {}),
+      ...(kept ? { keptSessions: kept } : {}),
+    }));
 
-  const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-  for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, render(report, fmt, { verbose: values.verbose ?? false }));
-  for (const fmt of formats) writeOut(render(report, fmt, { color, verbose: values.verbose ?? false }));
-  return exitCodeFor(report, failOn);
+    const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
+    for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, render(report, fmt, { verbose: values.verbose ?? false }));
+    if (tracking.stateOutput) await writeFileAtomicLocal(tracking.stateOutput, render(report, 'json'));
+    for (const fmt of formats) writeOut(render(report, fmt, { color, verbose: values.verbose ?? false }));
+    return { report, code: exitCodeFor(report, failOn) };
+  };
+  if (everyMs === undefined) return (await once()).code;
+  return runEvery(once, { everyMs, ...(listen ? { listen } : {}), sessionOptions: run.sessionOptions });
 }
 
 export const command: Command = {

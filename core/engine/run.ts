@@ -12,6 +12,7 @@ import type { HostEntry, Inventory } from '../inventory.js';
 import type { HostSession } from '../session.js';
 import { openSession, type SessionOptions } from '../sessions.js';
 import { mapLimit } from '../pool.js';
+import type { KeptSessions } from './kept-sessions.js';
 import { attributeRuntimeDrift } from './write-log.js';
 import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind, type SysctlObservation } from '../../checks/index.js';
 import {
@@ -26,6 +27,7 @@ import {
   type Verdict,
 } from '../report.js';
 import { findRootCauses } from './root-cause.js';
+import { assignFindingIds } from '../report-diff.js';
 import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from '../suppressions.js';
 
 export interface CheckPlan {
@@ -209,6 +211,47 @@ export interface RunChecksOptions {
   sysctlRoot?: string | ((host: HostEntry) => string);
   /** How a next-step command names the inventory (default `--stack NAME` when the inventory is a stack). */
   selector?: string[];
+  /** Keep each host's connection open for the next run (report --every) instead of closing it. */
+  keptSessions?: KeptSessions;
+}
+
+function connectFailed(host: HostEntry, err: unknown): HostReport {
+  return { name: host.name, roles: host.roles, status: 'error', error: hostErrorText(err), findings: [] };
+}
+
+/**
+ * One connection for this run. It is closed without holding the host's concurrency slot (the goodbye is a round
+ * trip the next host need not wait for); runChecks awaits every close before it returns.
+ */
+async function checkFresh(host: HostEntry, opts: RunChecksOptions, check: CheckHostOptions, closing: Promise<void>[]): Promise<HostReport> {
+  let session: HostSession | undefined;
+  try {
+    session = await openSession(host, opts.sessionOptions);
+    return await checkHost(session, host, opts.baseline, check);
+  } catch (err) {
+    return connectFailed(host, err);
+  } finally {
+    if (session) closing.push(session.close().catch(() => undefined));
+  }
+}
+
+/**
+ * Over the kept connection; a kept connection that fails (the host rebooted, sshd restarted, a NAT forgot it) is
+ * dropped and the host checked once more over a new one, so a dropped connection is not reported as a down host.
+ */
+async function checkKept(kept: KeptSessions, host: HostEntry, baseline: Baseline, check: CheckHostOptions): Promise<HostReport> {
+  for (let attempt = 0; ; attempt++) {
+    let got: { session: HostSession; fresh: boolean };
+    try {
+      got = await kept.get(host);
+    } catch (err) {
+      return connectFailed(host, err);
+    }
+    const report = await checkHost(got.session, host, baseline, check);
+    if (report.status !== 'error') return report;
+    await kept.drop(host.name);
+    if (got.fresh || attempt > 0) return report;
+  }
 }
 
 export async function runChecks(opts: RunChecksOptions): Promise<Report> {
@@ -218,29 +261,24 @@ export async function runChecks(opts: RunChecksOptions): Promise<Report> {
   for (const h of opts.hosts) planChecks(h, opts.baseline);
   const expired = new Map<SuppressionRule, number>();
   let done = 0;
+  const checkOpts = (host: HostEntry): CheckHostOptions => ({
+    probe: opts.probe ?? false,
+    ...(opts.suppressions ? { suppressions: opts.suppressions } : {}),
+    now: started,
+    expired,
+    ...(opts.sysctlRoot !== undefined ? { sysctlRoot: typeof opts.sysctlRoot === 'function' ? opts.sysctlRoot(host) : opts.sysctlRoot } : {}),
+    ...(opts.sessionOptions.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.sessionOptions.commandTimeoutMs } : {}),
+  });
+  const closing: Promise<void>[] = [];
   const hosts = await mapLimit(opts.hosts, Math.max(1, opts.concurrency), async (host) => {
     const t0 = Date.now();
-    let report: HostReport;
-    let session: HostSession | undefined;
-    try {
-      session = await openSession(host, opts.sessionOptions);
-      report = await checkHost(session, host, opts.baseline, {
-        probe: opts.probe ?? false,
-        ...(opts.suppressions ? { suppressions: opts.suppressions } : {}),
-        now: started,
-        expired,
-        ...(opts.sysctlRoot !== undefined ? { sysctlRoot: typeof opts.sysctlRoot === 'function' ? opts.sysctlRoot(host) : opts.sysctlRoot } : {}),
-        ...(opts.sessionOptions.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.sessionOptions.commandTimeoutMs } : {}),
-      });
-    } catch (err) {
-      report = { name: host.name, roles: host.roles, status: 'error', error: hostErrorText(err), findings: [], durationMs: Date.now() - t0 };
-    } finally {
-      await session?.close().catch(() => undefined);
-    }
+    const report = opts.keptSessions ? await checkKept(opts.keptSessions, host, opts.baseline, checkOpts(host)) : await checkFresh(host, opts, checkOpts(host), closing);
+    if (report.status === 'error') report.durationMs = Date.now() - t0;
     done += 1;
     opts.onProgress?.({ host: host.name, status: report.status, done, total: opts.hosts.length });
     return report;
   });
+  await Promise.all(closing);
   const expiredSuppressions = expiredList(expired);
   const judged = findRootCauses({
     hosts,
@@ -248,7 +286,7 @@ export async function runChecks(opts: RunChecksOptions): Promise<Report> {
     plans: new Map(opts.hosts.map((h) => [h.name, planChecks(h, opts.baseline)])),
     selector: opts.selector ?? (opts.inventory.stack ? ['--stack', opts.inventory.stack] : []),
   });
-  return {
+  return assignFindingIds({
     version: REPORT_VERSION,
     generatedAt: started.toISOString(),
     stack: opts.inventory.stack ?? null,
@@ -259,5 +297,5 @@ export async function runChecks(opts: RunChecksOptions): Promise<Report> {
     ...(judged.legs.length > 0 ? { legs: judged.legs } : {}),
     ...(expiredSuppressions.length > 0 ? { expiredSuppressions } : {}),
     durationMs: Date.now() - t0run,
-  };
+  });
 }

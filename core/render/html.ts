@@ -6,6 +6,7 @@
  */
 import type { Finding } from '../finding.js';
 import type { HostReport, Report } from '../report.js';
+import { changesHtml } from './changes.js';
 import { actualText, detailText, notableFindings, orderedHosts, rootCauseReach, rootCauseTitle, shownStatus, summaryLine, verdictLine, warningsOf } from './common.js';
 import { renderFleetSvg } from './fleet-svg.js';
 import { escapeXml as e } from './xml-escape.js';
@@ -81,6 +82,7 @@ export function renderHtml(report: Report): string {
   for (const x of report.expiredSuppressions ?? []) {
     parts.push(`<p class="unknown">Suppression expired on ${e(x.expires)} (${e(x.source)}: ${e(x.reason)}): ${x.matched} finding(s) count again.</p>`);
   }
+  if (report.changes) parts.push(changesHtml(report));
   const hosts = orderedHosts(report);
   const attention = hosts.filter((h) => h.status !== 'ok');
   const clean = hosts.filter((h) => h.status === 'ok');

@@ -8,6 +8,7 @@
  */
 import type { Finding } from '../finding.js';
 import type { Report } from '../report.js';
+import { changesJunit, driftFailureType } from './changes.js';
 import { actualText, detailText, explanationText, orderedHosts, rootCauseOf } from './common.js';
 import { escapeXml as x } from './xml-escape.js';
 
@@ -22,7 +23,7 @@ function testcase(report: Report, host: string, f: Finding, name: string, second
     const next = cause ? `next: ${cause.nextStep.text}` : '';
     const body = [what, detailText(f), next].filter((s) => s.length > 0).join('\n');
     const consequence = f.explainedBy && f.explainedBy.host !== host ? `${explanationText(f.explainedBy)}; ` : '';
-    return `${open}\n      <failure type="drift" message="${x(`${f.severity}: ${consequence}${what}`)}">${x(body)}</failure>\n    </testcase>`;
+    return `${open}\n      <failure type="${driftFailureType(f)}" message="${x(`${f.severity}: ${consequence}${what}`)}">${x(body)}</failure>\n    </testcase>`;
   }
   if (f.status === 'unknown') {
     return `${open}\n      <skipped message="${x(`unknown: ${f.reason ?? 'could not be determined'}`)}"/>\n    </testcase>`;
@@ -65,6 +66,11 @@ export function renderJunit(report: Report): string {
         (h.warnings?.length ? `    <system-err>${x(h.warnings.map((w) => `warning: skipped ${w.file}: ${w.reason}`).join('\n'))}</system-err>\n` : '') +
         `  </testsuite>`,
     );
+  }
+  const changes = changesJunit(report);
+  if (changes) {
+    suites.push(changes.suite);
+    tests += changes.tests;
   }
   const total = ((report.durationMs ?? 0) / 1000).toFixed(3);
   return (

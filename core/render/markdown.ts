@@ -1,5 +1,6 @@
 /** Markdown for a PR or issue comment: summary, a table of what needs attention, host errors, suppressions. */
 import type { Report } from '../report.js';
+import { changesMarkdown } from './changes.js';
 import { actualText, detailText, notableFindings, orderedHosts, rootCauseReach, rootCauseTitle, shownStatus, summaryLine, verdictLine, warningsOf } from './common.js';
 
 /** Table cells: pipes and newlines would break the row; backslash-escape the characters Markdown would interpret. */
@@ -71,5 +72,6 @@ export function renderMarkdown(report: Report): string {
     out.push('');
     out.push(`> Suppression expired on ${e.expires} (${mdCell(e.source)}: ${mdCell(e.reason)}): ${e.matched} finding(s) count again.`);
   }
+  out.push(...changesMarkdown(report, mdCell));
   return `${out.join('\n')}\n`;
 }

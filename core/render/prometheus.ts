@@ -1,10 +1,12 @@
 /**
  * Prometheus text exposition for node_exporter's textfile collector. Bounded labels only: host, role (the host's roles
- * joined by ","), check, key, layer — never per-connection values. `check` is needed beside `key` because two behaviour
- * checks can watch the same port (`port 80`), and a series must be unique.
+ * joined by ","), check, key, layer, severity (the declaration's: alert rules route on it) — never per-connection
+ * values. `check` is needed beside `key` because two behaviour checks can watch the same port (`port 80`), and a
+ * series must be unique.
  */
 import type { Report } from '../report.js';
 import { countsAsDrift } from '../report.js';
+import { changesPrometheus } from './changes.js';
 
 /** Label values: backslash, double quote and newline escaped, as the text format requires. */
 export function promLabel(v: string): string {
@@ -31,7 +33,7 @@ export function renderPrometheus(report: Report): string {
     const role = h.roles.join(',');
     up.push(`kdrift_host_up${labels({ host: h.name, role })} ${h.status === 'error' ? 0 : 1}`);
     for (const f of h.findings) {
-      drift.push(`kdrift_drift${labels({ host: h.name, role, check: f.check, key: f.key, layer: f.layer })} ${countsAsDrift(f) ? 1 : 0}`);
+      drift.push(`kdrift_drift${labels({ host: h.name, role, check: f.check, key: f.key, layer: f.layer, severity: f.severity })} ${countsAsDrift(f) ? 1 : 0}`);
     }
   }
   for (const h of report.hosts) {
@@ -61,6 +63,7 @@ export function renderPrometheus(report: Report): string {
   if (report.durationMs !== undefined) {
     family('kdrift_last_run_duration_seconds', 'gauge', 'Wall time of the last kdrift run.', [`kdrift_last_run_duration_seconds ${(report.durationMs / 1000).toFixed(3)}`]);
   }
+  out.push(...changesPrometheus(report, labels));
   return `${out.join('\n')}\n`;
 }
 

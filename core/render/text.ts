@@ -1,5 +1,6 @@
 /** Human text: a summary line and one table of what needs attention. Colours only when the caller says so. */
 import type { Report } from '../report.js';
+import { changesText } from './changes.js';
 import { actualText, detailText, notableFindings, oneLine, orderedHosts, rootCauseReach, rootCauseTitle, shownStatus, summaryLine, verdictLine, warningsOf } from './common.js';
 
 export interface TextOptions {
@@ -81,5 +82,6 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
   for (const e of report.expiredSuppressions ?? []) {
     lines.push(paint('yellow', oneLine(`Suppression expired on ${e.expires} (${e.source}: ${e.reason}): ${e.matched} finding${e.matched === 1 ? '' : 's'} count again`)));
   }
+  lines.push(...changesText(report));
   return `${lines.join('\n')}\n`;
 }

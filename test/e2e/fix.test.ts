@@ -159,17 +159,18 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
   });
 
   it('a hardening file that is a symlink: its target (in /etc) gets the marker, the symlink stays a symlink', async () => {
+    // The file as the machine sees it, and the link's target as the host sees it (its own /etc).
     const target = path.join(etcDir('lb'), 'hardening-real.conf');
     const link = path.join(etcDir('lb'), 'sysctl.d', HARDENING_FILE);
     writeFileSync(target, `${WS}=0\n`);
     try {
-      symlinkSync(target, link);
+      symlinkSync('/etc/hardening-real.conf', link);
       await labHostSysctl(`${WS}=0`);
       const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
       assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
       assert.match(res.stdout, /lb: applied and VERIFIED/);
       assert.equal(lstatSync(link).isSymbolicLink(), true);
-      assert.equal(readlinkSync(link), target);
+      assert.equal(readlinkSync(link), '/etc/hardening-real.conf');
       assert.match(readFileSync(target, 'utf8'), /^# kdrift \d{4}-\d\d-\d\d: disabled, conflicts with declared net\.ipv4\.tcp_window_scaling = 1; was: net\.ipv4\.tcp_window_scaling=0$/m);
     } finally {
       rmSync(target, { force: true });

@@ -17,6 +17,7 @@ import {
   sh,
 } from '../support/gate-support.js';
 import { slotName, slotSubnet } from '../support/slot.js';
+import { labHostPrefix } from '../../lab/index.js';
 
 const SYSCTLS = {
   'net.ipv4.tcp_window_scaling': { equals: 1, severity: 'critical' },
@@ -28,8 +29,8 @@ const SYSCTLS = {
   'vm.swappiness': { max: 10 },
 };
 
-async function gate(args: string[], ns?: string): Promise<{ code: number | null; result: GateResult; stderr: string }> {
-  const run = startCli(['gate', '--json', ...args], ns);
+async function gate(args: string[], ns?: string, wrapper: string[] = []): Promise<{ code: number | null; result: GateResult; stderr: string }> {
+  const run = startCli(['gate', '--json', ...args], ns, wrapper);
   const r = await run.done;
   let result: GateResult;
   try {
@@ -246,7 +247,7 @@ sysctl --system > /dev/null
     });
   });
 
-  describe('on a live host whose /etc is its own (a lab host: `ip netns exec` binds /etc/netns/<ns>/sysctl.d over /etc/sysctl.d)', () => {
+  describe('on a live host whose /etc is its own (a lab host, entered as labExec does: its own /etc, /var/lib, /run)', () => {
     const lab = `${slotName('kdgt')}g`;
     useLab(lab, slotSubnet(82));
 
@@ -254,7 +255,7 @@ sysctl --system > /dev/null
       const ns = `${lab}-lb`;
       const script = await writeScript(base.dir, 'persist.sh', "printf '# tuned\\nnet.ipv4.tcp_window_scaling = 0\\n' > /etc/sysctl.d/70-tuned.conf\nsysctl -p /etc/sysctl.d/70-tuned.conf\n");
       try {
-        const { code, result } = await gate(['--role', 'load-balancer', '--', script], ns);
+        const { code, result } = await gate(['--role', 'load-balancer', '--', script], undefined, labHostPrefix(lab, 'lb'));
         assert.equal(code, 2);
         assert.equal(result.commandStatus.code, 1, 'sysctl -p reports the refused key: the script fails');
         const p = result.persisted.find((x) => x.conflict);
@@ -263,7 +264,8 @@ sysctl --system > /dev/null
         assert.deepEqual([w.refused, w.process.parentComm], [true, 'persist.sh']);
         assert.equal(sysctlValue('net.ipv4.tcp_window_scaling', ns), '1');
       } finally {
-        sh('ip', ['netns', 'exec', ns, 'rm', '-f', '/etc/sysctl.d/70-tuned.conf']);
+        const [cmd, ...args] = [...labHostPrefix(lab, 'lb'), 'rm', '-f', '/etc/sysctl.d/70-tuned.conf'];
+        sh(cmd as string, args);
       }
     });
   });

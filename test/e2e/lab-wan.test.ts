@@ -1,26 +1,22 @@
 /**
  * The lab's WAN link, end to end: real TUN devices in client and lb, the Node delay line between them, real TCP.
- * The RTT is what was asked; the outage of README.md reproduces (window scaling off on lb → 8 MiB responses ≥ 5×
+ * The RTT is what was asked; the outage of DESIGN.md reproduces (window scaling off on lb → 8 MiB responses ≥ 5×
  * slower); off only on app1 hurts only the backend legs to app1; the delay line's death is reported and mended.
  * Lab name kdla, subnet 71 (this helper's assignment). Needs root.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { labUp, labDown, labStatus, labExecOk, type LabStatus } from '../../lab/index.js';
 import { runLoad, measureConnect } from '../../lab/load-run.js';
 import { slotName, slotSubnet } from '../support/slot.js';
+import { execOut } from '../support/exec-out.js';
 
 const LAB = slotName('kdla');
 const SUBNET = slotSubnet(71);
+const NET = `10.${SUBNET}`;
 const WS = 'net.ipv4.tcp_window_scaling';
 const MiB8 = 8 * 1024 * 1024;
 
-function exec(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: 20_000 }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout: String(stdout), stderr: String(stderr) }));
-  });
-}
 
 const setWs = (host: string, v: 0 | 1) => labExecOk(LAB, host, ['sysctl', '-q', '-w', `${WS}=${v}`]);
 
@@ -40,7 +36,7 @@ async function lbConnections(): Promise<{ peer: string; wscale: boolean }[]> {
   return conns;
 }
 
-describe('lab WAN link (kdla: client ⇄ TUN + delay line ⇄ lb)', function () {
+describe(`lab WAN link (${LAB}: client ⇄ TUN + delay line ⇄ lb)`, function () {
   this.timeout(180_000);
   let st: LabStatus;
 
@@ -95,9 +91,9 @@ describe('lab WAN link (kdla: client ⇄ TUN + delay line ⇄ lb)', function () 
       const seen = { app1: [] as boolean[], app2: [] as boolean[], client: [] as boolean[] };
       while (!done) {
         for (const c of await lbConnections()) {
-          if (c.peer === '10.71.0.11:8080') seen.app1.push(c.wscale);
-          else if (c.peer === '10.71.0.12:8080') seen.app2.push(c.wscale);
-          else if (c.peer.startsWith('10.71.1.1:')) seen.client.push(c.wscale);
+          if (c.peer === `${NET}.0.11:8080`) seen.app1.push(c.wscale);
+          else if (c.peer === `${NET}.0.12:8080`) seen.app2.push(c.wscale);
+          else if (c.peer.startsWith(`${NET}.1.1:`)) seen.client.push(c.wscale);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -129,15 +125,15 @@ describe('lab WAN link (kdla: client ⇄ TUN + delay line ⇄ lb)', function () 
   });
 
   it('kdrift lab load --json (the CLI) prints requests, errors, p50Ms, p95Ms, maxMs and bytesPerSecond', async function () {
-    const r = await exec(process.execPath, ['bin/kdrift.js', 'lab', 'load', '--name', LAB, '--requests', '2', '--size', '1MiB', '--json']);
+    const r = await execOut(process.execPath, ['bin/kdrift.js', 'lab', 'load', '--name', LAB, '--requests', '2', '--size', '1MiB', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
     for (const k of ['requests', 'errors', 'p50Ms', 'p95Ms', 'maxMs', 'bytesPerSecond']) assert.equal(typeof j[k], 'number', k);
     assert.equal(j.requests, 2);
     assert.equal(j.errors, 0);
-    assert.equal(j.url, 'http://10.71.1.2:80/bytes/1048576');
+    assert.equal(j.url, `http://${NET}.1.2:80/bytes/1048576`);
     assert.ok((j.p50Ms as number) >= 50, `a 1 MiB response across 50 ms RTT takes at least one round trip: ${j.p50Ms} ms`);
-    const bad = await exec(process.execPath, ['bin/kdrift.js', 'lab', 'load', '--name', LAB, '--size', 'huge']);
+    const bad = await execOut(process.execPath, ['bin/kdrift.js', 'lab', 'load', '--name', LAB, '--size', 'huge']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--size: "huge" is not a size in bytes/);
   });
@@ -151,7 +147,7 @@ describe('lab WAN link (kdla: client ⇄ TUN + delay line ⇄ lb)', function () 
     assert.equal(dead.wan.alive, false);
     assert.equal(dead.wan.pid, null);
     assert.equal(dead.healthy, false);
-    const cli = await exec(process.execPath, ['bin/kdrift.js', 'lab', 'status', '--name', LAB]);
+    const cli = await execOut(process.execPath, ['bin/kdrift.js', 'lab', 'status', '--name', LAB]);
     assert.equal(cli.code, 1);
     assert.match(cli.stdout, /delay line DEAD/);
     const mended = await labUp({ name: LAB, subnet: SUBNET });
@@ -165,8 +161,8 @@ describe('lab WAN link (kdla: client ⇄ TUN + delay line ⇄ lb)', function () 
   it('lab down leaves no TUN device, no delay-line process, no namespace, no /etc/netns dir', async function () {
     const pid = (await labStatus(LAB)).wan.pid as number;
     await labDown(LAB);
-    assert.doesNotMatch((await exec('ip', ['netns', 'list'])).stdout, /kdla-/);
-    assert.doesNotMatch((await exec('ip', ['-o', 'link', 'show', 'type', 'tun'])).stdout, /kdla|wan0/);
+    assert.doesNotMatch((await execOut('ip', ['netns', 'list'])).stdout, new RegExp(`${LAB}-`));
+    assert.doesNotMatch((await execOut('ip', ['-o', 'link', 'show', 'type', 'tun'])).stdout, new RegExp(`${LAB}|wan0`));
     const alive = existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('delay-line');
     assert.equal(alive, false);
     for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
@@ -176,8 +172,8 @@ describe('lab WAN link (kdla: client ⇄ TUN + delay line ⇄ lb)', function () 
       } catch {
         continue;
       }
-      assert.ok(!(cmd.includes('delay-line') && cmd.includes('kdla-')), `delay line ${p} left`);
+      assert.ok(!(cmd.includes('delay-line') && cmd.includes(`${LAB}-`)), `delay line ${p} left`);
     }
-    for (const h of ['lb', 'app1', 'app2', 'client']) assert.equal(existsSync(`/etc/netns/kdla-${h}`), false);
+    for (const h of ['lb', 'app1', 'app2', 'client']) assert.equal(existsSync(`/etc/netns/${LAB}-${h}`), false);
   });
 });

@@ -4,7 +4,6 @@
  * Lab name kdla, subnet 71 (this helper's assignment). Needs root.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,29 +12,18 @@ import { declaredSysctls } from '../../lab/provision.js';
 import { runLoad } from '../../lab/load-run.js';
 import { loadInventory } from '../../core/inventory.js';
 import { slotName, slotSubnet } from '../support/slot.js';
+import { execOut, type ExecOut } from '../support/exec-out.js';
 
 const LAB = slotName('kdla');
 const SUBNET = slotSubnet(71);
+const NET = `10.${SUBNET}`;
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const HOSTS = ['lb', 'app1', 'app2', 'client'] as const;
 
-interface Out {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-function exec(cmd: string, args: string[], timeoutMs = 20_000): Promise<Out> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
 
 /** Plain OpenSSH with the lab's client config: StrictHostKeyChecking yes against the lab's known_hosts. */
-async function ssh(st: LabStatus, host: string, command: string, user?: string): Promise<Out> {
-  return exec('ssh', ['-F', st.sshConfig, '-o', 'BatchMode=yes', ...(user ? ['-l', user] : []), host, command]);
+async function ssh(st: LabStatus, host: string, command: string, user?: string): Promise<ExecOut> {
+  return execOut('ssh', ['-F', st.sshConfig, '-o', 'BatchMode=yes', ...(user ? ['-l', user] : []), host, command]);
 }
 async function sshOk(st: LabStatus, host: string, command: string): Promise<string> {
   const r = await ssh(st, host, command);
@@ -45,7 +33,7 @@ async function sshOk(st: LabStatus, host: string, command: string): Promise<stri
 
 const rootValue = (key: string) => readFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, 'utf8').trim();
 
-describe('lab fleet (kdla, 10.71.0.0/16)', function () {
+describe(`lab fleet (${LAB}, ${NET}.0.0/16)`, function () {
   this.timeout(120_000);
   let st: LabStatus;
 
@@ -64,10 +52,10 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
     assert.deepEqual(
       st.hosts.map((h) => [h.name, h.netns, h.address, h.sshdAlive]),
       [
-        ['lb', 'kdla-lb', '10.71.0.10', true],
-        ['app1', 'kdla-app1', '10.71.0.11', true],
-        ['app2', 'kdla-app2', '10.71.0.12', true],
-        ['client', 'kdla-client', '10.71.0.13', true],
+        ['lb', `${LAB}-lb`, `${NET}.0.10`, true],
+        ['app1', `${LAB}-app1`, `${NET}.0.11`, true],
+        ['app2', `${LAB}-app2`, `${NET}.0.12`, true],
+        ['client', `${LAB}-client`, `${NET}.0.13`, true],
       ],
     );
     assert.equal(st.wan.kind, 'delay-line');
@@ -77,7 +65,7 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
     // Each sshd runs inside its host's namespace.
     for (const h of HOSTS) {
       const pid = Number(readFileSync(path.join(REPO, '.lab', LAB, 'run', `sshd-${h}.pid`), 'utf8'));
-      assert.equal(statSync(`/proc/${pid}/ns/net`).ino, statSync(`/run/netns/kdla-${h}`).ino, `sshd of ${h} is in kdla-${h}`);
+      assert.equal(statSync(`/proc/${pid}/ns/net`).ino, statSync(`/run/netns/${LAB}-${h}`).ino, `sshd of ${h} is in ${LAB}-${h}`);
     }
   });
 
@@ -89,7 +77,7 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
 
   it('a host key that does not match known_hosts is refused by the SSH client', async function () {
     // Point lb's alias at app1's address: app1 presents its own key, which known_hosts does not list for that name.
-    const r = await exec('ssh', ['-F', st.sshConfig, '-o', 'BatchMode=yes', '-o', 'HostKeyAlias=10.71.0.10', 'app1', 'true']);
+    const r = await execOut('ssh', ['-F', st.sshConfig, '-o', 'BatchMode=yes', '-o', `HostKeyAlias=${NET}.0.10`, 'app1', 'true']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
   });
@@ -155,8 +143,8 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
 
   it('root logs in with a clean shell (/bin/sh, home in the lab), so a command costs no rc files', async function () {
     const out = await sshOk(st, 'lb', 'getent passwd root; echo "$HOME"');
-    assert.match(out, /^root:x:0:0:root:\/.+\/\.lab\/kdla\/hosts\/lb\/home:\/bin\/sh$/m);
-    assert.ok(!readFileSync('/etc/passwd', 'utf8').includes('kdla'), 'the machine /etc/passwd is untouched');
+    assert.ok(out.split('\n').includes(`root:x:0:0:root:${path.join(REPO, '.lab', LAB, 'hosts', 'lb', 'home')}:/bin/sh`), out);
+    assert.ok(!readFileSync('/etc/passwd', 'utf8').includes(`/.lab/${LAB}/`), 'the machine /etc/passwd is untouched');
   });
 
   it('the non-root user logs in with the lab key and cannot change a sysctl', async function () {
@@ -171,7 +159,7 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
     const r = await runLoad(LAB, { requests: 2, size: 8 * 1024 * 1024, concurrency: 2, target: 'lan' });
     assert.equal(r.errors, 0, r.errorSamples.join('; '));
     assert.equal(r.bytes, 2 * 8 * 1024 * 1024);
-    assert.equal(r.url, 'http://10.71.0.10:80/bytes/8388608');
+    assert.equal(r.url, `http://${NET}.0.10:80/bytes/8388608`);
   });
 
   it('the inventory file and ssh_config name every host with its roles and the lab key', async function () {
@@ -179,22 +167,23 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
     assert.deepEqual(
       inv.hosts.map((h) => [h.name, h.address, h.user, h.roles.join(',')]),
       [
-        ['lb', '10.71.0.10', 'root', 'load-balancer'],
-        ['app1', '10.71.0.11', 'root', 'app-node'],
-        ['app2', '10.71.0.12', 'root', 'app-node'],
-        ['client', '10.71.0.13', 'root', 'client'],
+        ['lb', `${NET}.0.10`, 'root', 'load-balancer'],
+        ['app1', `${NET}.0.11`, 'root', 'app-node'],
+        ['app2', `${NET}.0.12`, 'root', 'app-node'],
+        ['client', `${NET}.0.13`, 'root', 'client'],
       ],
     );
     assert.equal(inv.knownHosts, st.knownHosts);
     assert.equal(inv.hosts[0]?.identityFile, st.identityFile);
     assert.deepEqual(inv.agentCommand, [process.execPath, path.join(REPO, 'bin', 'kdrift.js')]);
     assert.equal(readFileSync(st.knownHosts, 'utf8').trim().split('\n').length, 4);
-    assert.equal(existsSync(path.join(REPO, 'Pulumi.lab.yaml')) && readFileSync(path.join(REPO, 'Pulumi.lab.yaml'), 'utf8').includes('.lab/kdla/'), false, 'only the default lab writes Pulumi.lab.yaml');
+    assert.equal(existsSync(path.join(REPO, 'Pulumi.lab.yaml')) && readFileSync(path.join(REPO, 'Pulumi.lab.yaml'), 'utf8').includes(`.lab/${LAB}/`), false, 'only the default lab writes Pulumi.lab.yaml');
   });
 
   it('a second lab up changes nothing: same processes, same files, quickly', async function () {
     const pids = () => readdirSync(path.join(REPO, '.lab', LAB, 'run')).map((f) => `${f}=${readFileSync(path.join(REPO, '.lab', LAB, 'run', f), 'utf8').trim()}`).sort();
-    const mtimes = () => [st.knownHosts, st.sshConfig, st.inventoryFile, '/etc/netns/kdla-lb/passwd', '/etc/netns/kdla-lb/sysctl.d/60-fleet.conf'].map((f) => statSync(f).mtimeMs);
+    const lbEtc = path.join(REPO, '.lab', LAB, 'hosts', 'lb', 'root', 'etc');
+    const mtimes = () => [st.knownHosts, st.sshConfig, st.inventoryFile, path.join(lbEtc, 'passwd'), path.join(lbEtc, 'sysctl.d/60-fleet.conf'), path.join(lbEtc, 'ssh/sshd_config')].map((f) => statSync(f).mtimeMs);
     const before = { pids: pids(), mtimes: mtimes() };
     const t0 = Date.now();
     const again = await labUp({ name: LAB, subnet: SUBNET });
@@ -222,10 +211,10 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
   });
 
   it('kdrift lab status --json (the CLI) reports sshConfig, and refuses a non-root user with a clear error', async function () {
-    const r = await exec(process.execPath, [path.join(REPO, 'bin', 'kdrift.js'), 'lab', 'status', '--name', LAB, '--json']);
+    const r = await execOut(process.execPath, [path.join(REPO, 'bin', 'kdrift.js'), 'lab', 'status', '--name', LAB, '--json']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as LabStatus).sshConfig, st.sshConfig);
-    const nonRoot = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'bin', 'kdrift.js'), 'lab', 'up', '--name', LAB]);
+    const nonRoot = await execOut('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(REPO, 'bin', 'kdrift.js'), 'lab', 'up', '--name', LAB]);
     assert.equal(nonRoot.code, 1);
     assert.match(nonRoot.stderr, /^kdrift lab: the lab needs root/m);
     assert.doesNotMatch(nonRoot.stderr, /\n\s+at /, 'no stack trace');
@@ -234,10 +223,10 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
   it('lab down leaves no namespace, veth, bridge, TUN device, process, /etc/netns dir or state behind', async function () {
     const dl = st.wan.pid as number;
     await labDown(LAB);
-    const netns = await exec('ip', ['netns', 'list']);
-    assert.doesNotMatch(netns.stdout, /kdla-/);
-    const links = await exec('ip', ['-o', 'link', 'show']);
-    assert.doesNotMatch(links.stdout, /kdla-/);
+    const netns = await execOut('ip', ['netns', 'list']);
+    assert.doesNotMatch(netns.stdout, new RegExp(`${LAB}-`));
+    const links = await execOut('ip', ['-o', 'link', 'show']);
+    assert.doesNotMatch(links.stdout, new RegExp(`${LAB}-`));
     assert.equal(existsSync(`/proc/${dl}`) && readFileSync(`/proc/${dl}/cmdline`, 'utf8').includes('delay-line'), false, 'delay line gone');
     for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
       let cmd = '';
@@ -246,9 +235,10 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
       } catch {
         continue;
       }
-      assert.ok(!cmd.includes('/.lab/kdla/') && !cmd.includes('kdla-'), `process ${pid} left: ${cmd.replace(/\0/g, ' ')}`);
+      assert.ok(!cmd.includes(`/.lab/${LAB}/`) && !cmd.includes(`${LAB}-`), `process ${pid} left: ${cmd.replace(/\0/g, ' ')}`);
     }
-    for (const h of HOSTS) assert.equal(existsSync(`/etc/netns/kdla-${h}`), false);
+    for (const h of HOSTS) assert.equal(existsSync(`/etc/netns/${LAB}-${h}`), false);
+    assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(`/.lab/${LAB}/`), false, 'the hosts tmpfs is unmounted');
     assert.equal(existsSync(path.join(REPO, '.lab', LAB)), false);
     const st2 = await labStatus(LAB);
     assert.equal(st2.exists, false);
@@ -256,11 +246,11 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
 
   it('lab down also clears a half-built lab: its state dir deleted and a namespace removed by hand', async function () {
     await labUp({ name: LAB, subnet: SUBNET });
-    await exec('ip', ['netns', 'del', 'kdla-app2']); // app2's sshd and app server keep running in an unnamed namespace
-    await exec('rm', ['-rf', path.join(REPO, '.lab', LAB)]); // no pid files, no lab.json
+    await execOut('ip', ['netns', 'del', `${LAB}-app2`]); // app2's sshd and app server keep running in an unnamed namespace
+    await execOut('rm', ['-rf', path.join(REPO, '.lab', LAB)]); // no pid files, no lab.json
     await labDown(LAB);
-    assert.doesNotMatch((await exec('ip', ['netns', 'list'])).stdout, /kdla-/);
-    assert.doesNotMatch((await exec('ip', ['-o', 'link', 'show'])).stdout, /kdla-/);
+    assert.doesNotMatch((await execOut('ip', ['netns', 'list'])).stdout, new RegExp(`${LAB}-`));
+    assert.doesNotMatch((await execOut('ip', ['-o', 'link', 'show'])).stdout, new RegExp(`${LAB}-`));
     await new Promise((r) => setTimeout(r, 200));
     for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
       let cmd = '';
@@ -269,8 +259,9 @@ describe('lab fleet (kdla, 10.71.0.0/16)', function () {
       } catch {
         continue;
       }
-      assert.ok(!cmd.includes('/.lab/kdla/') && !cmd.includes('kdla-'), `process ${pid} left: ${cmd.replace(/\0/g, ' ')}`);
+      assert.ok(!cmd.includes(`/.lab/${LAB}/`) && !cmd.includes(`${LAB}-`), `process ${pid} left: ${cmd.replace(/\0/g, ' ')}`);
     }
-    for (const h of HOSTS) assert.equal(existsSync(`/etc/netns/kdla-${h}`), false);
+    for (const h of HOSTS) assert.equal(existsSync(`/etc/netns/${LAB}-${h}`), false);
+    assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(`/.lab/${LAB}/`), false, 'the hosts tmpfs is unmounted');
   });
 });

@@ -6,7 +6,8 @@
 import { spawn } from 'node:child_process';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, existsSync, writeFileSync, chmodSync, chownSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { labUp, labExec, type LabStatus } from '../../lab/index.js';
+import { labUp, labExec, LAB_HOSTS, type LabStatus, type LabHostName } from '../../lab/index.js';
+import { labPaths } from '../../lab/paths.js';
 import { loadInventory, type HostEntry } from '../../core/inventory.js';
 import { slotName, slotSubnet } from './slot.js';
 import { buildDist, ensureDist, REPO } from './dist.js';
@@ -15,7 +16,8 @@ export const LAB = slotName('kdfx');
 export const SUBNET = slotSubnet(76);
 export const WS = 'net.ipv4.tcp_window_scaling';
 export { REPO };
-export const JOURNAL_DIR = '/var/lib/kdrift/journal';
+/** kdrift's journal directory on a host, relative to its root: on a lab host, in the host's own /var/lib. */
+const JOURNAL_DIR = 'var/lib/kdrift/journal';
 
 /** Brings up the kdfx lab, or another lab (name, subnet) a test file owns. */
 export async function upLab(lab = LAB, subnet = SUBNET): Promise<LabStatus> {
@@ -36,9 +38,14 @@ export function netnsName(host: string, lab = LAB): string {
   return `${lab}-${host}`;
 }
 
-/** The host's /etc/sysctl.d and /etc/sysctl.conf as seen from the root namespace (ip netns exec binds these). */
+/** The host's own tree (bound at /etc, /var/lib, /run inside it) as seen from the machine. */
+function hostRoot(host: string, lab = LAB): string {
+  return labPaths(lab).host(host as LabHostName).root;
+}
+
+/** The host's /etc as seen from the machine (the lab binds this directory at /etc inside the host). */
 export function etcDir(host: string, lab = LAB): string {
-  return `/etc/netns/${netnsName(host, lab)}`;
+  return path.join(hostRoot(host, lab), 'etc');
 }
 
 export type FileShot = { link: string } | { b64: string; mode: number; uid: number; gid: number };
@@ -85,7 +92,7 @@ export async function restoreShot(host: string, shot: HostShot, lab = LAB): Prom
       }
       continue;
     }
-    // In place (same inode): /etc/sysctl.conf is bind-mounted into the running host by inode.
+    // In place (same inode), as kdrift's own rollback does.
     writeFileSync(p, Buffer.from(f.b64, 'base64'));
     chmodSync(p, f.mode);
     chownSync(p, f.uid, f.gid);
@@ -107,29 +114,38 @@ export async function injectOutage(host = 'lb', lab = LAB): Promise<void> {
   if (res.code !== 0) throw new Error(`injecting drift: ${res.stderr}`);
 }
 
+/** Entries of `rel` in every lab host's tree whose name passes `keep`, as `host/name`. */
+function acrossHosts(rel: string, keep: (name: string) => boolean): string[] {
+  return LAB_HOSTS.flatMap((h) => {
+    try {
+      return readdirSync(path.join(hostRoot(h), rel)).filter(keep).map((f) => `${h}/${f}`);
+    } catch {
+      return [];
+    }
+  }).sort();
+}
+
+/** Journals on the lab's hosts, as `host/file`. */
 export function journals(): string[] {
-  try {
-    return readdirSync(JOURNAL_DIR).filter((f) => f.endsWith('.json')).sort();
-  } catch {
-    return [];
-  }
+  return acrossHosts(JOURNAL_DIR, (f) => f.endsWith('.json'));
+}
+
+function journalPath(name: string): string {
+  const [host, file] = name.split('/') as [string, string];
+  return path.join(hostRoot(host), JOURNAL_DIR, file);
 }
 
 export function readJournalFile(name: string): { status: string; host: string; events: { status: string; message: string }[] } {
-  return JSON.parse(readFileSync(path.join(JOURNAL_DIR, name), 'utf8'));
+  return JSON.parse(readFileSync(journalPath(name), 'utf8'));
 }
 
 export function removeJournals(keep: readonly string[]): void {
-  for (const f of journals()) if (!keep.includes(f)) rmSync(path.join(JOURNAL_DIR, f), { force: true });
+  for (const f of journals()) if (!keep.includes(f)) rmSync(journalPath(f), { force: true });
 }
 
-/** Locks kdrift fix left in /run/lock (there must be none after a run). */
+/** Locks kdrift fix left in the hosts' /run/lock (there must be none after a run), as `host/name`. */
 export function leftLocks(): string[] {
-  try {
-    return readdirSync('/run/lock').filter((f) => f.startsWith('kdrift-fix-'));
-  } catch {
-    return [];
-  }
+  return acrossHosts('run/lock', (f) => f.startsWith('kdrift-fix-'));
 }
 
 export interface CliResult {

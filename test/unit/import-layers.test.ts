@@ -63,6 +63,7 @@ const PLACES: Place[] = [
   { path: 'core/inventory.ts', layer: 'model' },
   { path: 'core/finding.ts', layer: 'model' },
   { path: 'core/report.ts', layer: 'model' },
+  { path: 'core/report-diff.ts', layer: 'model' },
   { path: 'core/suppressions.ts', layer: 'model' },
   { path: 'core/sysctl-key.ts', layer: 'model' },
   { path: 'core/render/', layer: 'model', entry: 'core/render/index.ts' },

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { labPlan, parseRtt, parseBandwidth, validateLabName, validateSubnet } from '../../lab/plan.js';
 import { declaredSysctls, assertPerNetns, fleetConfText } from '../../lab/provision.js';
-import { hostPasswd } from '../../lab/etc.js';
+import { hostPasswd } from '../../lab/host-root.js';
 import { parseBaseline } from '../../core/baseline.js';
 import { KdriftError } from '../../core/errors.js';
 

@@ -171,7 +171,7 @@ describe('renderers on a fixed Report', () => {
     const { types, samples } = parseExposition(render(fixedReport, 'prom'));
     for (const n of ['kdrift_drift', 'kdrift_host_up', 'kdrift_findings', 'kdrift_root_causes', 'kdrift_consequences', 'kdrift_last_run_timestamp_seconds']) assert.equal(types.get(n), 'gauge', n);
     for (const [n, t] of types) assert.ok(!(t === 'gauge' && n.endsWith('_total')), `${n}: a gauge with a counter's suffix`);
-    const allowed = new Set(['host', 'role', 'check', 'key', 'layer', 'status', 'severity']);
+    const allowed = new Set(['host', 'role', 'check', 'key', 'layer', 'severity', 'status', 'change']);
     for (const s of samples) for (const l of Object.keys(s.labels)) assert.ok(allowed.has(l), `unbounded label ${l}`);
     const drift = samples.filter((s) => s.name === 'kdrift_drift');
     assert.equal(drift.length, 11);
