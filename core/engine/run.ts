@@ -15,17 +15,19 @@ import { openSession, type SessionOptions } from '../sessions.js';
 import { mapLimit } from '../pool.js';
 import type { KeptSessions } from './kept-sessions.js';
 import { attributeRuntimeDrift } from './write-log.js';
-import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind } from '../../checks/index.js';
+import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind, type SysctlObservation } from '../../checks/index.js';
 import {
   REPORT_VERSION,
   countsAsDrift,
   hostStatus,
   isConfigLayer,
   summarise,
+  type FileWarning,
   type HostReport,
   type Report,
   type Verdict,
 } from '../report.js';
+import { findRootCauses } from './root-cause.js';
 import { assignFindingIds } from '../report-diff.js';
 import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from '../suppressions.js';
 
@@ -63,11 +65,13 @@ export interface CheckHostOptions {
   signal?: AbortSignal;
   /** Filled with how many findings each expired suppression matched (runChecks merges them into the report). */
   expired?: Map<SuppressionRule, number>;
+  /** Judge the probe's own test connections when no real one was seen (remediation's verification). */
+  ownTraffic?: boolean;
 }
 
-/** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says. */
-export function behaviourKey(spec: BehaviourSpec): string {
-  return `port ${spec.port}`;
+/** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says (`port 80`, `port 8080 out`). */
+export function behaviourKey(spec: Pick<BehaviourSpec, 'port' | 'direction'>): string {
+  return spec.direction === 'out' ? `port ${spec.port} out` : `port ${spec.port}`;
 }
 
 /**
@@ -78,9 +82,10 @@ export function behaviourKey(spec: BehaviourSpec): string {
 export async function checkHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: CheckHostOptions = {}): Promise<HostReport> {
   const started = Date.now();
   const plan = planChecks(host, baseline);
-  const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.ownTraffic ? { ownTraffic: true } : {}) };
   const base = { name: host.name, roles: host.roles };
   let findings: Finding[] = [];
+  const warnings: FileWarning[] = [];
   try {
     if (plan.sysctls.size > 0) {
       const makeSysctlCheck = await configKinds.sysctl();
@@ -90,6 +95,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
+      warnings.push(...skippedFiles(obs));
       await attributeRuntimeDrift(session, findings);
     }
   } catch (err) {
@@ -105,6 +111,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
     status: hostStatus(findings),
     ...(opts.probe ? { verdict: verdictFor(findings, plan) } : {}),
     findings,
+    ...(warnings.length > 0 ? { warnings } : {}),
     durationMs: Date.now() - started,
   };
 }
@@ -138,6 +145,11 @@ async function runBehaviours(session: HostSession, plan: CheckPlan, ctx: CheckCo
   );
   out.push(...perKind.flat());
   return out;
+}
+
+/** Files of the sysctl.d family the collection skipped (a dangling symlink is no warning: a boot skips it too). */
+function skippedFiles(obs: SysctlObservation): FileWarning[] {
+  return obs.unreadable.filter((e) => e.error !== 'dangling symlink').map((e) => ({ file: `${e.dir}/${e.name}`, reason: e.error ?? 'unreadable' }));
 }
 
 function unknownBehaviour(host: string, check: string, key: string, spec: BehaviourSpec, reason: string): Finding {
@@ -184,6 +196,8 @@ export interface RunChecksOptions {
   now?: Date;
   /** Per-host prefix for the sysctl check's paths (tests: fixture trees); '' / undefined on real hosts. */
   sysctlRoot?: string | ((host: HostEntry) => string);
+  /** How a next-step command names the inventory (default `--stack NAME` when the inventory is a stack). */
+  selector?: string[];
   /** Keep each host's connection open for the next run (report --every) instead of closing it. */
   keptSessions?: KeptSessions;
 }
@@ -253,13 +267,21 @@ export async function runChecks(opts: RunChecksOptions): Promise<Report> {
   });
   await Promise.all(closing);
   const expiredSuppressions = expiredList(expired);
+  const judged = findRootCauses({
+    hosts,
+    entries: opts.hosts,
+    plans: new Map(opts.hosts.map((h) => [h.name, planChecks(h, opts.baseline)])),
+    selector: opts.selector ?? (opts.inventory.stack ? ['--stack', opts.inventory.stack] : []),
+  });
   return assignFindingIds({
     version: REPORT_VERSION,
     generatedAt: started.toISOString(),
     stack: opts.inventory.stack ?? null,
     probe: opts.probe ?? false,
-    summary: summarise(hosts),
-    hosts,
+    summary: summarise(judged.hosts, judged.rootCauses),
+    rootCauses: judged.rootCauses,
+    hosts: judged.hosts,
+    ...(judged.legs.length > 0 ? { legs: judged.legs } : {}),
     ...(expiredSuppressions.length > 0 ? { expiredSuppressions } : {}),
     durationMs: Date.now() - t0run,
   });

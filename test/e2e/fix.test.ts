@@ -44,9 +44,10 @@ async function clientToLb(status: LabStatus): Promise<Finding> {
   const client = await labHost(status, 'client');
   const session = await openSession(client, { knownHostsPath: status.knownHosts });
   try {
-    const spec = windowScalingSpec.parse({ check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: '2s' });
+    const spec = windowScalingSpec.parse({ check: 'tcp.windowScaling', port: 80, direction: 'out', minShare: 0.99, window: '2s' });
     const obs = await collectBehaviours(session, [spec], { host: client }, { drive: false, connectTargets: [`${status.wan.lbAddress}:80`], connectCount: 3 });
-    const [finding] = windowScalingCheck.judge(obs, new Map([['port 80', spec]]), { host: client, roles: client.roles });
+    // The connections are the probe's own (driven to lb): judged as verification judges them.
+    const [finding] = windowScalingCheck.judge(obs, new Map([['port 80 out', spec]]), { host: client, roles: client.roles, ownTraffic: true });
     return finding as Finding;
   } finally {
     await session.close();
