@@ -14,7 +14,7 @@ import type { HostEntry } from '../inventory.js';
 import type { CheckPlan } from './run.js';
 import { behaviourKey } from './run.js';
 import { countsAsDrift, isConfigLayer, type HostReport, type Leg, type NextStep, type RootCause } from '../report.js';
-import { describeExpectation } from '../baseline.js';
+import { describeExpectation } from '../sysctl-rules/index.js';
 
 export interface RootCauseInput {
   hosts: readonly HostReport[];

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Baseline, SysctlExpectation } from '../baseline.js';
 import { HostError, errorMessage } from '../errors.js';
-import { mergeRoleSysctls } from '../sysctl-rules/index.js';
+import { describeEntry, mergeRoleSysctls } from '../sysctl-rules/index.js';
 import type { Finding } from '../finding.js';
 import type { HostEntry, Inventory } from '../inventory.js';
 import type { HostSession } from '../session.js';
@@ -147,10 +147,22 @@ async function runBehaviours(session: HostSession, plan: CheckPlan, ctx: CheckCo
   return out;
 }
 
-/** Files of the sysctl.d family the collection skipped (a dangling symlink is no warning: a boot skips it too). */
+/**
+ * Entries of the sysctl.d family that no boot reads as a file, but that are not a plain mask or a dangling link (a boot
+ * skips those silently too): unreadable here, a device/fifo/socket, a directory named *.conf.
+ */
 function skippedFiles(obs: SysctlObservation): FileWarning[] {
-  return obs.unreadable.filter((e) => e.error !== 'dangling symlink').map((e) => ({ file: `${e.dir}/${e.name}`, reason: e.error ?? 'unreadable' }));
+  const entries = [...obs.tree.entries, ...(obs.tree.sysctlConf ? [obs.tree.sysctlConf] : [])];
+  return entries
+    .filter((e) => e.kind === 'unreadable' || e.kind === 'other' || e.kind === 'directory')
+    .map((e) => ({ file: describeEntry(e), reason: SKIP_REASON[e.kind as 'unreadable' | 'other' | 'directory'] }));
 }
+
+const SKIP_REASON = {
+  unreadable: 'unreadable by this session (a boot, as root, may read it)',
+  other: 'not a regular file (device, fifo or socket): a boot may block on it',
+  directory: 'a directory named *.conf: a boot reads nothing from it',
+} as const;
 
 function unknownBehaviour(host: string, check: string, key: string, spec: BehaviourSpec, reason: string): Finding {
   return { host, check, key, layer: 'behaviour', status: 'unknown', expected: check, actual: null, severity: spec.severity, reason };
