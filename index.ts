@@ -17,8 +17,6 @@ export { KdriftError, HostError, errorMessage } from './core/errors.js';
 export { loadInventory, parseInventory, selectHosts, hostEntrySchema, type Inventory, type HostEntry } from './core/inventory.js';
 export {
   parseBaseline,
-  describeExpectation,
-  meetsExpectation,
   baselineSchema,
   type Baseline,
   type RoleBaseline,
@@ -26,6 +24,8 @@ export {
   type RemediationPolicy,
 } from './core/baseline.js';
 export { loadBaselineFile } from './core/baseline-file.js';
+// The sysctl rules (one owner): the drift rule for values and the role merge.
+export { describeExpectation, meetsExpectation, mergeRoleSysctls, type DeclaredSysctl } from './core/sysctl-rules/index.js';
 export { fleetBaseline, declaredRoles } from './stacks/baselines.js';
 export { loadSuppressions, parseSuppressions, type SuppressionSet, type SuppressionRule } from './core/suppressions.js';
 

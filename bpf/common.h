@@ -26,7 +26,8 @@ struct kd_cfg {
 	__u8 port_filter; /* 1: only ports present in the watch_port map */
 	__u8 events;      /* KD_EV_* bits: which per-connection events to emit (0: counters only) */
 	__u8 sample_shift; /* emit one event per 2^shift connections per CPU */
-	__u32 pad;
+	__u8 own_filter;  /* 1: look connections up in kd_ws_own (the agent drives test connections) */
+	__u8 pad[3];
 };
 
 /* Event classes. User space turns a class off once it holds enough samples of it, so a busy host pays for a few

@@ -21,6 +21,16 @@ char LICENSE[] SEC("license") = "GPL";
 
 KD_FILTER_MAPS(kd_ws);
 
+/* Local ports of the connections the agent opens itself (bound before connect): both ends of such a loopback
+ * connection are tagged `own` (the active end by its local port, the passive end by its loopback peer's port), so
+ * the share judged in a report is real traffic only. Empty unless the agent drives test connections. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} kd_ws_own SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
@@ -153,11 +163,21 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	else
 		outcome = KD_WS_LACKED_UNKNOWN;
 
+	__u8 own = 0;
+	if (cfg->own_filter) {
+		/* remote_ip4 is in network order: its first byte is the first octet (127 = loopback). */
+		if (!passive)
+			own = bpf_map_lookup_elem(&kd_ws_own, &lport) != 0;
+		else if (skops->family == AF_INET && (skops->remote_ip4 & 0xff) == 127)
+			own = bpf_map_lookup_elem(&kd_ws_own, &rport) != 0;
+	}
+
 	struct kd_ws_key key = {
 		.netns_cookie = ns,
 		.port = port,
 		.direction = passive ? KD_DIR_IN : KD_DIR_OUT,
 		.outcome = outcome,
+		.own = own,
 	};
 	count(&key);
 
@@ -187,7 +207,8 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	e->outcome = outcome;
 	e->local_port = lport;
 	e->remote_port = rport;
-	e->pad = 0;
+	e->own = own;
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
 	e->family = kd_sockops_addrs(skops, e->local_addr, e->remote_addr);
 	/* No wakeup: the agent drains on a timer. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);

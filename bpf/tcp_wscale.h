@@ -27,7 +27,8 @@ struct kd_ws_event {
 	__u8 outcome;         /* KD_WS_* */
 	__u16 local_port;
 	__u16 remote_port;
-	__u32 pad;
+	__u8 own;             /* 1: one of the agent's own test connections (kd_ws_own) */
+	__u8 pad[3];
 	__u8 local_addr[16];
 	__u8 remote_addr[16];
 };
@@ -38,7 +39,8 @@ struct kd_ws_key {
 	__u16 port;
 	__u8 direction;
 	__u8 outcome;
-	__u32 pad;
+	__u8 own;             /* 1: the agent's own test connection: counted apart from real traffic */
+	__u8 pad[3];
 };
 
 _Static_assert(sizeof(struct kd_ws_event) == 64, "kd_ws_event layout is decoded by probe/codec.ts");

@@ -13,13 +13,13 @@ import { formatZodError } from '../core/zod-error.js';
 import { DEFAULT_OBSERVERS, OBSERVER_NAMES, probeObservationSchema, type ObserverName, type ProbeObservation } from '../probe/index.js';
 
 /** What one agent run needs of a behaviour declaration: where to look, for how long. */
-export type ObservedSpec = Pick<BehaviourBase, 'port' | 'window'>;
+export type ObservedSpec = Pick<BehaviourBase, 'port' | 'window'> & Partial<Pick<BehaviourBase, 'direction'>>;
 
 export interface CollectOptions {
   /**
    * Drive test connections to 127.0.0.1:<port> for each watched port once the probe is attached, so a quiet host
-   * still shows a handshake (default true; KDRIFT_PROBE_DRIVE=0 turns it off). They test this host's own side only
-   * and are counted with the rest; the observation's `connect` says how many there were.
+   * still shows a handshake (default true; KDRIFT_PROBE_DRIVE=0 turns it off). They test this host's own side only;
+   * the kernel tags them (probe/agent.ts markOwn) and they are counted apart from real traffic.
    */
   drive?: boolean;
   /** Extra `--connect HOST:PORT` targets (e.g. a backend the host talks to). */
@@ -43,7 +43,9 @@ export function agentArgv(specs: readonly ObservedSpec[], ctx: Pick<CheckContext
   const observe = OBSERVER_NAMES.filter((n) => wanted.has(n));
   if (observe.join(',') !== DEFAULT_OBSERVERS.join(',')) argv.push('--observe', observe.join(','));
   const drive = opts.drive ?? process.env.KDRIFT_PROBE_DRIVE !== '0';
-  const targets = [...(drive ? ports.map((p) => `127.0.0.1:${p}`) : []), ...(opts.connectTargets ?? [])];
+  // Test connections go to the host's own listening ports (incoming legs); an outgoing leg's port listens elsewhere.
+  const listening = [...new Set(specs.filter((s) => s.direction !== 'out').map((s) => s.port))].sort((a, b) => a - b);
+  const targets = [...(drive ? listening.map((p) => `127.0.0.1:${p}`) : []), ...(opts.connectTargets ?? [])];
   for (const t of targets) argv.push('--connect', t);
   if (targets.length > 0) argv.push('--connect-count', String(opts.connectCount ?? 3));
   return argv;

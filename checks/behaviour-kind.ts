@@ -9,7 +9,7 @@ import type { Finding, FindingStatus } from '../core/finding.js';
 import { collectShared } from './agent-run.js';
 import { connectNote, windowSeconds } from './evidence.js';
 import { observerNamed, type ObserverName, type ProbeObservation } from '../probe/index.js';
-import type { BehaviourKind, BehaviourSchema } from './kind.js';
+import type { BehaviourKind, BehaviourSchema, CheckContext } from './kind.js';
 
 /** A kind's judgement of one declaration. */
 export interface BehaviourVerdict {
@@ -27,8 +27,8 @@ export interface BehaviourKindDefinition<S extends BehaviourSchema> {
   observes: ObserverName;
   /** The finding's `expected` for a declaration, in words (`share >= 0.99`). */
   expected(spec: z.output<S>): string;
-  /** Pure: the observation (which did observe `observes`) against one declaration. */
-  judge(obs: ProbeObservation, spec: z.output<S>): BehaviourVerdict;
+  /** Pure: the observation (which did observe `observes`) against one declaration (ctx: e.g. ownTraffic). */
+  judge(obs: ProbeObservation, spec: z.output<S>, ctx: CheckContext): BehaviourVerdict;
 }
 
 export function behaviourKind<S extends BehaviourSchema>(def: BehaviourKindDefinition<S>): BehaviourKind<S> {
@@ -46,7 +46,7 @@ export function behaviourKind<S extends BehaviourSchema>(def: BehaviourKindDefin
         if (!obs.observed.includes(def.observes)) {
           return { ...base, status: 'unknown', actual: null, reason: `the agent did not observe ${describes} (it ran without --observe ${def.observes})` };
         }
-        const v = def.judge(obs, spec);
+        const v = def.judge(obs, spec, ctx);
         return {
           ...base,
           status: v.status,

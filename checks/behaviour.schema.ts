@@ -10,6 +10,11 @@ import { SEVERITIES, type Severity } from '../core/finding.js';
 export const behaviourBase = {
   /** TCP port the behaviour is observed on (a listening port of the host, or the peer port of its connections). */
   port: z.number().int().min(1).max(65535),
+  /**
+   * Which leg: `in` = connections the host accepts on its listening `port`; `out` = connections it opens to peers'
+   * `port` (a load balancer's backend leg).
+   */
+  direction: z.enum(['in', 'out']).default('in'),
   /** How long the probe observes. */
   window: durationMsSchema.default('10s'),
   severity: z.enum(SEVERITIES as [Severity, ...Severity[]]).default('high'),
@@ -22,6 +27,7 @@ export const behaviourBase = {
 
 export interface BehaviourBase {
   port: number;
+  direction: 'in' | 'out';
   window: number;
   severity: Severity;
   dependsOn: string[];

@@ -4,20 +4,6 @@
  */
 export type { CheckKind, CheckContext, BehaviourKind } from './kind.js';
 export { behaviourSpecSchema, behaviourKinds, behaviourKindNamed, configKinds, type BehaviourSpec } from './registry.js';
-export { makeSysctlCheck, sysctlCheck, judgeSysctl, assignmentSource, NOT_PERSISTED, type SysctlObservation, type SysctlCheckOptions } from './sysctl.js';
-export {
-  SYSCTL_DIRS,
-  SYSCTL_CONF,
-  normaliseConfKey,
-  parseSysctlConf,
-  sysctlGlobMatches,
-  resolvePersisted,
-  orderConfFiles,
-  decodeSysctlState,
-  collectSysctlState,
-  type SysctlConfFile,
-  type SysctlAssignment,
-  type SysctlDirEntry,
-  type SysctlState,
-} from './sysctl-persisted.js';
+export { makeSysctlCheck, sysctlCheck, judgeSysctl, observeSysctl, type SysctlObservation, type SysctlCheckOptions } from './sysctl.js';
+export { COLLECT_SCRIPT, decodeSysctlState, collectSysctlState, type SysctlState } from './sysctl-persisted.js';
 export { agentArgv, collectBehaviours, collectShared, parseObservation, type CollectOptions, type ObservedSpec } from './agent-run.js';

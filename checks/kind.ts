@@ -11,6 +11,11 @@ export interface CheckContext {
   roles: string[];
   /** Abort long collections (probe windows) when the run is cancelled. */
   signal?: AbortSignal;
+  /**
+   * Judge the probe's own test connections when no real connection was seen (remediation's verification on a quiet
+   * host). A report leaves it unset: its shares are real traffic only.
+   */
+  ownTraffic?: boolean;
 }
 
 /**

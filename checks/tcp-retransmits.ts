@@ -8,7 +8,7 @@ export const retransmitsCheck = behaviourKind({
   observes: 'stalls',
   expected: (spec) => `rate <= ${spec.maxRate}`,
   judge(obs, spec) {
-    const t = portTotals(obs, spec.port);
+    const t = portTotals(obs, spec.port, spec.direction);
     const evidence = { connections: t.connections, retransmits: t.retransmits, dataSegmentsOut: t.dataSegmentsOut, hook: obs.retransmitHook };
     if (t.dataSegmentsOut < spec.minSegments) {
       const actual = t.dataSegmentsOut === 0 ? null : `${t.retransmits}/${t.dataSegmentsOut}`;

@@ -10,11 +10,14 @@ export const zeroWindowCheck = behaviourKind({
   specSchema: zeroWindowSpec,
   observes: 'stalls',
   expected: (spec) => `zero-window advertisements <= ${spec.max}`,
-  judge(obs, spec) {
-    const t = portTotals(obs, spec.port);
+  judge(obs, spec, ctx) {
+    const t = portTotals(obs, spec.port, spec.direction);
     const n = t.zeroWindow.sent + t.zeroWindow.received;
     const evidence = { connections: t.connections, zeroWindow: t.zeroWindow, zeroWindowProbes: t.zeroWindowProbes, dataSegmentsOut: t.dataSegmentsOut, segmentsIn: t.segmentsIn };
-    if (t.connections === 0 && t.dataSegmentsOut === 0 && t.segmentsIn === 0 && n === 0) {
+    // Segment counters are per port, not per connection; the connection count says whether anything real was seen
+    // (the probe's own test connections count only where verification asks for them).
+    const seen = t.connections + (ctx.ownTraffic ? t.own.connections : 0);
+    if (seen === 0 && t.dataSegmentsOut === 0 && t.segmentsIn === 0 && n === 0) {
       return { status: 'unknown', actual: null, reason: `no TCP traffic on port ${spec.port} during the ${windowSeconds(obs)} window: nothing to judge`, evidence };
     }
     const ok = n <= spec.max;

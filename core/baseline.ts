@@ -118,34 +118,4 @@ export function parseBaseline(input: unknown, source: string): Baseline {
   return res.data;
 }
 
-/** Human form of an expectation, used in findings: `= 1`, `>= 4096 87380 6291456`, `one of 1 | 2`. */
-export function describeExpectation(e: SysctlExpectation): string {
-  if (e.equals !== undefined) return `= ${e.equals}`;
-  if (e.oneOf !== undefined) return `one of ${e.oneOf.join(' | ')}`;
-  const parts: string[] = [];
-  if (e.min !== undefined) parts.push(`>= ${e.min}`);
-  if (e.max !== undefined) parts.push(`<= ${e.max}`);
-  return parts.join(' and ');
-}
-
-/**
- * Does `actual` meet the expectation? Multi-field values compare as tuples: equals compares every field, min/max
- * each field against its bound (tcp_rmem "4096 131072 6291456" >= "4096 87380 4194304" field by field).
- */
-export function meetsExpectation(e: SysctlExpectation, actual: string): boolean {
-  const got = sysctlFields(actual);
-  const same = (want: string) => {
-    const w = sysctlFields(want);
-    return w.length === got.length && w.every((f, i) => f === got[i]);
-  };
-  if (e.equals !== undefined) return same(e.equals);
-  if (e.oneOf !== undefined) return e.oneOf.some(same);
-  const check = (bound: string, ok: (a: number, b: number) => boolean) => {
-    const b = sysctlFields(bound).map(Number);
-    if (b.length !== got.length) return false;
-    return got.every((f, i) => /^-?\d+$/.test(f) && ok(Number(f), b[i] as number));
-  };
-  if (e.min !== undefined && !check(e.min, (a, b) => a >= b)) return false;
-  if (e.max !== undefined && !check(e.max, (a, b) => a <= b)) return false;
-  return true;
-}
+// The drift rule for values (meetsExpectation, describeExpectation) is the sysctl rules': core/sysctl-rules/expectation.ts.

@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { KdriftError, errorMessage } from './errors.js';
+import { EX_USAGE, KdriftError, UsageError, errorMessage } from './errors.js';
 import { terminalSafe } from './terminal-text.js';
 
 /**
@@ -21,13 +21,13 @@ export function parseCommandArgs<T extends Options>(args: string[], options: T, 
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new KdriftError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
   }
 }
 
 export function intOption(value: string | undefined, name: string, def: number, min = 1): number {
   if (value === undefined) return def;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new KdriftError(`--${name} must be an integer >= ${min}, got "${value}"`);
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got "${value}"`);
   return Number(value);
 }
 
@@ -56,6 +56,10 @@ export async function runCommand(name: string, load: () => Promise<Command>, arg
     // Errors carry host-originated text (file names, stderr of host commands): no raw control characters.
     process.stderr.write(`kdrift ${terminalSafe(name)}: ${terminalSafe(msg)}\n`);
     if (process.env.KDRIFT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (err instanceof UsageError) {
+      process.stderr.write(`Run 'kdrift ${name} --help' for its options.\n`);
+      return EX_USAGE;
+    }
     return 1;
   }
 }

@@ -12,6 +12,18 @@ export class KdriftError extends Error {
   }
 }
 
+/** Exit code of a usage error (sysexits.h EX_USAGE). */
+export const EX_USAGE = 64;
+
+/** The command line itself is wrong (unknown option, bad option value, options that exclude each other): exit 64
+ * (EX_USAGE), apart from 1 (could not check) and 2 (drift). */
+export class UsageError extends KdriftError {
+  constructor(message: string, where?: string) {
+    super(message, where);
+    this.name = 'UsageError';
+  }
+}
+
 /** A host could not be reached or could not run what we asked; the engine turns it into that host's `status: "error"`. */
 export class HostError extends KdriftError {
   constructor(

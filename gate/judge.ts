@@ -1,11 +1,26 @@
 /**
  * Judging what a gated script did against the declared baseline: every runtime write the guard recorded, and every
- * sysctl.d / sysctl.conf change it left (resolved with the same rules as `kdrift report`, checks/sysctl-persisted.ts).
+ * sysctl.d / sysctl.conf change it left (resolved by the sysctl rules, core/sysctl-rules, as `kdrift report` does:
+ * both boot appliers, systemd-sysctl and procps `sysctl --system`).
  * Pure functions: unit-tested without a kernel.
  */
-import { describeExpectation, meetsExpectation, type SysctlExpectation } from '../core/baseline.js';
+import type { SysctlExpectation } from '../core/baseline.js';
 import { parseSysctlKey, sysctlFields } from '../core/sysctl-key.js';
-import { resolvePersisted, type SysctlAssignment, type SysctlConfFile } from '../checks/index.js';
+import {
+  APPLIERS,
+  assignmentSource,
+  describeExpectation,
+  displayBytes,
+  kernelWrite,
+  meetsExpectation,
+  meetsExpectationFields,
+  readAll,
+  resolveBoot,
+  textOf,
+  type BootValue,
+  type KernelShape,
+  type SysctlTree,
+} from '../core/sysctl-rules/index.js';
 import type { GuardEvent, GuardVerdict } from '../probe/index.js';
 
 /** One runtime write, judged. */
@@ -34,16 +49,10 @@ export interface JudgedWrite {
   expected?: string;
 }
 
-/** strtol(3) with base 0, as the kernel's proc_dointvec reads a field: "0x10" = 16, "010" = 8, "  7" = 7. */
+/** One integer field as the kernel's proc_dointvec reads it (base 0): "0x10" = 16, "010" = 8, "  7" = 7. */
 export function parseKernelInt(field: string): bigint | undefined {
-  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(field);
-  if (!m) return undefined;
-  const body = m[2] as string;
-  let v: bigint;
-  if (/^0[xX]/.test(body)) v = BigInt(body);
-  else if (body.length > 1 && body.startsWith('0')) v = BigInt(`0o${body.slice(1)}`);
-  else v = BigInt(body);
-  return m[1] === '-' ? -v : v;
+  const [v] = kernelWrite(field, { ints: 1 });
+  return v === undefined || field.trim().split(/\s+/).length !== 1 ? undefined : BigInt(v);
 }
 
 function isNumericSpec(e: SysctlExpectation): boolean {
@@ -57,24 +66,16 @@ function specWidth(e: SysctlExpectation): number {
 }
 
 /**
- * The value a key holds after a write, as the kernel computes it: integer fields parsed like proc_dointvec (base 0);
- * a write with fewer fields than the key has leaves the rest at their old value. Non-numeric values are the written
- * text, whitespace-normalised.
+ * The value a key holds after a write, as the kernel computes it (core/sysctl-rules kernelWrite): integer fields read
+ * like proc_dointvec; fields the write leaves out (or stops before) keep their old value. Non-numeric values are the
+ * written text, whitespace-normalised.
  */
 export function resultingValue(newValue: string, oldValue: string | null, spec?: SysctlExpectation): string {
   const written = sysctlFields(newValue);
   if (!spec || !isNumericSpec(spec)) return written.join(' ');
-  const nums = written.map(parseKernelInt);
-  if (nums.some((n) => n === undefined)) return written.join(' ');
-  const width = Math.max(specWidth(spec), written.length);
   const old = oldValue === null ? [] : sysctlFields(oldValue);
-  const out: string[] = [];
-  for (let i = 0; i < width; i++) {
-    if (i < nums.length) out.push(String(nums[i]));
-    else if (i < old.length) out.push(old[i] as string);
-    else break;
-  }
-  return out.join(' ');
+  const stored = kernelWrite(newValue, { ints: Math.max(specWidth(spec), old.length) });
+  return old.length > stored.length ? [...stored, ...old.slice(stored.length)].join(' ') : stored.join(' ');
 }
 
 /** "net/ipv4/tcp_sack" → "net.ipv4.tcp_sack" (slashed kept when a segment holds a dot, as core/sysctl-key does). */
@@ -121,60 +122,58 @@ export interface PersistedChange {
   before: { value: string; source: string } | null;
 }
 
-function sourceOf(a: SysctlAssignment): string {
-  return `${a.file}:${a.line}${a.pattern ? ` (glob ${a.pattern})` : ''}`;
+function shapeFor(spec: SysctlExpectation | undefined): KernelShape {
+  return spec && isNumericSpec(spec) ? { ints: specWidth(spec) } : { text: true };
 }
 
-/** Lines in `after` that are new or changed against `before` (a file is compared line by line, by content). */
-function changedLines(before: readonly SysctlConfFile[], after: readonly SysctlConfFile[]): Set<string> {
-  const old = new Map(before.map((f) => [f.path, f.content.split('\n')]));
-  const out = new Set<string>();
-  for (const f of after) {
-    const prev = old.get(f.path);
-    f.content.split('\n').forEach((line, i) => {
-      if (prev?.[i] !== line) out.add(`${f.path}:${i + 1}`);
-    });
-  }
-  return out;
+const valueText = (b: BootValue) => (b.value === null ? '' : (textOf(b.value) ?? displayBytes(b.value)));
+const said = (b: BootValue) => `${b.status}|${b.value}|${b.source ? assignmentSource(b.source) : ''}`;
+
+function conflicts(spec: SysctlExpectation | undefined, b: BootValue): boolean {
+  if (!spec || (b.status !== 'set' && b.status !== 'partial')) return false;
+  return meetsExpectationFields(spec, sysctlFields(b.value as string).map((f) => (f === '?' ? null : f))) === false;
+}
+
+/** Keys some line of the tree sets explicitly (either applier). */
+function explicitKeys(tree: SysctlTree): string[] {
+  return APPLIERS.flatMap((a) => readAll(tree, a).lines.filter((l) => !l.glob && l.value !== null).map((l) => l.key));
 }
 
 /**
- * What a boot would apply after the script, against before, for every key: a change is reported when the effective
- * assignment moved (another file:line or value) or the line itself changed. Declared keys are judged; undeclared
+ * What a boot would apply after the script, against before, for every key set in either tree and every declared key:
+ * a change is reported when what either applier applies moved (another value or file:line). It conflicts when either
+ * applier's value contradicts the declaration; value and source name that applier (else systemd-sysctl). Undeclared
  * changes are listed (conflict false) so --verbose can show them.
  */
-export function judgePersisted(
-  before: readonly SysctlConfFile[],
-  after: readonly SysctlConfFile[],
-  specs: ReadonlyMap<string, SysctlExpectation>,
-): PersistedChange[] {
-  const changed = changedLines(before, after);
-  const keysAfter = resolvePersisted([...after], specs.keys());
-  const keysBefore = resolvePersisted([...before], specs.keys());
+export function judgePersisted(before: SysctlTree, after: SysctlTree, specs: ReadonlyMap<string, SysctlExpectation>): PersistedChange[] {
+  const keys = new Set([...specs.keys(), ...explicitKeys(before), ...explicitKeys(after)]);
+  const shapes = new Map([...keys].map((k) => [k, shapeFor(specs.get(k))]));
+  const now = resolveBoot(after, shapes);
+  const was = resolveBoot(before, shapes);
   const out: PersistedChange[] = [];
-  for (const [key, list] of keysAfter) {
-    const eff = list[list.length - 1] as SysctlAssignment;
-    const prevList = keysBefore.get(key);
-    const prev = prevList?.[prevList.length - 1];
-    const moved = !prev || prev.value !== eff.value || prev.file !== eff.file || prev.line !== eff.line;
-    if (!moved && !changed.has(`${eff.file}:${eff.line}`)) continue;
+  for (const key of keys) {
     const spec = specs.get(key);
+    const a = now.get(key);
+    const b = was.get(key);
+    if (!a || !b || APPLIERS.every((ap) => said(a[ap]) === said(b[ap]))) continue;
+    const pick = APPLIERS.find((ap) => conflicts(spec, a[ap])) ?? APPLIERS.find((ap) => a[ap].source) ?? 'systemd-sysctl';
+    const prev = b[pick].source ? b[pick] : APPLIERS.map((ap) => b[ap]).find((x) => x.source);
+    const before = prev?.source ? { value: valueText(prev), source: assignmentSource(prev.source) } : null;
+    const eff = a[pick];
+    if (!eff.source) {
+      // A declared key the script stopped persisting (its line removed or commented out).
+      if (!spec || !before) continue;
+      out.push({ key, value: '(not persisted)', source: `${before.source} (removed)`, conflict: meetsExpectation(spec, before.value), expected: describeExpectation(spec), before });
+      continue;
+    }
     out.push({
       key,
-      value: eff.value,
-      source: sourceOf(eff),
-      conflict: spec !== undefined && !meetsExpectation(spec, eff.value),
+      value: valueText(eff),
+      source: assignmentSource(eff.source),
+      conflict: conflicts(spec, eff),
       ...(spec ? { expected: describeExpectation(spec) } : {}),
-      before: prev ? { value: prev.value, source: sourceOf(prev) } : null,
+      before,
     });
   }
-  // A declared key the script stopped persisting (its line removed or commented out).
-  for (const [key, spec] of specs) {
-    if (keysAfter.has(key)) continue;
-    const prevList = keysBefore.get(key);
-    const prev = prevList?.[prevList.length - 1];
-    if (!prev) continue;
-    out.push({ key, value: '(not persisted)', source: `${sourceOf(prev)} (removed)`, conflict: meetsExpectation(spec, prev.value), expected: describeExpectation(spec), before: { value: prev.value, source: sourceOf(prev) } });
-  }
-  return out.sort((a, b) => a.key.localeCompare(b.key));
+  return out.sort((x, y) => x.key.localeCompare(y.key));
 }

@@ -7,7 +7,8 @@
 import type { SysctlExpectation } from '../core/baseline.js';
 import { KdriftError } from '../core/errors.js';
 import { LocalSession } from '../core/session-local.js';
-import { collectSysctlState, type SysctlConfFile } from '../checks/index.js';
+import { collectSysctlState } from '../checks/index.js';
+import type { SysctlTree } from '../core/sysctl-rules/index.js';
 import { SysctlGuard, cgroup2Root, type GuardEvent, type GuardMode } from '../probe/index.js';
 import { compilePolicy } from './policy.js';
 import { GateCgroup } from './cgroup.js';
@@ -41,10 +42,10 @@ export interface GateResult {
   droppedRecords: number;
 }
 
-async function sysctlFiles(root: string): Promise<SysctlConfFile[]> {
+async function sysctlFiles(root: string): Promise<SysctlTree> {
   const session = new LocalSession('localhost');
   try {
-    return (await collectSysctlState(session, [], { root })).files;
+    return (await collectSysctlState(session, [], { root })).tree;
   } finally {
     await session.close();
   }

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KdriftError } from '../core/errors.js';
 import type { Baseline } from '../core/baseline.js';
+import { mergeRoleSysctls } from '../core/sysctl-rules/index.js';
 import { fleetBaseline } from '../stacks/baselines.js';
 import { runOk } from './run.js';
 import { inHost } from './host-mounts.js';
@@ -16,15 +17,11 @@ export const FLEET_CONF = '60-fleet.conf';
 
 export function declaredSysctls(roles: readonly string[], baseline: Baseline = fleetBaseline()): Map<string, string> {
   const out = new Map<string, string>();
-  for (const role of roles) {
-    const rb = baseline.roles[role];
-    if (!rb) throw new KdriftError(`role "${role}" is not declared in stacks/baselines.ts`);
-    for (const [key, exp] of rb.sysctls) {
-      const value = exp.equals ?? exp.oneOf?.[0] ?? exp.min ?? exp.max;
-      if (value === undefined) continue;
-      assertPerNetns(key);
-      out.set(key, value);
-    }
+  for (const [key, { exp }] of mergeRoleSysctls(roles, baseline, 'stacks/baselines.ts')) {
+    const value = exp.equals ?? exp.oneOf?.[0] ?? exp.min ?? exp.max;
+    if (value === undefined) continue;
+    assertPerNetns(key);
+    out.set(key, value);
   }
   return out;
 }

@@ -27,6 +27,8 @@ export interface ProbeOptions {
   drainIntervalMs?: number;
   /** Which observers to load (default: those marked defaultOn). */
   observe?: readonly ObserverName[];
+  /** The agent will drive its own test connections: the kernel looks their local ports up (markOwn) to tag them. */
+  tagOwn?: boolean;
 }
 
 /** The observation fields an agent snapshot fills. */
@@ -50,7 +52,10 @@ export class Probe {
     const runs = new Map<ObserverName, ObserverRun>();
     try {
       for (const o of wanted) {
-        runs.set(o.name, o.load({ ports: opts.ports, netns: opts.netns, netnsCookie, startedAtNs, ...(opts.maxSamples ? { maxSamples: opts.maxSamples } : {}) }));
+        runs.set(
+          o.name,
+          o.load({ ports: opts.ports, netns: opts.netns, netnsCookie, startedAtNs, tagOwn: opts.tagOwn ?? false, ...(opts.maxSamples ? { maxSamples: opts.maxSamples } : {}) }),
+        );
       }
       // Rings and filters of every observer are ready before anything is attached: the first callback sees the filter.
       for (const run of runs.values()) run.attach(cgroupRoot);
@@ -67,6 +72,14 @@ export class Probe {
   /** What this probe loaded. */
   get observed(): ObserverName[] {
     return [...this.runs.keys()];
+  }
+
+  /**
+   * Tags the connection about to be opened from `localPort` as the agent's own (before connect: the kernel looks the
+   * port up when the connection is established), in every observer that tells real traffic from the agent's own.
+   */
+  markOwn(localPort: number): void {
+    for (const run of this.runs.values()) run.markOwn?.(localPort);
   }
 
   /** Moves queued events into memory (bounded). Cheap; runs on the timer and before every snapshot. */

@@ -29,6 +29,8 @@ export interface FilterConfig {
   /** EVENTS_* bits: which connection events the kernel emits. */
   events: number;
   sampleShift: number;
+  /** Look connections up in kd_ws_own (only while the agent drives its own test connections). */
+  ownFilter?: boolean;
 }
 export const EVENTS_NEGOTIATED = 1;
 export const EVENTS_LACKING = 2;
@@ -38,6 +40,7 @@ export function encodeConfig(c: FilterConfig): Buffer {
   b.writeUInt8(c.portFilter ? 1 : 0, 1);
   b.writeUInt8(c.events & 3, 2);
   b.writeUInt8(Math.max(0, Math.min(15, c.sampleShift)), 3);
+  b.writeUInt8(c.ownFilter ? 1 : 0, 4);
   return b;
 }
 
@@ -70,6 +73,8 @@ export interface CounterKey {
   port: number;
   direction: Direction;
   outcome: Outcome;
+  /** One of the agent's own test connections (kd_ws_key only). */
+  own: boolean;
 }
 export function decodeCounterKey(b: Buffer): CounterKey {
   return {
@@ -77,6 +82,7 @@ export function decodeCounterKey(b: Buffer): CounterKey {
     port: b.readUInt16LE(8),
     direction: directionName(b.readUInt8(10)),
     outcome: outcomeName(b.readUInt8(11)),
+    own: b.readUInt8(12) !== 0,
   };
 }
 
@@ -124,6 +130,8 @@ export interface WscaleEvent {
   localPort: number;
   remoteAddr: string;
   remotePort: number;
+  /** One of the agent's own test connections. */
+  own: boolean;
 }
 export const WSCALE_EVENT_SIZE = 64;
 
@@ -143,6 +151,7 @@ export function decodeWscaleEvent(b: Buffer): WscaleEvent {
     outcome: outcomeName(b.readUInt8(23)),
     localPort: b.readUInt16LE(24),
     remotePort: b.readUInt16LE(26),
+    own: b.readUInt8(28) !== 0,
     localAddr: formatAddr(b.subarray(32, 48), family),
     remoteAddr: formatAddr(b.subarray(48, 64), family),
   };

@@ -22,15 +22,21 @@ export interface DriveResult {
 }
 
 /**
+ * Called with the local port of each test connection before it connects: the probe tags it as its own (kernel map),
+ * so a report judges real traffic only.
+ */
+export type MarkOwn = (localPort: number) => void;
+
+/**
  * Opens `count` TCP connections to the target one after another and closes each once established, so a quiet host
  * still shows the probe a handshake. Failures are recorded, not thrown: "nothing listens there" is evidence too.
  */
-export async function driveConnections(t: ConnectTarget, count: number, timeoutMs = 3000): Promise<DriveResult> {
+export async function driveConnections(t: ConnectTarget, count: number, timeoutMs = 3000, markOwn?: MarkOwn): Promise<DriveResult> {
   const res: DriveResult = { target: t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`, attempted: 0, succeeded: 0, errors: [] };
   for (let i = 0; i < count; i++) {
     res.attempted++;
     try {
-      await connectOnce(t, timeoutMs);
+      await connectOwn(t, timeoutMs, markOwn);
       res.succeeded++;
     } catch (err) {
       const msg = (err as Error).message;
@@ -40,9 +46,23 @@ export async function driveConnections(t: ConnectTarget, count: number, timeoutM
   return res;
 }
 
-function connectOnce(t: ConnectTarget, timeoutMs: number): Promise<void> {
+/** A local port chosen here (not by the kernel at connect time) so the probe knows it before the handshake. */
+async function connectOwn(t: ConnectTarget, timeoutMs: number, markOwn: MarkOwn | undefined): Promise<void> {
+  if (!markOwn) return connectOnce(t, timeoutMs);
+  for (let attempt = 0; ; attempt++) {
+    const localPort = 20000 + Math.floor(Math.random() * 40000);
+    markOwn(localPort);
+    try {
+      return await connectOnce(t, timeoutMs, localPort);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw err;
+    }
+  }
+}
+
+function connectOnce(t: ConnectTarget, timeoutMs: number, localPort?: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: t.host, port: t.port });
+    const sock = net.connect({ host: t.host, port: t.port, ...(localPort !== undefined ? { localPort } : {}) });
     const timer = setTimeout(() => {
       sock.destroy();
       reject(new Error(`connect to ${t.host}:${t.port} timed out after ${timeoutMs} ms`));

@@ -1,5 +1,6 @@
 /** The additive counters of a per-port summary row. Every place that merges rows (metrics, evidence) sums them here. */
 export interface PortCounters {
+  /** Real traffic: the agent's own test connections are counted apart, in `own`. */
   connections: number;
   negotiated: number;
   lackedBy: { local: number; peer: number; unknown: number };
@@ -8,6 +9,8 @@ export interface PortCounters {
   retransmits: number;
   dataSegmentsOut: number;
   segmentsIn: number;
+  /** The agent's own test connections (tagged in the kernel): never part of `connections`. */
+  own: { connections: number; negotiated: number; lackedBy: { local: number; peer: number; unknown: number } };
 }
 
 export function addCounters(into: PortCounters, from: PortCounters): void {
@@ -23,6 +26,11 @@ export function addCounters(into: PortCounters, from: PortCounters): void {
   into.retransmits += from.retransmits;
   into.dataSegmentsOut += from.dataSegmentsOut;
   into.segmentsIn += from.segmentsIn;
+  into.own.connections += from.own.connections;
+  into.own.negotiated += from.own.negotiated;
+  into.own.lackedBy.local += from.own.lackedBy.local;
+  into.own.lackedBy.peer += from.own.lackedBy.peer;
+  into.own.lackedBy.unknown += from.own.lackedBy.unknown;
 }
 
 /** Fresh all-zero counters (new objects each call: callers add into them). */
@@ -36,5 +44,6 @@ export function zeroCounters(): PortCounters {
     retransmits: 0,
     dataSegmentsOut: 0,
     segmentsIn: 0,
+    own: { connections: 0, negotiated: 0, lackedBy: { local: 0, peer: 0, unknown: 0 } },
   };
 }

@@ -11,6 +11,7 @@ export {
   type ProbeObservation,
   type PortSummary,
   type ConnectionSample,
+  type PeerSummary,
 } from './observation.js';
 export { addCounters, zeroCounters, type PortCounters } from './counters.js';
 export { SysctlGuard, attachEmptySysctlProgram, type GuardOptions, type GuardStats, type GuardRule } from './guard.js';

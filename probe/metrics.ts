@@ -35,6 +35,11 @@ export function renderMetrics(
     out.push(`kdrift_tcp_connections_total${labels(r, { outcome: 'negotiated' })} ${r.negotiated}`);
     for (const side of ['local', 'peer', 'unknown'] as const) out.push(`kdrift_tcp_connections_total${labels(r, { outcome: `lacked_${side}` })} ${r.lackedBy[side]}`);
   }
+  family('kdrift_probe_own_connections_total', 'counter', "The probe's own test connections (not part of kdrift_tcp_connections_total), by outcome.");
+  for (const r of merged) {
+    out.push(`kdrift_probe_own_connections_total${labels(r, { outcome: 'negotiated' })} ${r.own.negotiated}`);
+    out.push(`kdrift_probe_own_connections_total${labels(r, { outcome: 'lacked' })} ${r.own.connections - r.own.negotiated}`);
+  }
   family('kdrift_tcp_zero_window_total', 'counter', 'Segments advertising a zero receive window (side=sent: this host advertised it).');
   for (const r of merged) {
     out.push(`kdrift_tcp_zero_window_total${labels(r, { side: 'sent' })} ${r.zeroWindow.sent}`);

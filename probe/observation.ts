@@ -25,6 +25,8 @@ export const connectionSampleSchema = z.object({
   outcome,
   /** Milliseconds after the probe attached. */
   atMs: z.number(),
+  /** One of the agent's own test connections. */
+  own: z.boolean().default(false),
 });
 export type ConnectionSample = z.infer<typeof connectionSampleSchema>;
 
@@ -45,8 +47,26 @@ export const portSummarySchema = z.object({
   segmentsIn: count,
   /** retransmits / dataSegmentsOut; null when nothing was sent. */
   retransmitRate: z.number().nullable(),
+  /** The agent's own test connections, counted apart from `connections` (real traffic). */
+  own: z
+    .object({ connections: count, negotiated: count, lackedBy: z.object({ local: count, peer: count, unknown: count }) })
+    .default({ connections: 0, negotiated: 0, lackedBy: { local: 0, peer: 0, unknown: 0 } }),
 });
 export type PortSummary = z.infer<typeof portSummarySchema>;
+
+/**
+ * Real connections per peer address, per service port and direction, counted from every connection event the agent
+ * drained (`peersComplete` false once the kernel stopped emitting a class: then these are a sample).
+ */
+export const peerSummarySchema = z.object({
+  port: z.number().int(),
+  direction,
+  address: z.string(),
+  connections: count,
+  negotiated: count,
+  lackedBy: z.object({ local: count, peer: count, unknown: count }),
+});
+export type PeerSummary = z.infer<typeof peerSummarySchema>;
 
 export const probeObservationSchema = z.object({
   version: z.literal(1),
@@ -65,6 +85,10 @@ export const probeObservationSchema = z.object({
     .nullable(),
   summary: z.array(portSummarySchema),
   samples: z.array(connectionSampleSchema),
+  peers: z.array(peerSummarySchema).default([]),
+  peersComplete: z.boolean().default(true),
+  /** This host's own addresses (every interface but loopback): lets a report resolve peers to inventory hosts. */
+  addresses: z.array(z.string()).default([]),
   /** Events the kernel could not queue (ring full) and counter keys it could not add (map full): counts stay exact
    * unless counterKeys > 0. */
   dropped: z.object({ events: count, counterKeys: count }),

@@ -26,7 +26,12 @@ export interface ProbeRunOptions {
 }
 
 export async function runProbe(opts: ProbeRunOptions): Promise<ProbeObservation> {
-  const probe = await Probe.start({ ports: opts.ports, netns: opts.netns, ...(opts.observe ? { observe: opts.observe } : {}) });
+  const probe = await Probe.start({
+    ports: opts.ports,
+    netns: opts.netns,
+    tagOwn: opts.connect.length > 0,
+    ...(opts.observe ? { observe: opts.observe } : {}),
+  });
   let server: Server | undefined;
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => {
@@ -50,11 +55,11 @@ export async function runProbe(opts: ProbeRunOptions): Promise<ProbeObservation>
 
     const timer = opts.durationMs !== undefined ? setTimeout(stop, opts.durationMs) : undefined;
     const connects: DriveResult[] = [];
-    for (const t of opts.connect) connects.push(await driveConnections(t, opts.connectCount));
+    for (const t of opts.connect) connects.push(await driveConnections(t, opts.connectCount, 3000, (p) => probe.markOwn(p)));
     await stopped;
     if (timer) clearTimeout(timer);
 
-    const { summary, samples, dropped, retransmitHook, ...parts } = probe.snapshot(opts.samples);
+    const { summary, samples, dropped, retransmitHook, peers = [], peersComplete = true, ...parts } = probe.snapshot(opts.samples);
     return {
       version: 1,
       host: os.hostname(),
@@ -69,6 +74,9 @@ export async function runProbe(opts: ProbeRunOptions): Promise<ProbeObservation>
       summary,
       samples,
       dropped,
+      peers,
+      peersComplete,
+      addresses: ownAddresses(),
       ...parts,
     };
   } finally {
@@ -78,6 +86,14 @@ export async function runProbe(opts: ProbeRunOptions): Promise<ProbeObservation>
     server?.closeAllConnections();
     probe.close();
   }
+}
+
+/** Every non-loopback address of this host's netns: a report resolves peers seen elsewhere to this host with it. */
+export function ownAddresses(): string[] {
+  return Object.values(os.networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((a) => !a.internal && !a.address.startsWith('fe80:'))
+    .map((a) => a.address);
 }
 
 function mergeConnects(rs: DriveResult[]): ProbeObservation['connect'] {
@@ -107,7 +123,7 @@ export function renderHuman(o: ProbeObservation): string {
       String(r.port),
       r.direction,
       r.netnsCookie,
-      String(r.connections),
+      r.own.connections > 0 ? `${r.connections} (+${r.own.connections} own)` : String(r.connections),
       String(r.negotiated),
       r.share === null ? '-' : r.share.toFixed(2),
       `${r.lackedBy.local}/${r.lackedBy.peer}/${r.lackedBy.unknown}`,

@@ -38,6 +38,8 @@ export interface SkippedKey {
   reason: string;
   /** kdrift was allowed to fix it (policy) but could not (mask, refusal, key missing): the run does not count as fixed. */
   blocked?: boolean;
+  /** The report leaves the key unknown (neither layer drifts): fix names it and changes nothing. */
+  unknown?: boolean;
 }
 
 /** What one kind plans for one host. Pure data: JSON-serialisable, printable, comparable. */

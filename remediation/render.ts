@@ -71,6 +71,7 @@ export function renderOutcome(o: HostOutcome): string {
   if (o.status !== 'planned') {
     for (const b of o.plan?.plans.flatMap((p) => p.skipped.filter((s) => s.blocked)) ?? []) lines.push(`  could NOT fix ${b.key}: ${b.reason}`);
   }
+  for (const u of o.plan?.plans.flatMap((p) => p.skipped.filter((s) => s.unknown)) ?? []) lines.push(`  left unknown ${u.key}: ${u.reason}`);
   if (o.journal) lines.push(`  journal: ${o.journal}`);
   return terminalSafe(`${lines.join('\n')}\n`);
 }

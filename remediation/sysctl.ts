@@ -7,7 +7,7 @@ import type { HostSession } from '../core/session.js';
 import { HostError } from '../core/errors.js';
 import { sysctlProcPath } from '../core/sysctl-key.js';
 import { collectSysctlState } from '../checks/index.js';
-import { decideSysctl, buildSysctlPlan, declaredKeys, type KeyDecision } from './sysctl-plan.js';
+import { planSysctlFix, declaredKeys, type KeyDecision } from './sysctl-plan.js';
 import { snapshot, isFile, isAbsent, type FileState } from './host-files.js';
 import { writeRuntime } from './runtime-write.js';
 import { sameSysctlValue } from './target.js';
@@ -51,26 +51,19 @@ export const sysctlRemediation: RemediationKind<SysctlPlan> = {
     const declared = declaredKeys(ctx.host, ctx.baseline);
     const keys = [...declared.keys()];
     const state = await collectSysctlState(session, keys);
-    const decisions = decideSysctl({
-      declared,
-      state,
-      ...(ctx.includeManual !== undefined ? { includeManual: ctx.includeManual } : {}),
-      ...(ctx.onlyKeys ? { onlyKeys: ctx.onlyKeys } : {}),
-      ...(ctx.findings ? { findings: ctx.findings } : {}),
-    });
-    const exact = new Map<string, string | null>();
-    if (decisions.read.length > 0) {
-      const snap = await snapshot(session, [], decisions.read);
-      for (const p of decisions.read) {
-        const s = snap.files.get(p);
-        if (isFile(s)) exact.set(p, s.bytes.toString('utf8'));
-        else if (isAbsent(s)) exact.set(p, null);
-        else throw new HostError(session.host, `${p} is ${s && 'other' in s ? s.other : 'unreadable'}: kdrift only edits regular files`);
-      }
-    }
-    const plan = buildSysctlPlan(decisions, state, exact, ctx.now ?? new Date());
+    const { plan, decisions } = planSysctlFix(
+      {
+        declared,
+        state,
+        host: ctx.host.name,
+        ...(ctx.includeManual !== undefined ? { includeManual: ctx.includeManual } : {}),
+        ...(ctx.onlyKeys ? { onlyKeys: ctx.onlyKeys } : {}),
+        ...(ctx.findings ? { findings: ctx.findings } : {}),
+      },
+      ctx.now ?? new Date(),
+    );
     const planned = new Set(plan.keys);
-    return { ...plan, kind: 'sysctl', details: decisions.keys.filter((k) => planned.has(k.key)).map(detailOf) };
+    return { ...plan, kind: 'sysctl', details: decisions.filter((k) => planned.has(k.key)).map(detailOf) };
   },
 
   async backup(session: HostSession, plan: SysctlPlan): Promise<JournalKindRecord> {

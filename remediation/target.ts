@@ -1,4 +1,5 @@
-import { meetsExpectation, type SysctlExpectation } from '../core/baseline.js';
+import type { SysctlExpectation } from '../core/baseline.js';
+import { meetsExpectation } from '../core/sysctl-rules/index.js';
 import { sysctlFields, normaliseSysctlValue } from '../core/sysctl-key.js';
 
 /**

@@ -57,6 +57,8 @@ export async function verifyHost(session: HostSession, host: HostEntry, baseline
   const behaviours = host.roles.flatMap((r) => narrowed.roles[r]?.behaviours ?? []).map((b) => `${b.check} port ${b.port}`);
   const report: HostReport = await checkHost(session, host, narrowed, {
     probe: behaviours.length > 0,
+    // A quiet host has only the probe's own test connections to show the fix: verification may judge them.
+    ownTraffic: true,
     ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}),
   });
   if (report.status === 'error') return { ok: false, error: report.error ?? 'check failed', findings: report.findings, reasons: [report.error ?? 'check failed'], behaviours };

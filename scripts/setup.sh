@@ -10,6 +10,8 @@ DEBIAN_PACKAGES=(
   bpftrace                                                                        # bench peer for the probe
   ansible-core                                                                    # bench peer for the fleet report (bench/fleet-scale.ts)
   prometheus prometheus-node-exporter                                             # promtool oracle, alert rules tests, the fleet e2e
+  systemd                                                                         # systemd-sysctl: the boot applier the differential test checks against
+  libxml2-utils chromium                                                          # report oracles: xmllint (JUnit XSD), headless Chromium
 )
 
 missing=()
@@ -28,4 +30,11 @@ npm ci --no-audit --no-fund --loglevel=error
 
 echo "setup: build"
 npm run --silent build
+
+# Bash completion and man page (generated from the CLI's help text by scripts/gen-cli-docs.ts, committed in contrib/):
+# into /usr/local/share as root, else into the repo-local prefix .local/share.
+if [ "$(id -u)" -eq 0 ]; then share=/usr/local/share; else share="$PWD/.local/share"; fi
+install -D -m 0644 contrib/kdrift.bash-completion "$share/bash-completion/completions/kdrift"
+install -D -m 0644 contrib/kdrift.1 "$share/man/man1/kdrift.1"
+echo "setup: installed completion and man page under $share"
 echo "setup: done"

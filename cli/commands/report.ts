@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from '../main.js';
 import { hostOptions, hostOptionsUsage, intOption, parseCommandArgs } from '../args.js';
-import { KdriftError } from '../../core/errors.js';
+import { KdriftError, UsageError } from '../../core/errors.js';
 import type { Baseline } from '../../core/baseline.js';
 import { loadBaselineFile } from '../../core/baseline-file.js';
 import { loadInventory, selectHosts, type HostEntry, type Inventory } from '../../core/inventory.js';
@@ -18,6 +18,7 @@ import { runChecks, type ProgressEvent } from '../../core/engine/index.js';
 import { exitCodeFor, type FailOn } from '../../core/report.js';
 import { loadSuppressions } from '../../core/suppressions.js';
 import { render, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
+import { writeOut } from '../stdout.js';
 import type { KeptSessions } from '../../core/engine/index.js';
 import { ChangeTracking, everyOption, nightlyOptions, nightlyOptionsUsage, runEvery } from './report-nightly.js';
 
@@ -47,7 +48,8 @@ export const reportOptionsUsage = `Report:
   --verbose                 the text table lists ok findings too
 
 ${nightlyOptionsUsage}
-Exit codes: 0 no drift, 2 drift found, 1 could not check (bad input, or any host errored).
+Exit codes: 0 no drift, 2 drift found, 1 could not check (a host errored, or an input file is unreadable or
+invalid), 64 usage error (unknown option, bad option value).
 Colours: only when stdout is a terminal and NO_COLOR is not set. Progress goes to stderr when it is a terminal.
 
 Suppressions (.kdriftignore, YAML list): each entry has key (glob, required), reason (required), and optionally
@@ -75,20 +77,20 @@ export function parseOutputs(raw: readonly string[] | undefined): [RenderFormat,
     const eq = o.indexOf('=');
     const fmt = o.slice(0, eq);
     const file = o.slice(eq + 1);
-    if (eq <= 0 || file.length === 0) throw new KdriftError(`--output must be FORMAT=FILE (e.g. junit=report.xml), got "${o}"`);
+    if (eq <= 0 || file.length === 0) throw new UsageError(`--output must be FORMAT=FILE (e.g. junit=report.xml), got "${o}"`);
     return [checkFormat(fmt, '--output'), file];
   });
 }
 
 function checkFormat(f: string, opt: string): RenderFormat {
-  if (!(RENDER_FORMATS as readonly string[]).includes(f)) throw new KdriftError(`${opt}: unknown format "${f}" (formats: ${RENDER_FORMATS.join(', ')})`);
+  if (!(RENDER_FORMATS as readonly string[]).includes(f)) throw new UsageError(`${opt}: unknown format "${f}" (formats: ${RENDER_FORMATS.join(', ')})`);
   return f as RenderFormat;
 }
 
 function failOnOption(v: string | undefined): FailOn {
   if (v === undefined) return 'drift';
   if (v === 'drift' || v === 'error' || v === 'none') return v;
-  throw new KdriftError(`--fail-on must be drift, error or none, got "${v}"`);
+  throw new UsageError(`--fail-on must be drift, error or none, got "${v}"`);
 }
 
 async function resolveBaseline(explicit: string | undefined, inventory: Pick<Inventory, 'baseline'> | undefined): Promise<Baseline> {
@@ -122,6 +124,8 @@ export interface ReportRun {
   hosts: HostEntry[];
   inventory: Inventory | undefined;
   sessionOptions: SessionOptions;
+  /** How a next-step command names the inventory (`--stack lab`, `--inventory hosts.yaml`), as the user gave it. */
+  selector?: string[];
 }
 
 /** Validates everything about the output before any host is touched, runs, renders, writes; returns the exit code. */
@@ -136,11 +140,28 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
   const tracking = await ChangeTracking.open(values);
   const { everyMs, listen } = everyOption(values);
 
-  const progress = process.stderr.isTTY && run.hosts.length > 1;
+  // Progress on stderr, only on a terminal: hosts done, and while the probe observes, a countdown of its window.
+  const probing = values.probe === true;
+  const progress = process.stderr.isTTY === true && (run.hosts.length > 1 || probing);
+  const windowMs = probing ? Math.max(0, ...Object.values(baseline.roles).flatMap((r) => r.behaviours.map((b) => b.window))) : 0;
+  const started = Date.now();
+  let last: ProgressEvent | undefined;
+  const draw = () => {
+    const hostsPart = last ? `checking hosts: ${last.done}/${last.total} (${last.host}: ${last.status})` : `checking ${run.hosts.length} host${run.hosts.length === 1 ? '' : 's'}`;
+    const left = Math.ceil((windowMs - (Date.now() - started)) / 1000);
+    const probePart = probing ? (left > 0 ? ` — probe observing live traffic, ~${left} s left` : ' — collecting probe results') : '';
+    process.stderr.write(`\r\x1b[2K${hostsPart}${probePart}`);
+  };
+  const ticker = progress && probing ? setInterval(draw, 1000).unref() : undefined;
+  if (progress && probing) draw();
   const onProgress = progress
     ? (ev: ProgressEvent) => {
-        process.stderr.write(`\r\x1b[2Kchecking hosts: ${ev.done}/${ev.total} (${ev.host}: ${ev.status})`);
-        if (ev.done === ev.total) process.stderr.write('\r\x1b[2K');
+        last = ev;
+        draw();
+        if (ev.done === ev.total) {
+          if (ticker) clearInterval(ticker);
+          process.stderr.write('\r\x1b[2K');
+        }
       }
     : undefined;
   const once = async (kept?: KeptSessions) => {
@@ -151,6 +172,7 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
       sessionOptions: run.sessionOptions,
       concurrency,
       probe: values.probe ?? false,
+      selector: run.selector ?? [],
       ...(suppressions ? { suppressions } : {}),
       ...(onProgress ? { onProgress } : {}),
       ...(kept ? { keptSessions: kept } : {}),
@@ -159,7 +181,7 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
     for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, render(report, fmt, { verbose: values.verbose ?? false }));
     if (tracking.stateOutput) await writeFileAtomicLocal(tracking.stateOutput, render(report, 'json'));
-    for (const fmt of formats) process.stdout.write(render(report, fmt, { color, verbose: values.verbose ?? false }));
+    for (const fmt of formats) writeOut(render(report, fmt, { color, verbose: values.verbose ?? false }));
     return { report, code: exitCodeFor(report, failOn) };
   };
   if (everyMs === undefined) return (await once()).code;
@@ -178,9 +200,16 @@ export const command: Command = {
       hosts = hosts.filter((h) => h.roles.some((r) => roles.includes(r)));
       if (hosts.length === 0) throw new KdriftError(`no host has role ${roles.map((r) => `"${r}"`).join(' or ')}`, inventory.source);
     }
-    return runReportCommand({ values, hosts, inventory, sessionOptions: sessionOptionsFromArgs(values, inventory) });
+    return runReportCommand({ values, hosts, inventory, sessionOptions: sessionOptionsFromArgs(values, inventory), selector: inventorySelector(values) });
   },
 };
+
+/** The inventory options as the user gave them, for the next-step commands a report prints. */
+export function inventorySelector(values: { stack?: string; inventory?: string }): string[] {
+  if (values.stack) return ['--stack', values.stack];
+  if (values.inventory) return ['--inventory', values.inventory];
+  return [];
+}
 
 /** The host entry `kdrift check --local` checks: this machine, no SSH. */
 export function localHost(roles: string[]): HostEntry {

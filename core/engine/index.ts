@@ -13,5 +13,6 @@ export {
   type RunChecksOptions,
   type ProgressEvent,
 } from './run.js';
+export { findRootCauses, type RootCauseInput, type RootCauseResult } from './root-cause.js';
 export { KeptSessions } from './kept-sessions.js';
 export { WRITE_LOG_PATH, attributeRuntimeDrift, lastWriters, describeWriter, type LoggedWrite } from './write-log.js';

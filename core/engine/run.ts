@@ -6,7 +6,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Baseline, SysctlExpectation } from '../baseline.js';
-import { KdriftError, HostError, errorMessage } from '../errors.js';
+import { HostError, errorMessage } from '../errors.js';
+import { describeEntry, mergeRoleSysctls } from '../sysctl-rules/index.js';
 import type { Finding } from '../finding.js';
 import type { HostEntry, Inventory } from '../inventory.js';
 import type { HostSession } from '../session.js';
@@ -14,17 +15,19 @@ import { openSession, type SessionOptions } from '../sessions.js';
 import { mapLimit } from '../pool.js';
 import type { KeptSessions } from './kept-sessions.js';
 import { attributeRuntimeDrift } from './write-log.js';
-import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind } from '../../checks/index.js';
+import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind, type SysctlObservation } from '../../checks/index.js';
 import {
   REPORT_VERSION,
   countsAsDrift,
   hostStatus,
   isConfigLayer,
   summarise,
+  type FileWarning,
   type HostReport,
   type Report,
   type Verdict,
 } from '../report.js';
+import { findRootCauses } from './root-cause.js';
 import { assignFindingIds } from '../report-diff.js';
 import { applySuppressions, expiredList, type SuppressionRule, type SuppressionSet } from '../suppressions.js';
 
@@ -36,28 +39,14 @@ export interface CheckPlan {
   behaviours: { spec: BehaviourSpec; role: string }[];
 }
 
-/** Merges the host's roles. Same key in two roles: fine when the declarations are identical, an error otherwise. */
+/** Merges the host's roles: sysctls by the sysctl rules' role merge (a key declared differently is an error). */
 export function planChecks(host: HostEntry, baseline: Baseline): CheckPlan {
-  const sysctls = new Map<string, SysctlExpectation>();
-  const sysctlRoles = new Map<string, string>();
+  const merged = mergeRoleSysctls(host.roles, baseline, `host ${host.name}`);
+  const sysctls = new Map<string, SysctlExpectation>([...merged].map(([k, d]) => [k, d.exp]));
+  const sysctlRoles = new Map<string, string>([...merged].map(([k, d]) => [k, d.roles[0] as string]));
   const behaviours: CheckPlan['behaviours'] = [];
   for (const role of host.roles) {
-    const rb = baseline.roles[role];
-    if (!rb) {
-      throw new KdriftError(`has role "${role}", which the baseline does not declare (roles: ${Object.keys(baseline.roles).join(', ')})`, `host ${host.name}`);
-    }
-    for (const [key, exp] of rb.sysctls) {
-      const prevRole = sysctlRoles.get(key);
-      if (prevRole !== undefined) {
-        if (!isDeepStrictEqual(sysctls.get(key), exp)) {
-          throw new KdriftError(`roles "${prevRole}" and "${role}" declare ${key} differently; make them agree or split the host's roles`, `host ${host.name}`);
-        }
-        continue;
-      }
-      sysctls.set(key, exp);
-      sysctlRoles.set(key, role);
-    }
-    for (const spec of rb.behaviours) {
+    for (const spec of baseline.roles[role]?.behaviours ?? []) {
       if (!behaviours.some((b) => isDeepStrictEqual(b.spec, spec))) behaviours.push({ spec, role });
     }
   }
@@ -76,11 +65,13 @@ export interface CheckHostOptions {
   signal?: AbortSignal;
   /** Filled with how many findings each expired suppression matched (runChecks merges them into the report). */
   expired?: Map<SuppressionRule, number>;
+  /** Judge the probe's own test connections when no real one was seen (remediation's verification). */
+  ownTraffic?: boolean;
 }
 
-/** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says. */
-export function behaviourKey(spec: BehaviourSpec): string {
-  return `port ${spec.port}`;
+/** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says (`port 80`, `port 8080 out`). */
+export function behaviourKey(spec: Pick<BehaviourSpec, 'port' | 'direction'>): string {
+  return spec.direction === 'out' ? `port ${spec.port} out` : `port ${spec.port}`;
 }
 
 /**
@@ -91,9 +82,10 @@ export function behaviourKey(spec: BehaviourSpec): string {
 export async function checkHost(session: HostSession, host: HostEntry, baseline: Baseline, opts: CheckHostOptions = {}): Promise<HostReport> {
   const started = Date.now();
   const plan = planChecks(host, baseline);
-  const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}) };
+  const ctx: CheckContext = { host, roles: host.roles, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.ownTraffic ? { ownTraffic: true } : {}) };
   const base = { name: host.name, roles: host.roles };
   let findings: Finding[] = [];
+  const warnings: FileWarning[] = [];
   try {
     if (plan.sysctls.size > 0) {
       const makeSysctlCheck = await configKinds.sysctl();
@@ -103,6 +95,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
+      warnings.push(...skippedFiles(obs));
       await attributeRuntimeDrift(session, findings);
     }
   } catch (err) {
@@ -118,6 +111,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
     status: hostStatus(findings),
     ...(opts.probe ? { verdict: verdictFor(findings, plan) } : {}),
     findings,
+    ...(warnings.length > 0 ? { warnings } : {}),
     durationMs: Date.now() - started,
   };
 }
@@ -152,6 +146,23 @@ async function runBehaviours(session: HostSession, plan: CheckPlan, ctx: CheckCo
   out.push(...perKind.flat());
   return out;
 }
+
+/**
+ * Entries of the sysctl.d family that no boot reads as a file, but that are not a plain mask or a dangling link (a boot
+ * skips those silently too): unreadable here, a device/fifo/socket, a directory named *.conf.
+ */
+function skippedFiles(obs: SysctlObservation): FileWarning[] {
+  const entries = [...obs.tree.entries, ...(obs.tree.sysctlConf ? [obs.tree.sysctlConf] : [])];
+  return entries
+    .filter((e) => e.kind === 'unreadable' || e.kind === 'other' || e.kind === 'directory')
+    .map((e) => ({ file: describeEntry(e), reason: SKIP_REASON[e.kind as 'unreadable' | 'other' | 'directory'] }));
+}
+
+const SKIP_REASON = {
+  unreadable: 'unreadable by this session (a boot, as root, may read it)',
+  other: 'not a regular file (device, fifo or socket): a boot may block on it',
+  directory: 'a directory named *.conf: a boot reads nothing from it',
+} as const;
 
 function unknownBehaviour(host: string, check: string, key: string, spec: BehaviourSpec, reason: string): Finding {
   return { host, check, key, layer: 'behaviour', status: 'unknown', expected: check, actual: null, severity: spec.severity, reason };
@@ -197,6 +208,8 @@ export interface RunChecksOptions {
   now?: Date;
   /** Per-host prefix for the sysctl check's paths (tests: fixture trees); '' / undefined on real hosts. */
   sysctlRoot?: string | ((host: HostEntry) => string);
+  /** How a next-step command names the inventory (default `--stack NAME` when the inventory is a stack). */
+  selector?: string[];
   /** Keep each host's connection open for the next run (report --every) instead of closing it. */
   keptSessions?: KeptSessions;
 }
@@ -266,13 +279,21 @@ export async function runChecks(opts: RunChecksOptions): Promise<Report> {
   });
   await Promise.all(closing);
   const expiredSuppressions = expiredList(expired);
+  const judged = findRootCauses({
+    hosts,
+    entries: opts.hosts,
+    plans: new Map(opts.hosts.map((h) => [h.name, planChecks(h, opts.baseline)])),
+    selector: opts.selector ?? (opts.inventory.stack ? ['--stack', opts.inventory.stack] : []),
+  });
   return assignFindingIds({
     version: REPORT_VERSION,
     generatedAt: started.toISOString(),
     stack: opts.inventory.stack ?? null,
     probe: opts.probe ?? false,
-    summary: summarise(hosts),
-    hosts,
+    summary: summarise(judged.hosts, judged.rootCauses),
+    rootCauses: judged.rootCauses,
+    hosts: judged.hosts,
+    ...(judged.legs.length > 0 ? { legs: judged.legs } : {}),
     ...(expiredSuppressions.length > 0 ? { expiredSuppressions } : {}),
     durationMs: Date.now() - t0run,
   });

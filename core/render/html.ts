@@ -1,18 +1,26 @@
 /**
- * One self-contained HTML file: inline CSS, no scripts, nothing fetched (opens from a mail attachment or an artifact
- * store without a server). Every value from hosts or files is escaped.
+ * One self-contained HTML page for the on-call engineer: inline CSS, no scripts, nothing fetched (opens from a mail
+ * attachment or an artifact store without a server). Order: a verdict banner; root causes, most important first, each
+ * with its next step; the fleet picture (inline SVG, legs coloured by negotiated share); then per host what needs
+ * attention, with ok rows collapsed. A clean report says so in its banner. Every value from hosts or files is escaped.
  */
-import type { Report } from '../report.js';
+import type { Finding } from '../finding.js';
+import type { HostReport, Report } from '../report.js';
 import { changesHtml } from './changes.js';
-import { actualText, detailText, notableFindings, orderedHosts, shownStatus, summaryLine } from './common.js';
+import { actualText, detailText, notableFindings, orderedHosts, rootCauseReach, rootCauseTitle, shownStatus, summaryLine, verdictLine, warningsOf } from './common.js';
+import { renderFleetSvg } from './fleet-svg.js';
 import { escapeXml as e } from './xml-escape.js';
 
 const CSS = `
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;background:#fff}
-h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.15em;margin:1.6em 0 .4em}
-.summary{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:7em}
-.card b{display:block;font-size:1.6em}
+h1{font-size:1.3em;margin:0 0 .5em}h2{font-size:1.1em;margin:1.6em 0 .4em}
+.banner{padding:.8em 1em;border-radius:6px;font-size:1.15em;font-weight:600;margin:0 0 .6em}
+.banner-ok{background:#e6f4ea;color:#1a7f37;border:1px solid #a6d8b5}
+.banner-drift{background:#fdecee;color:#b00020;border:1px solid #f1aeb5}
+.banner-error{background:#fff4e5;color:#8a4b00;border:1px solid #f5c98b}
+.cause{border-left:5px solid #b00020;background:#fff8f8;padding:.5em 1em;margin:.5em 0}
+.cause.sev-medium,.cause.sev-low{border-color:#9a6700;background:#fffbf0}
+.cause .next{font-family:ui-monospace,monospace;background:#f3f3f3;padding:.2em .5em;border-radius:4px;display:inline-block;margin-top:.3em}
 table{border-collapse:collapse;width:100%;margin:.4em 0}
 th,td{border-bottom:1px solid #eee;padding:.3em .6em;text-align:left;vertical-align:top}
 th{background:#f6f6f6}
@@ -20,54 +28,70 @@ td.k{font-family:ui-monospace,monospace}
 .drift,.error{color:#b00020;font-weight:600}.unknown{color:#9a6700}.suppressed{color:#777}.ok{color:#1a7f37}
 details{margin:.3em 0}summary{cursor:pointer}
 .muted{color:#777}
+#fleet{max-width:100%;height:auto;border:1px solid #eee;border-radius:6px;background:#fcfcfc}
+#fleet .leg line{stroke-width:3}#fleet .leg text{font-size:11px;fill:#333}
+#fleet .leg-good line{stroke:#1a7f37}#fleet .leg-partial line{stroke:#d29922}#fleet .leg-bad line{stroke:#b00020}
+#fleet marker.leg-good path{fill:#1a7f37}#fleet marker.leg-partial path{fill:#d29922}#fleet marker.leg-bad path{fill:#b00020}
+#fleet rect{stroke-width:2;fill:#fff}#fleet .name{font-weight:600;font-size:13px}#fleet .sub{font-size:10px;fill:#666}
+#fleet .node-ok rect{stroke:#1a7f37}#fleet .node-drift rect{stroke:#b00020;fill:#fdecee}#fleet .node-error rect{stroke:#8a4b00;fill:#fff4e5}
+#fleet .node-outside rect{stroke:#999;stroke-dasharray:4 3}
 `;
 
+const HEAD = '<tr><th>Check</th><th>Key</th><th>Layer</th><th>Status</th><th>Expected</th><th>Actual</th><th>Severity</th><th>Detail</th></tr>';
+
+function row(f: Finding): string {
+  const st = shownStatus(f);
+  return `<tr class="row-${st}"><td>${e(f.check)}</td><td class="k">${e(f.key)}</td><td>${e(f.layer)}</td><td class="${st}">${e(st)}</td><td class="k">${e(f.expected)}</td><td class="k">${e(actualText(f))}</td><td>${e(f.severity)}</td><td>${e(detailText(f))}</td></tr>`;
+}
+
+function hostSection(h: HostReport): string {
+  const label = `${h.name} — ${h.status}${h.verdict ? ` (${h.verdict})` : ''} — roles ${h.roles.join(', ')}`;
+  if (h.status === 'error') return `<section class="host" data-host="${e(h.name)}"><h3 class="error">${e(label)}</h3><p class="error">${e(h.error ?? 'could not be checked')}</p></section>`;
+  const notable = notableFindings(h);
+  const ok = h.findings.filter((f) => !notable.includes(f));
+  const parts = [`<section class="host" data-host="${e(h.name)}"><h3 class="${h.status}">${e(label)}</h3>`];
+  if (notable.length > 0) parts.push(`<table>${HEAD}${notable.map(row).join('')}</table>`);
+  if (ok.length > 0) parts.push(`<details class="ok-rows"><summary class="ok">${ok.length} ok check${ok.length === 1 ? '' : 's'}</summary><table>${HEAD}${ok.map(row).join('')}</table></details>`);
+  if (h.findings.length === 0) parts.push('<p class="muted">no findings</p>');
+  parts.push('</section>');
+  return parts.join('');
+}
+
 export function renderHtml(report: Report): string {
-  const s = report.summary;
-  const hosts = orderedHosts(report);
-  const cards = [
-    ['hosts', s.hosts],
-    ['drifted', s.drifted],
-    ['errors', s.errors],
-    ['drift findings', s.findings],
-    ['unknown', s.unknown],
-    ['suppressed', s.suppressed],
-  ]
-    .map(([label, n]) => `<div class="card"><b>${e(String(n))}</b>${e(String(label))}</div>`)
-    .join('');
-  const findingRows = (findings: ReturnType<typeof notableFindings>, host: string) =>
-    findings
-      .map((f) => {
-        const st = shownStatus(f);
-        return `<tr><td>${e(host)}</td><td>${e(f.check)}</td><td class="k">${e(f.key)}</td><td>${e(f.layer)}</td><td class="${st}">${e(st)}</td><td class="k">${e(f.expected)}</td><td class="k">${e(actualText(f))}</td><td>${e(f.severity)}</td><td>${e(detailText(f))}</td></tr>`;
-      })
-      .join('\n');
-  const head = '<tr><th>Host</th><th>Check</th><th>Key</th><th>Layer</th><th>Status</th><th>Expected</th><th>Actual</th><th>Severity</th><th>Detail</th></tr>';
-  const notable = hosts.filter((h) => h.status !== 'error').flatMap((h) => notableFindings(h).map((f) => ({ h, f })));
+  const verdict = verdictLine(report);
   const parts: string[] = [];
   parts.push(`<h1>kdrift report${report.stack ? ` — stack ${e(report.stack)}` : ''}</h1>`);
+  parts.push(`<div id="verdict" class="banner banner-${verdict.level}" role="status">${e(verdict.text)}</div>`);
   parts.push(`<p class="muted">${e(summaryLine(report))}. Generated ${e(report.generatedAt)}.</p>`);
-  parts.push(`<div class="summary">${cards}</div>`);
-  const errors = hosts.filter((h) => h.status === 'error');
-  if (errors.length > 0) {
-    parts.push('<h2>Hosts that could not be checked</h2><ul>');
-    for (const h of errors) parts.push(`<li><b>${e(h.name)}</b>: <span class="error">${e(h.error ?? 'could not be checked')}</span></li>`);
-    parts.push('</ul>');
+  if (report.rootCauses.length > 0) {
+    parts.push(`<h2>Root causes (${report.rootCauses.length})</h2>`);
+    report.rootCauses.forEach((c, i) => {
+      const reach = rootCauseReach(c);
+      parts.push(
+        `<div class="cause sev-${c.severity}" data-host="${e(c.host)}" data-key="${e(c.key)}"><b>${i + 1}. [${e(c.severity)}] ${e(rootCauseTitle(c))}</b>` +
+          (reach ? `<div>${e(reach)}</div>` : '') +
+          `<div>Next step: <span class="next next-${c.nextStep.kind}">${e(c.nextStep.text)}</span></div></div>`,
+      );
+    });
   }
-  parts.push('<h2>Needs attention</h2>');
-  if (notable.length === 0) parts.push('<p class="ok">No drift: every declared value is in place.</p>');
-  else parts.push(`<table>${head}\n${notable.map(({ h, f }) => findingRows([f], h.name)).join('\n')}</table>`);
+  if ((report.legs ?? []).length > 0 || report.hosts.length > 1) {
+    parts.push('<h2>Fleet</h2>');
+    parts.push(renderFleetSvg(report));
+  }
+  for (const w of warningsOf(report)) parts.push(`<p class="unknown warning">Warning: ${e(w)}</p>`);
   for (const x of report.expiredSuppressions ?? []) {
     parts.push(`<p class="unknown">Suppression expired on ${e(x.expires)} (${e(x.source)}: ${e(x.reason)}): ${x.matched} finding(s) count again.</p>`);
   }
   if (report.changes) parts.push(changesHtml(report));
-  parts.push('<h2>All hosts</h2>');
-  for (const h of hosts) {
-    const label = `${h.name} — ${h.status}${h.verdict ? ` (${h.verdict})` : ''} — roles ${h.roles.join(', ')}`;
-    parts.push(`<details${h.status === 'ok' ? '' : ' open'}><summary class="${h.status}">${e(label)}</summary>`);
-    if (h.findings.length > 0) parts.push(`<table>${head}\n${findingRows(h.findings, h.name)}</table>`);
-    else parts.push(`<p class="muted">${e(h.error ?? 'no findings')}</p>`);
-    parts.push('</details>');
+  const hosts = orderedHosts(report);
+  const attention = hosts.filter((h) => h.status !== 'ok');
+  const clean = hosts.filter((h) => h.status === 'ok');
+  if (attention.length > 0) {
+    parts.push('<h2>Hosts that need attention</h2>');
+    parts.push(...attention.map(hostSection));
+  }
+  if (clean.length > 0) {
+    parts.push(`<details class="ok-hosts"><summary class="ok">${clean.length} host${clean.length === 1 ? '' : 's'} ok: ${e(clean.map((h) => h.name).join(', '))}</summary>${clean.map(hostSection).join('')}</details>`);
   }
   return `<!DOCTYPE html>
 <html lang="en">

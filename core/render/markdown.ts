@@ -1,7 +1,7 @@
 /** Markdown for a PR or issue comment: summary, a table of what needs attention, host errors, suppressions. */
 import type { Report } from '../report.js';
 import { changesMarkdown } from './changes.js';
-import { actualText, detailText, notableFindings, orderedHosts, shownStatus, summaryLine } from './common.js';
+import { actualText, detailText, notableFindings, orderedHosts, rootCauseReach, rootCauseTitle, shownStatus, summaryLine, verdictLine, warningsOf } from './common.js';
 
 /** Table cells: pipes and newlines would break the row; backslash-escape the characters Markdown would interpret. */
 export function mdCell(s: string): string {
@@ -18,8 +18,21 @@ export function renderMarkdown(report: Report): string {
   const icon = s.errors > 0 ? '❌' : s.findings > 0 ? '⚠️' : '✅';
   out.push(`## ${icon} kdrift report${report.stack ? ` — stack \`${report.stack}\`` : ''}`);
   out.push('');
+  out.push(`**${mdCell(verdictLine(report).text)}**`);
+  out.push('');
   out.push(`${summaryLine(report)}. Generated ${report.generatedAt}.`);
   out.push('');
+  if (report.rootCauses.length > 0) {
+    out.push('### Root causes');
+    out.push('');
+    out.push('| # | Severity | Root cause | Explains | Next step |');
+    out.push('|---|---|---|---|---|');
+    report.rootCauses.forEach((c, i) => {
+      const next = c.nextStep.kind === 'command' ? `\`${c.nextStep.text.replace(/`/g, '')}\`` : mdCell(c.nextStep.text);
+      out.push(`| ${i + 1} | ${c.severity} | ${mdCell(rootCauseTitle(c))} | ${mdCell(rootCauseReach(c))} | ${next} |`);
+    });
+    out.push('');
+  }
   const hosts = orderedHosts(report);
   const errors = hosts.filter((h) => h.status === 'error');
   if (errors.length > 0) {
@@ -50,6 +63,10 @@ export function renderMarkdown(report: Report): string {
   out.push('|---|---|---|---|---|');
   for (const h of hosts) {
     out.push(`| ${mdCell(h.name)} | ${mdCell(h.roles.join(', '))} | ${h.status} | ${mdCell(h.verdict ?? '')} | ${h.findings.length} |`);
+  }
+  for (const w of warningsOf(report)) {
+    out.push('');
+    out.push(`> Warning: ${mdCell(w)}`);
   }
   for (const e of report.expiredSuppressions ?? []) {
     out.push('');

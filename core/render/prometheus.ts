@@ -51,7 +51,12 @@ export function renderPrometheus(report: Report): string {
   }
   family('kdrift_drift', 'gauge', '1 when the declared value drifted (and no suppression covers it), else 0.', drift);
   family('kdrift_host_up', 'gauge', '1 when kdrift could check the host, 0 when it could not (down, auth, timeout).', up);
+  // A gauge: the count of the LAST run (it goes down when drift is fixed), so no `_total` (a counter's suffix).
   family('kdrift_findings', 'gauge', 'Findings of the last run per host and status (ok, drift, unknown, suppressed).', totals);
+  family('kdrift_root_causes', 'gauge', 'Root causes of the last run (drift that nothing else explains).', [`kdrift_root_causes ${report.summary.rootCauses}`]);
+  family('kdrift_consequences', 'gauge', 'Drift findings of the last run that a root cause on another host explains.', [`kdrift_consequences ${report.summary.consequences}`]);
+  family('kdrift_root_cause', 'gauge', '1 per root cause of the last run, by host and key.', report.rootCauses.map((c) => `kdrift_root_cause${labels({ host: c.host, check: c.check, key: c.key, severity: c.severity })} 1`));
+  family('kdrift_skipped_files', 'gauge', 'sysctl.d files the last run could not read, per host.', skippedFiles(report));
   family('kdrift_last_run_timestamp_seconds', 'gauge', 'Unix time the last kdrift run started.', [
     `kdrift_last_run_timestamp_seconds ${Math.floor(Date.parse(report.generatedAt) / 1000)}`,
   ]);
@@ -60,4 +65,8 @@ export function renderPrometheus(report: Report): string {
   }
   out.push(...changesPrometheus(report, labels));
   return `${out.join('\n')}\n`;
+}
+
+function skippedFiles(report: Report): string[] {
+  return report.hosts.map((h) => `kdrift_skipped_files${labels({ host: h.name })} ${h.warnings?.length ?? 0}`);
 }

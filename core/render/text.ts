@@ -1,7 +1,7 @@
 /** Human text: a summary line and one table of what needs attention. Colours only when the caller says so. */
 import type { Report } from '../report.js';
 import { changesText } from './changes.js';
-import { actualText, detailText, notableFindings, oneLine, orderedHosts, shownStatus, summaryLine } from './common.js';
+import { actualText, detailText, notableFindings, oneLine, orderedHosts, rootCauseReach, rootCauseTitle, shownStatus, summaryLine, verdictLine, warningsOf } from './common.js';
 
 export interface TextOptions {
   /** ANSI colours (the CLI passes true only for a TTY without NO_COLOR). */
@@ -17,8 +17,21 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
   const statusColour = { drift: 'red', error: 'red', unknown: 'yellow', suppressed: 'dim', ok: 'green' } as const;
   const lines: string[] = [];
   lines.push(paint('bold', `kdrift report${report.stack ? ` (stack ${report.stack})` : ''} — ${report.generatedAt}`));
+  const verdict = verdictLine(report);
+  lines.push(paint(verdict.level === 'ok' ? 'green' : 'red', oneLine(verdict.text)));
   lines.push(summaryLine(report));
   lines.push('');
+  // Root causes first, most important first, each with the next step: what an on-call engineer acts on.
+  if (report.rootCauses.length > 0) {
+    lines.push(paint('bold', `Root causes (${report.rootCauses.length}):`));
+    report.rootCauses.forEach((c, i) => {
+      lines.push(paint('red', oneLine(`  ${i + 1}. [${c.severity}] ${rootCauseTitle(c)}`)));
+      const reach = rootCauseReach(c);
+      if (reach) lines.push(oneLine(`     ${reach}`));
+      lines.push(paint('bold', oneLine(`     next: ${c.nextStep.text}`)));
+    });
+    lines.push('');
+  }
 
   const header = ['HOST', 'CHECK', 'KEY', 'LAYER', 'STATUS', 'EXPECTED', 'ACTUAL', 'DETAIL'];
   const rows: { cells: string[]; status: keyof typeof statusColour }[] = [];
@@ -65,6 +78,7 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
     lines.push(paint(h.status === 'ok' ? 'green' : 'red', oneLine(`  ${h.name} [${h.roles.join(', ')}]: ${st}${verdict}${why}`)));
   }
   if (okCount > 0) lines.push(paint('green', `  ${okCount} host${okCount === 1 ? '' : 's'} ok`));
+  for (const w of warningsOf(report)) lines.push(paint('yellow', oneLine(`warning: ${w}`)));
   for (const e of report.expiredSuppressions ?? []) {
     lines.push(paint('yellow', oneLine(`Suppression expired on ${e.expires} (${e.source}: ${e.reason}): ${e.matched} finding${e.matched === 1 ? '' : 's'} count again`)));
   }

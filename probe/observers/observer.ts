@@ -23,6 +23,8 @@ export interface ObserverOptions {
   startedAtNs: bigint;
   /** Connection samples kept per class; once full the kernel stops emitting them (counters stay exact). */
   maxSamples?: { negotiated: number; lacking: number };
+  /** The agent drives its own test connections: observers that can, tag them (kd_cfg.own_filter) and count them apart. */
+  tagOwn?: boolean;
 }
 
 /** A loaded, configured observer of one agent run. */
@@ -31,6 +33,8 @@ export interface ObserverRun {
   attach(cgroupRoot: string): void;
   /** Moves queued events into memory; runs on the agent's timer and before every snapshot. Cheap. */
   drain?(): void;
+  /** Tags the agent's own test connection from this local port (written before it connects). */
+  markOwn?(localPort: number): void;
   /** Adds its in-kernel counters into the shared per-(netns, port, direction) rows. */
   addRows?(row: (netnsCookie: bigint, port: number, direction: Direction) => PortSummary): void;
   /** Its fields of the observation (its `part`, or shared fields such as `samples`). */
@@ -101,7 +105,7 @@ export function configure(obj: BpfObject, prefix: string, opts: ObserverOptions,
   obj.update(
     `${prefix}_cfg`,
     encodeU32(0),
-    encodeConfig({ nsFilter: opts.netns === 'self', portFilter: opts.ports.length > 0, events, sampleShift: 0 }),
+    encodeConfig({ nsFilter: opts.netns === 'self', portFilter: opts.ports.length > 0, events, sampleShift: 0, ownFilter: opts.tagOwn ?? false }),
     BPF_ANY,
   );
 }

@@ -1,10 +1,12 @@
 /**
  * Window scaling per new connection (bpf/tcp_wscale.bpf.c, sock_ops on the cgroup v2 root): counts per outcome into
- * the shared rows, and keeps connection samples (not-negotiated ones first in the output).
+ * the shared rows (the agent's own test connections apart, in `own`: the kernel tags them by the local ports written
+ * to kd_ws_own), keeps connection samples (not-negotiated ones first in the output), and counts real connections per
+ * peer address from every drained event (`peers`; `peersComplete` false once the kernel stopped emitting a class).
  */
-import type { BpfObject } from '../bpf.js';
-import { decodeCounterKey, decodeWscaleEvent, endpoint, sumPerCpuU64, EVENTS_LACKING, EVENTS_NEGOTIATED, type WscaleEvent } from '../codec.js';
-import type { ConnectionSample } from '../observation.js';
+import { BPF_ANY, type BpfObject } from '../bpf.js';
+import { decodeCounterKey, decodeWscaleEvent, encodeU16, endpoint, sumPerCpuU64, EVENTS_LACKING, EVENTS_NEGOTIATED, type WscaleEvent } from '../codec.js';
+import type { ConnectionSample, PeerSummary } from '../observation.js';
 import { configure, msSince, openObserverObject, SockopsRun, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
 
 const OBJECT = 'tcp_wscale';
@@ -25,6 +27,8 @@ class WscaleRun extends SockopsRun {
   private readonly kept = { negotiated: 0, lacking: 0 };
   private readonly max: { negotiated: number; lacking: number };
   private events = EVENTS_NEGOTIATED | EVENTS_LACKING;
+  private readonly peers = new Map<string, PeerSummary>();
+  private peersComplete = true;
 
   constructor(obj: BpfObject, opts: ObserverOptions) {
     super(obj, 'kd_ws', opts);
@@ -35,6 +39,7 @@ class WscaleRun extends SockopsRun {
     if (this.closed) return;
     for (const rec of this.ring.consume()) {
       const e = decodeWscaleEvent(rec);
+      if (!e.own) this.countPeer(e);
       const cls = e.wscaleOk ? 'negotiated' : 'lacking';
       if (this.kept[cls] < this.max[cls]) {
         this.kept[cls]++;
@@ -46,6 +51,7 @@ class WscaleRun extends SockopsRun {
     if (this.kept.lacking < this.max.lacking) events |= EVENTS_LACKING;
     if (events !== this.events) {
       this.events = events;
+      this.peersComplete = false;
       configure(this.obj, this.prefix, this.opts, events, false);
     }
   }
@@ -55,16 +61,40 @@ class WscaleRun extends SockopsRun {
       const key = decodeCounterKey(k);
       const n = Number(sumPerCpuU64(v));
       const r = row(key.netnsCookie, key.port, key.direction);
+      if (key.own) {
+        r.own.connections += n;
+        if (key.outcome === 'negotiated') r.own.negotiated += n;
+        else r.own.lackedBy[key.outcome] += n;
+        continue;
+      }
       r.connections += n;
       if (key.outcome === 'negotiated') r.negotiated += n;
       else r.lackedBy[key.outcome] += n;
     }
   }
 
-  fields(maxSamplesOut: number): { samples: ConnectionSample[] } {
+  markOwn(localPort: number): void {
+    this.obj.update('kd_ws_own', encodeU16(localPort), Buffer.from([1]), BPF_ANY);
+  }
+
+  private countPeer(e: WscaleEvent): void {
+    const port = e.direction === 'in' ? e.localPort : e.remotePort;
+    const id = `${port}/${e.direction}/${e.remoteAddr}`;
+    let p = this.peers.get(id);
+    if (!p) {
+      p = { port, direction: e.direction, address: e.remoteAddr, connections: 0, negotiated: 0, lackedBy: { local: 0, peer: 0, unknown: 0 } };
+      this.peers.set(id, p);
+    }
+    p.connections++;
+    if (e.outcome === 'negotiated') p.negotiated++;
+    else p.lackedBy[e.outcome]++;
+  }
+
+  fields(maxSamplesOut: number): { samples: ConnectionSample[]; peers: PeerSummary[]; peersComplete: boolean } {
     // Connections that did not negotiate are the evidence a reader wants first; then the rest, oldest first.
     const picked = [...this.samples.filter((s) => !s.wscaleOk), ...this.samples.filter((s) => s.wscaleOk)].slice(0, maxSamplesOut);
-    return { samples: picked.map((e) => this.sample(e)) };
+    const peers = [...this.peers.values()].sort((a, b) => a.port - b.port || a.direction.localeCompare(b.direction) || a.address.localeCompare(b.address));
+    return { samples: picked.map((e) => this.sample(e)), peers, peersComplete: this.peersComplete };
   }
 
   private sample(e: WscaleEvent): ConnectionSample {
@@ -80,6 +110,7 @@ class WscaleRun extends SockopsRun {
       peerOffered: e.peerOffered,
       outcome: e.outcome,
       atMs: msSince(this.opts.startedAtNs, e.tsNs),
+      own: e.own,
     };
   }
 }

@@ -1,10 +1,11 @@
 /**
  * The CrossGuard rules over one `kdrift:index:HostKernelState`'s inputs, as pure functions: declaration in, messages
  * out (each naming the host, the key and the fix). stacks/policy/policies.ts wraps them as @pulumi/policy policies.
- * Expectations are read with the project's schema and judged with its own rule (core/baseline.ts meetsExpectation):
+ * Expectations are read with the project's schema and judged with its own rule (core/sysctl-rules meetsExpectation):
  * "does this declaration let the feature be off" is "would the value 0 meet it".
  */
-import { meetsExpectation, sysctlExpectationSchema, type SysctlExpectation } from '../../core/baseline.js';
+import { sysctlExpectationSchema, type SysctlExpectation } from '../../core/baseline.js';
+import { meetsExpectation } from '../../core/sysctl-rules/index.js';
 import { sysctlFields } from '../../core/sysctl-key.js';
 
 export interface HostProps {

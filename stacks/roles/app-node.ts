@@ -15,7 +15,7 @@ export const appNode = {
     'net.ipv4.tcp_fin_timeout': { max: 60, severity: 'low', remediation: 'auto' },
   },
   behaviours: [
-    { check: 'tcp.windowScaling', port: 8080, minShare: 0.99, window: '10s', severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] },
-    { check: 'tcp.retransmits', port: 8080, maxRate: 0.02, window: '10s', severity: 'medium' },
+    { check: 'tcp.windowScaling', port: 8080, direction: 'in', minShare: 0.99, window: '10s', severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] },
+    { check: 'tcp.retransmits', port: 8080, direction: 'in', maxRate: 0.02, window: '10s', severity: 'medium' },
   ],
 } as const satisfies RoleDeclaration;

@@ -24,7 +24,9 @@ export const loadBalancer = {
     'net.ipv4.tcp_tw_reuse': { oneOf: [1, 2], severity: 'low', remediation: 'manual', reason: 'reuse TIME-WAIT sockets for outgoing backend connections' },
   },
   behaviours: [
-    { check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: '10s', severity: 'critical', dependsOn: ['net.ipv4.tcp_window_scaling'] },
+    { check: 'tcp.windowScaling', port: 80, direction: 'in', minShare: 0.99, window: '10s', severity: 'critical', dependsOn: ['net.ipv4.tcp_window_scaling'] },
+    // The backend leg: connections the LB opens to the app nodes. An app node without window scaling shows here.
+    { check: 'tcp.windowScaling', port: 8080, direction: 'out', minShare: 0.99, window: '10s', severity: 'critical', dependsOn: ['net.ipv4.tcp_window_scaling'] },
     { check: 'tcp.zeroWindow', port: 80, max: 100, window: '10s', severity: 'medium' },
   ],
 } as const satisfies RoleDeclaration;

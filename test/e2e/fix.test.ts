@@ -11,11 +11,13 @@ import path from 'node:path';
 import { labDown, labExec, type LabStatus } from '../../lab/index.js';
 import { openSession } from '../../core/sessions.js';
 import type { HostSession } from '../../core/session.js';
-import { collectSysctlState, resolvePersisted } from '../../checks/sysctl-persisted.js';
+import { collectSysctlState } from '../../checks/sysctl-persisted.js';
+import { observeSysctl } from '../../checks/sysctl.js';
 import { collectBehaviours } from '../../checks/agent-run.js';
 import { windowScalingCheck } from '../../checks/tcp-window-scaling.js';
 import { windowScalingSpec } from '../../checks/tcp-window-scaling.schema.js';
 import type { Finding } from '../../core/finding.js';
+import { oracleArgv, parseOracle } from '../support/sysctl-oracle.js';
 import {
   LAB,
   WS,
@@ -42,13 +44,26 @@ async function clientToLb(status: LabStatus): Promise<Finding> {
   const client = await labHost(status, 'client');
   const session = await openSession(client, { knownHostsPath: status.knownHosts });
   try {
-    const spec = windowScalingSpec.parse({ check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: '2s' });
+    const spec = windowScalingSpec.parse({ check: 'tcp.windowScaling', port: 80, direction: 'out', minShare: 0.99, window: '2s' });
     const obs = await collectBehaviours(session, [spec], { host: client }, { drive: false, connectTargets: [`${status.wan.lbAddress}:80`], connectCount: 3 });
-    const [finding] = windowScalingCheck.judge(obs, new Map([['port 80', spec]]), { host: client, roles: client.roles });
+    // The connections are the probe's own (driven to lb): judged as verification judges them.
+    const [finding] = windowScalingCheck.judge(obs, new Map([['port 80 out', spec]]), { host: client, roles: client.roles, ownTraffic: true });
     return finding as Finding;
   } finally {
     await session.close();
   }
+}
+
+/**
+ * What the real boot appliers (systemd-sysctl, procps sysctl --system) apply to window scaling from lb's own files:
+ * run in a throwaway network + mount namespace inside lb's view, /proc/sys read-only outside net.
+ */
+async function bootAppliersOnLb(): Promise<Record<string, string | undefined>> {
+  const keys = [{ key: WS, a: '0', b: '1' }];
+  const res = await labExec(LAB, 'lb', oracleArgv('-', keys));
+  const real = parseOracle(res.stdout, keys, `exit ${res.code}: ${res.stderr}`);
+  assert.ok(real.sealed, 'the oracle sandbox must refuse writes outside /proc/sys/net');
+  return { 'systemd-sysctl': real.applied['systemd-sysctl'].get(WS), 'sysctl --system': real.applied['sysctl --system'].get(WS) };
 }
 
 describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () {
@@ -105,13 +120,15 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     try {
       const state = await collectSysctlState(session, [WS]);
       assert.equal(state.runtime.get(WS), '1');
-      const eff = resolvePersisted(state.files, [WS]).get(WS);
-      const last = eff?.[eff.length - 1];
-      assert.equal(last?.value, '1');
-      assert.equal(last?.file, '/etc/sysctl.d/90-kdrift.conf');
+      const boot = observeSysctl(state, [WS]).boot.get(WS);
+      // Both boot appliers (systemd-sysctl and procps sysctl --system) give the declared value.
+      assert.equal(boot?.['systemd-sysctl'].value, '1');
+      assert.equal(boot?.['sysctl --system'].value, '1');
     } finally {
       await session.close();
     }
+    // And the real appliers agree: a boot of lb (systemd or not) gives window scaling 1.
+    assert.deepEqual(await bootAppliersOnLb(), { 'systemd-sysctl': '1', 'sysctl --system': '1' });
     const hardening = readFileSync(path.join(etcDir('lb'), 'sysctl.d', HARDENING_FILE), 'utf8');
     assert.match(hardening, /^# kdrift \d{4}-\d\d-\d\d: disabled, conflicts with declared net\.ipv4\.tcp_window_scaling = 1; was: net\.ipv4\.tcp_window_scaling=0$/m);
     assert.match(hardening, /^net\.ipv4\.tcp_syncookies = 1$/m, 'other lines of the hardening file stay');
@@ -150,11 +167,29 @@ describe('kdrift fix on the lab (kdfx): the window-scaling outage', function () 
     const session = await openSession(lb, { knownHostsPath: status.knownHosts });
     try {
       const state = await collectSysctlState(session, [WS]);
-      const eff = resolvePersisted(state.files, [WS]).get(WS);
-      assert.equal(eff?.[eff.length - 1]?.value, '1');
+      const boot = observeSysctl(state, [WS]).boot.get(WS);
+      assert.equal(boot?.['systemd-sysctl'].value, '1');
+      assert.equal(boot?.['sysctl --system'].value, '1');
     } finally {
       await session.close();
     }
+    assert.deepEqual(await bootAppliersOnLb(), { 'systemd-sysctl': '1', 'sysctl --system': '1' });
+  });
+
+  it('a file sorting after 99-sysctl.conf and a \\r-joined line (issue 13): fixed so that BOTH real appliers give 1', async () => {
+    const dir = path.join(etcDir('lb'), 'sysctl.d');
+    writeFileSync(path.join(dir, '99-zz-harden.conf'), `net.ipv4.tcp_timestamps = 1\r${WS} = 0\n`);
+    await labHostSysctl(`${WS}=0`);
+    // Before: the real systemd-sysctl applies 0 (a reboot breaks lb); kdrift's report must say so.
+    assert.equal((await bootAppliersOnLb())['systemd-sysctl'], '0');
+    const report = await runKdrift(['report', '--inventory', status.inventoryFile, '--format', 'json']);
+    assert.equal(report.code, 2, report.stderr);
+    const res = await runKdrift(['fix', '--inventory', status.inventoryFile, '--host', 'lb', '--yes']);
+    assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /lb: applied and VERIFIED/);
+    assert.deepEqual(await bootAppliersOnLb(), { 'systemd-sysctl': '1', 'sysctl --system': '1' });
+    const after = readFileSync(path.join(dir, '99-zz-harden.conf'), 'utf8');
+    assert.ok(after.startsWith('net.ipv4.tcp_timestamps = 1\r# kdrift '), `only the window-scaling segment is disabled: ${JSON.stringify(after)}`);
   });
 
   it('a hardening file that is a symlink: its target (in /etc) gets the marker, the symlink stays a symlink', async () => {

@@ -4,7 +4,7 @@
  * lb. Which side lacks window scaling must follow whose netns has net.ipv4.tcp_window_scaling=0.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { labDown, labExecOk, labUp, type LabStatus } from '../../lab/index.js';
 import { loadInventory, type HostEntry } from '../../core/inventory.js';
 import { openSession } from '../../core/sessions.js';
@@ -94,14 +94,18 @@ describe('probe on the lab: client → lb (HAProxy) → app', function () {
 
   it('reports the config drift and the behaviour drift for lb side by side (verdict "both")', async function () {
     await setScaling({ lb: 0 });
-    let out: string;
-    try {
-      out = execFileSync(process.execPath, ['bin/kdrift.js', 'report', '--inventory', lab.inventoryFile, '--probe', '--format', 'json'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
-    } catch (err) {
-      const e = err as { status?: number; stdout?: string; stderr?: string };
-      assert.equal(e.status, 2, `report exits 2 on drift: ${e.stderr}`);
-      out = e.stdout ?? '';
-    }
+    // Client requests during the probe window: a report judges real traffic, not the probe's own test connections.
+    const lbAddr = lab.hosts.find((x) => x.name === 'lb')?.address as string;
+    const report$ = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['bin/kdrift.js', 'report', '--inventory', lab.inventoryFile, '--probe', '--format', 'json'], { cwd: REPO, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    await new Promise((r) => setTimeout(r, 4000));
+    for (let i = 0; i < 6; i++) await labExecOk(LAB, 'client', ['curl', '-s', '-o', '/dev/null', '--max-time', '3', `http://${lbAddr}/`]);
+    const res = await report$;
+    assert.equal(res.code, 2, `report exits 2 on drift: ${res.stderr}`);
+    const out = res.stdout;
     const report = JSON.parse(out) as { hosts: Array<{ name: string; verdict?: string; findings: Array<{ check: string; key: string; layer: string; status: string; reason?: string }> }> };
     const h = report.hosts.find((x) => x.name === 'lb');
     assert.ok(h, 'lb is in the report');

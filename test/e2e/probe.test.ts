@@ -225,19 +225,22 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
       assert.equal(wsObs, ccObs);
       assert.deepEqual(wsObs.observed, ['wscale', 'stalls', 'congestion']);
 
-      const [f] = windowScalingCheck.judge(wsObs, ws, ctx);
+      // Only the probe's own test connections were seen: a report leaves them unjudged, verification judges them.
+      assert.equal(windowScalingCheck.judge(wsObs, ws, ctx)[0]?.status, 'unknown');
+      const [f] = windowScalingCheck.judge(wsObs, ws, { ...ctx, ownTraffic: true });
       assert.ok(f);
       assert.equal(f.status, 'drift');
       assert.equal(f.layer, 'behaviour');
       assert.equal(f.key, 'port 8080');
       assert.equal(f.expected, 'share >= 0.99');
-      assert.equal(f.actual, '0.00 (0/6)', 'three test connections, seen from both ends');
-      assert.match(f.reason ?? '', /6 lacked by this host/);
-      const ev = f.evidence as { lackedBy: Record<string, number>; samples: unknown[] };
-      assert.deepEqual(ev.lackedBy, { local: 6, peer: 0, unknown: 0 });
+      assert.equal(f.actual, "0.00 (0/3) — the probe's own test connections", 'three test connections, judged on the incoming leg the spec declares');
+      assert.match(f.reason ?? '', /3 lacked by this host/);
+      const ev = f.evidence as { lackedBy: Record<string, number>; own: { lackedBy: Record<string, number> }; samples: unknown[] };
+      assert.deepEqual(ev.lackedBy, { local: 0, peer: 0, unknown: 0 });
+      assert.deepEqual(ev.own.lackedBy, { local: 3, peer: 0, unknown: 0 });
       assert.ok(ev.samples.length > 0 && ev.samples.length <= 5);
 
-      const [z] = zeroWindowCheck.judge(zwObs, zw, ctx);
+      const [z] = zeroWindowCheck.judge(zwObs, zw, { ...ctx, ownTraffic: true });
       assert.equal(z?.status, 'ok');
       assert.equal(z?.actual, '0 (sent 0, received 0)');
 

@@ -4,7 +4,7 @@
  * expected outcome is known whatever machine runs it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -22,7 +22,7 @@ const other = current === '1' ? '0' : '1';
 
 function kdrift(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
-  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', entry, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', entry, '--', ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -82,6 +82,17 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     assert.equal(res.code, 0, res.stderr);
   });
 
+  it('a_reader_that_closes_early_ends_the_run_quietly_without_an_epipe_stack', async () => {
+    // 400 JSON copies (well over a pipe's 64 KiB) into `head -c 100`: the writes after head exits fail with EPIPE.
+    const formats = Array.from({ length: 400 }, () => ['--format', 'json']).flat();
+    const entry = `const { main } = await import(${JSON.stringify(path.join(REPO, 'cli/main.ts'))}); process.exitCode = await main(process.argv.slice(1));`;
+    const cmd = `${quoteArgv([process.execPath, '--import', TSX, '--input-type=module', '-e', entry, '--', 'check', '--local', '--role', 'self', '--baseline', 'same.yaml', '--verbose', ...formats])} 2>err.txt | head -c 100 >/dev/null; echo "\${PIPESTATUS[0]}"`;
+    const status = execFileSync('bash', ['-c', cmd], { cwd: dir }).toString().trim();
+    const stderr = await readFile(path.join(dir, 'err.txt'), 'utf8');
+    assert.equal(stderr, '', 'nothing on stderr: no EPIPE, no stack');
+    assert.equal(status, '0', 'the exit code the run had so far (no drift)');
+  });
+
   it('output_files_are_written_and_no_temp_file_is_left', async () => {
     const out = await mkdtemp(path.join(dir, 'out-'));
     const res = await kdrift(['check', '--local', '--role', 'self', '--baseline', 'same.yaml', '--output', `prom=${out}/kdrift.prom`, '--output', `md=${out}/r.md`], dir);
@@ -90,15 +101,16 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     assert.match(await readFile(path.join(out, 'kdrift.prom'), 'utf8'), /^# TYPE kdrift_drift gauge$/m);
   });
 
-  for (const [name, args, pattern] of [
-    ['unknown_format_exits_1_listing_the_formats', ['--format', 'pdf'], /--format: unknown format "pdf" \(formats: text, json, md, junit, html, prom\)/],
-    ['bad_output_spec_exits_1', ['--output', 'report.xml'], /--output must be FORMAT=FILE/],
-    ['bad_fail_on_exits_1', ['--fail-on', 'sometimes'], /--fail-on must be drift, error or none/],
-    ['missing_baseline_file_exits_1_naming_it', ['--baseline', 'nope.yaml'], /nope\.yaml: file not found/],
+  for (const [name, args, pattern, code] of [
+    ['unknown_format_exits_64_listing_the_formats', ['--format', 'pdf'], /--format: unknown format "pdf" \(formats: text, json, md, junit, html, prom\)/, 64],
+    ['bad_output_spec_exits_64', ['--output', 'report.xml'], /--output must be FORMAT=FILE/, 64],
+    ['bad_fail_on_exits_64', ['--fail-on', 'sometimes'], /--fail-on must be drift, error or none/, 64],
+    ['unknown_option_exits_64', ['--frobnicate'], /Unknown option '--frobnicate'/, 64],
+    ['missing_baseline_file_exits_1_naming_it', ['--baseline', 'nope.yaml'], /nope\.yaml: file not found/, 1],
   ] as const) {
     it(name, async () => {
       const res = await kdrift(['check', '--local', '--role', 'self', '--baseline', 'same.yaml', ...args], dir);
-      assert.equal(res.code, 1);
+      assert.equal(res.code, code);
       assert.match(res.stderr, pattern);
       assert.ok(!/\n\s+at /.test(res.stderr), 'no stack trace');
     });
@@ -118,9 +130,20 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     assert.match(res.stderr, /badignore\.yaml: entry 2 \(line 3\): reason: Required/);
   });
 
-  it('local_without_role_exits_1_saying_what_is_needed', async () => {
+  it('version_flags_print_the_version_and_a_bare_kdrift_is_a_usage_error', async () => {
+    for (const flag of ['-V', '--version']) {
+      const res = await kdrift([flag], dir);
+      assert.equal(res.code, 0);
+      assert.match(res.stdout, /^kdrift \d+\.\d+\.\d+\n$/);
+    }
+    const bare = await kdrift([], dir);
+    assert.equal(bare.code, 64);
+    assert.match(bare.stderr, /64 usage error/);
+  });
+
+  it('local_without_role_exits_64_saying_what_is_needed', async () => {
     const res = await kdrift(['check', '--local'], dir);
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 64);
     assert.match(res.stderr, /--local needs --role ROLE/);
   });
 
@@ -153,6 +176,21 @@ describe('kdrift check --local and report options (this machine, read only)', fu
     const plain = await kdriftOnTty(args, { NO_COLOR: '1' });
     assert.match(plain, /runtime\s+drift/);
     assert.ok(!plain.includes('\x1b['), 'NO_COLOR removes every escape');
+  });
+
+  it('probe_countdown_shows_on_a_terminals_stderr_only', async () => {
+    // A behaviour with a 3 s window; the agent itself may be missing here (its findings are then unknown): the
+    // countdown is about the wait, and it is drawn from the start.
+    await writeFile(
+      path.join(dir, 'probe.yaml'),
+      `roles:\n  self:\n    sysctls:\n      ${KEY}: { equals: 1, severity: critical }\n    behaviours:\n      - { check: tcp.windowScaling, port: 9, minShare: 0.99, window: 3s, dependsOn: [${KEY}] }\n`,
+    );
+    const args = ['check', '--local', '--role', 'self', '--baseline', 'probe.yaml', '--probe', '--format', 'json'];
+    const tty = await kdriftOnTty(args, { NO_COLOR: '1' });
+    assert.match(tty, /probe observing live traffic, ~3 s left/);
+    const piped = await kdrift(args, dir);
+    assert.ok(!piped.stderr.includes('observing'), 'no progress when stderr is not a terminal');
+    assert.ok(!piped.stdout.includes('observing'));
   });
 
   it('help_lists_formats_exit_codes_and_suppressions', async () => {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { labDown, labExec, labExecOk, labUp, type LabStatus } from '../../lab/index.js';
+import { runLoad } from '../../lab/load-run.js';
 import type { Report } from '../../core/report.js';
 import { countsAsDrift } from '../../core/report.js';
 import { quoteArgv } from '../../core/shell-quote.js';
@@ -82,7 +83,7 @@ describe('kdrift report on the lab (e2e)', function () {
     const report = JSON.parse(res.stdout) as Report;
     timings.cleanReportEngine = report.durationMs ?? -1;
     assert.deepEqual(report.hosts.map((h) => [h.name, h.status]).sort(), [['app1', 'ok'], ['app2', 'ok'], ['client', 'ok'], ['lb', 'ok']]);
-    assert.deepEqual(report.summary, { hosts: 4, drifted: 0, errors: 0, findings: 0, suppressed: 0, unknown: 0 });
+    assert.deepEqual(report.summary, { hosts: 4, drifted: 0, errors: 0, findings: 0, suppressed: 0, unknown: 0, rootCauses: 0, consequences: 0 });
     // A clean lab is fully persisted: every declared key has an ok runtime and an ok persisted finding from 60-fleet.conf.
     const lb = report.hosts.find((h) => h.name === 'lb');
     assert.equal(lb?.findings.length, 22);
@@ -182,8 +183,17 @@ describe('kdrift report on the lab (e2e)', function () {
     }
   });
 
+  /** A probed report of lb while the lab's client sends requests through it: shares judge real traffic only. */
+  async function probedLbReport(): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+    const run = kdrift(['report', '--inventory', lab.inventoryFile, '--role', 'load-balancer', '--probe', '--format', 'json']);
+    await new Promise((r) => setTimeout(r, 4000));
+    const load = await runLoad(LAB, { requests: 10, size: 1024, concurrency: 2, timeoutMs: 10_000 });
+    assert.equal(load.errors, 0, load.errorSamples.join('; '));
+    return run;
+  }
+
   it('probe_on_a_clean_lb_sees_window_scaling_negotiated_and_the_verdict_is_ok', async () => {
-    const res = await kdrift(['report', '--inventory', lab.inventoryFile, '--role', 'load-balancer', '--probe', '--format', 'json']);
+    const res = await probedLbReport();
     timings.probeReportLbCli = res.ms;
     assert.equal(res.code, 0, res.stderr + res.stdout.slice(0, 3000));
     const lb = (JSON.parse(res.stdout) as Report).hosts[0];
@@ -197,13 +207,14 @@ describe('kdrift report on the lab (e2e)', function () {
 
   it('window_scaling_0_on_lb_with_probe_is_config_and_behaviour_drift_both', async () => {
     await labExecOk(LAB, 'lb', ['sysctl', '-q', '-w', 'net.ipv4.tcp_window_scaling=0']);
-    const res = await kdrift(['report', '--inventory', lab.inventoryFile, '--role', 'load-balancer', '--probe', '--format', 'json']);
+    const res = await probedLbReport();
     assert.equal(res.code, 2, res.stderr);
     const lb = (JSON.parse(res.stdout) as Report).hosts[0];
     assert.equal(lb?.verdict, 'both');
     assert.deepEqual(lb?.findings.filter(countsAsDrift).map((f) => `${f.check} ${f.key} ${f.layer}`), [
       'sysctl net.ipv4.tcp_window_scaling runtime',
       'tcp.windowScaling port 80 behaviour',
+      'tcp.windowScaling port 8080 out behaviour',
     ]);
   });
 

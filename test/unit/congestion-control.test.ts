@@ -24,6 +24,7 @@ function obs(rows: CongestionRow[], samples: CongestionSample[] = [], observed: 
   return {
     version: 1, host: 'lb', netns: 'self', netnsCookie: '4097', ports: [80], startedAt: '2026-01-01T00:00:00.000Z', durationMs: 10_000, observed,
     retransmitHook: 'none', connect: { target: '127.0.0.1:80', attempted: 3, succeeded: 3, errors: [] }, summary: [], samples: [], dropped: { events: 0, counterKeys: 0 },
+    peers: [], peersComplete: true, addresses: [],
     congestion: { rows, samples },
   };
 }

@@ -64,9 +64,9 @@ describe('engine', () => {
       concurrency: 4,
       sysctlRoot: rootFor,
     });
-    assert.equal(report.version, 1);
+    assert.equal(report.version, 2);
     assert.equal(report.stack, 'unit');
-    assert.deepEqual(report.summary, { hosts: 2, drifted: 0, errors: 0, findings: 0, suppressed: 0, unknown: 0 });
+    assert.deepEqual(report.summary, { hosts: 2, drifted: 0, errors: 0, findings: 0, suppressed: 0, unknown: 0, rootCauses: 0, consequences: 0 });
     assert.deepEqual(report.hosts.map((h) => [h.name, h.status, h.findings.length]), [['lb1', 'ok', 2], ['client1', 'ok', 0]]);
     assert.equal(exitCodeFor(report), 0);
   });
@@ -206,7 +206,7 @@ describe('verdict (config joined with behaviour)', () => {
     host: 'h', check: layer === 'behaviour' ? 'tcp.windowScaling' : 'sysctl', key, layer, status, expected: '', actual: '', severity: 'high',
   });
   const plan: Pick<CheckPlan, 'behaviours'> = {
-    behaviours: [{ role: 'lb', spec: { check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: 10000, severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] } }],
+    behaviours: [{ role: 'lb', spec: { check: 'tcp.windowScaling', port: 80, direction: 'in', minShare: 0.99, window: 10000, severity: 'high', dependsOn: ['net.ipv4.tcp_window_scaling'] } }],
   };
   it('config_and_behaviour_drift_is_both', () => assert.equal(verdictFor([f('runtime', 'drift'), f('behaviour', 'drift', 'port 80')], plan), 'both'));
   it('behaviour_drift_alone_is_behaviour_drift', () => assert.equal(verdictFor([f('runtime', 'ok'), f('behaviour', 'drift', 'port 80')], plan), 'behaviour drift'));

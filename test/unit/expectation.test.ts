@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { meetsExpectation, describeExpectation, sysctlExpectationSchema } from '../../core/baseline.js';
+import { sysctlExpectationSchema } from '../../core/baseline.js';
+import { meetsExpectation, describeExpectation } from '../../core/sysctl-rules/index.js';
 import { normaliseSysctlKey, sysctlProcPath, parseSysctlKey } from '../../core/sysctl-key.js';
 
 const exp = (raw: unknown) => sysctlExpectationSchema.parse(raw);

@@ -8,6 +8,7 @@ import { judgePersisted, judgeWrite, keyFromProcName, parseKernelInt, resultingV
 import { appendBounded } from '../../gate/watch.js';
 import type { GuardEvent } from '../../probe/guard-codec.js';
 import type { Finding } from '../../core/finding.js';
+import { treeOf } from '../support/sysctl-tree.js';
 
 const exp = (raw: unknown) => sysctlExpectationSchema.parse(raw);
 const specs = new Map<string, SysctlExpectation>([
@@ -55,14 +56,15 @@ describe('gate judge', () => {
   });
 
   it('reports the sysctl.d line a script left that a boot would apply against the declaration, with file:line', () => {
-    const before = [{ path: '/etc/sysctl.d/99-sysctl.conf', content: 'net.ipv4.tcp_window_scaling = 1' }];
-    const after = [
+    const before = treeOf([{ path: '/etc/sysctl.d/99-sysctl.conf', content: 'net.ipv4.tcp_window_scaling = 1' }]);
+    const after = treeOf([
       { path: '/etc/sysctl.d/60-harden.conf', content: '# harden\nnet.ipv4.tcp_sack = 1\nnet.ipv4.tcp_window_scaling = 0' },
       { path: '/etc/sysctl.d/99-sysctl.conf', content: 'net.ipv4.tcp_window_scaling = 1' },
-    ];
+    ]);
     // Shadowed by 99-sysctl.conf: a boot still applies 1, so no conflict.
     assert.deepEqual(judgePersisted(before, after, specs).filter((c) => c.conflict), []);
-    const later = [{ path: '/etc/sysctl.d/99-sysctl.conf', content: 'net.ipv4.tcp_window_scaling = 1' }, { path: '/etc/sysctl.conf', content: '\n\nnet.ipv4.tcp_window_scaling=0' }];
+    // /etc/sysctl.conf: procps `sysctl --system` applies it last (systemd-sysctl does not read it without a link).
+    const later = treeOf([{ path: '/etc/sysctl.d/99-sysctl.conf', content: 'net.ipv4.tcp_window_scaling = 1' }, { path: '/etc/sysctl.conf', content: '\n\nnet.ipv4.tcp_window_scaling=0' }]);
     const c = judgePersisted(before, later, specs).find((x) => x.conflict);
     assert.deepEqual(c, {
       key: 'net.ipv4.tcp_window_scaling', value: '0', source: '/etc/sysctl.conf:3', conflict: true, expected: '= 1',

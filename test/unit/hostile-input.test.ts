@@ -16,8 +16,6 @@ import { sessionOptionsFromArgs } from '../../core/sessions.js';
 import { effectiveTimeout, MAX_TIMER_MS } from '../../core/session-defaults.js';
 import { StdoutCap, StderrTail } from '../../core/session-output.js';
 import { KnownHostsFile } from '../../core/known-hosts.js';
-import { LocalSession } from '../../core/session-local.js';
-import { collectSysctlState } from '../../checks/index.js';
 import { writeFileAtomicLocal } from '../../cli/commands/report.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -129,50 +127,6 @@ describe('hostile inputs: bounded, regular files only, data is data', () => {
       assert.match(readFileSync(f, 'utf8'), /^lb ssh-ed25519 /);
       await new KnownHostsFile(f).append('app', key);
       assert.equal(readFileSync(f, 'utf8').split('\n').filter(Boolean).length, 2);
-    });
-  });
-
-  describe('sysctl.d collection (a hostile host\'s files)', () => {
-    function fixtureRoot(files: Record<string, string | Buffer>): string {
-      const root = mkdtempSync(path.join(dir, 'root-'));
-      mkdirSync(path.join(root, 'etc', 'sysctl.d'), { recursive: true });
-      mkdirSync(path.join(root, 'proc', 'sys', 'net', 'ipv4'), { recursive: true });
-      writeFileSync(path.join(root, 'proc', 'sys', 'net', 'ipv4', 'tcp_sack'), '1\n');
-      for (const [name, content] of Object.entries(files)) writeFileSync(path.join(root, 'etc', 'sysctl.d', name), content);
-      return root;
-    }
-
-    it('a 3 MB sysctl.d file is read whole (it took minutes: the collector grew one string line by line)', async function () {
-      this.timeout(20_000);
-      const line = 'net.ipv4.tcp_sack = 0\n';
-      const root = fixtureRoot({ '50-big.conf': `${line.repeat(Math.ceil(3_000_000 / line.length))}net.ipv4.tcp_sack = 1\n` });
-      const state = await collectSysctlState(new LocalSession('here'), ['net.ipv4.tcp_sack'], { root });
-      const big = state.files.find((f) => f.path === '/etc/sysctl.d/50-big.conf');
-      assert.ok(big && big.content.endsWith('net.ipv4.tcp_sack = 1'), 'the whole file, its last line included');
-      assert.equal(big?.content.length, Math.ceil(3_000_000 / line.length) * line.length + line.length - 1);
-    });
-
-    it('names with a newline or a carriage return still frame: every file listed once with its content', async () => {
-      const root = fixtureRoot({ 'a\nb.conf': 'net.ipv4.tcp_sack = 0\n', 'c\r.conf': 'x = 1\n', 'd.conf': '' });
-      const state = await collectSysctlState(new LocalSession('here'), ['net.ipv4.tcp_sack'], { root });
-      assert.deepEqual(
-        state.files.map((f) => [f.path, f.content]),
-        [
-          ['/etc/sysctl.d/a\nb.conf', 'net.ipv4.tcp_sack = 0'],
-          ['/etc/sysctl.d/c\r.conf', 'x = 1'],
-          ['/etc/sysctl.d/d.conf', ''],
-        ],
-      );
-    });
-
-    it('a file past 16 MiB is not read on: reported unreadable, naming the file and why', async function () {
-      this.timeout(20_000);
-      const root = fixtureRoot({ '60-huge.conf': Buffer.alloc(17 * 1024 * 1024, 'net.ipv4.tcp_sack = 1\n') });
-      const state = await collectSysctlState(new LocalSession('here'), ['net.ipv4.tcp_sack'], { root });
-      assert.deepEqual(
-        state.unreadable.map((u) => [`${u.dir}/${u.name}`, u.error]),
-        [['/etc/sysctl.d/60-huge.conf', 'larger than 16 MiB: kdrift does not read it (no sysctl file is that big)']],
-      );
     });
   });
 

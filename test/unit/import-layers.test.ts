@@ -109,6 +109,8 @@ const PLACES: Place[] = [
   { path: 'index.ts', layer: 'faces' },
 
   { path: 'bench/', layer: 'bench' },
+  // Generators of shipped files (schema/report-v<N>.json, contrib/ completion and man page) from the model and faces.
+  { path: 'scripts/', layer: 'bench' },
 
   { path: 'test/', layer: 'tests' },
 ];

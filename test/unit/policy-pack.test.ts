@@ -74,7 +74,8 @@ describe('CrossGuard pack (stacks/policy): each rule, violating and compliant', 
     const sysctls = { ...(lb.sysctls as Props) };
     delete sysctls['net.ipv4.tcp_window_scaling'];
     const msgs = await validate('kdrift-behaviour-depends-on-declared', { ...lb, sysctls });
-    assert.equal(msgs.length, 1);
+    assert.equal(msgs.length, 2, 'the client-facing leg and the backend leg both depend on it');
+    assert.match(msgs[1] as string, /lb1: behaviours\[1\] \(tcp\.windowScaling port 8080\) depends on net\.ipv4\.tcp_window_scaling/);
     assert.match(msgs[0] as string, /lb1: behaviours\[0\] \(tcp\.windowScaling port 80\) depends on net\.ipv4\.tcp_window_scaling, which the host does not declare\. Fix: declare net\.ipv4\.tcp_window_scaling/);
     assert.deepEqual(await validate('kdrift-behaviour-depends-on-declared', lb), []);
   });

@@ -71,7 +71,9 @@ describe('probe codec (byte layouts shared with bpf/*.h)', () => {
     k.writeUInt16LE(8080, 8);
     k.writeUInt8(2, 10);
     k.writeUInt8(2, 11);
-    assert.deepEqual(decodeCounterKey(k), { netnsCookie: 99n, port: 8080, direction: 'in', outcome: 'peer' });
+    assert.deepEqual(decodeCounterKey(k), { netnsCookie: 99n, port: 8080, direction: 'in', outcome: 'peer', own: false });
+    k.writeUInt8(1, 12);
+    assert.equal(decodeCounterKey(k).own, true, "byte 12 tags the agent's own test connections");
     const v = Buffer.alloc(24);
     v.writeBigUInt64LE(1n, 0);
     v.writeBigUInt64LE(2n, 8);

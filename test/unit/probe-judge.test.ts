@@ -25,10 +25,10 @@ function row(p: Partial<PortSummary> & Pick<PortSummary, 'port' | 'direction'>):
   };
 }
 function sample(local: string, remote: string, direction: 'in' | 'out', ok: boolean): ConnectionSample {
-  return { netnsCookie: '4097', direction, local, remote, wscaleOk: ok, sndWscale: ok ? 7 : 0, rcvWscale: ok ? 7 : 0, localOffered: 'yes', peerOffered: ok ? 'yes' : 'no', outcome: ok ? 'negotiated' : 'peer', atMs: 1 };
+  return { netnsCookie: '4097', direction, local, remote, wscaleOk: ok, sndWscale: ok ? 7 : 0, rcvWscale: ok ? 7 : 0, localOffered: 'yes', peerOffered: ok ? 'yes' : 'no', outcome: ok ? 'negotiated' : 'peer', atMs: 1, own: false };
 }
 function obs(summary: PortSummary[], samples: ConnectionSample[] = []): ProbeObservation {
-  return { version: 1, host: 'lb', netns: 'self', netnsCookie: '4097', ports: [80], startedAt: '2026-01-01T00:00:00.000Z', durationMs: 10_000, observed: ['wscale', 'stalls'], retransmitHook: 'tp_btf', connect: null, summary, samples, dropped: { events: 0, counterKeys: 0 } };
+  return { version: 1, host: 'lb', netns: 'self', netnsCookie: '4097', ports: [80], startedAt: '2026-01-01T00:00:00.000Z', durationMs: 10_000, observed: ['wscale', 'stalls'], retransmitHook: 'tp_btf', connect: null, summary, samples, peers: [], peersComplete: true, addresses: [], dropped: { events: 0, counterKeys: 0 } };
 }
 const ws = new Map([['port 80', windowScalingSpec.parse({ check: 'tcp.windowScaling', port: 80, minShare: 0.99 })]]);
 
@@ -53,19 +53,40 @@ describe('behaviour checks judge the agent observation', () => {
     assert.equal(ev.byDirection.length, 1);
   });
 
-  it('tcp.windowScaling: ok at the threshold, summing both directions of the port', () => {
-    const o = obs([row({ port: 80, direction: 'in', connections: 99, negotiated: 99 }), row({ port: 80, direction: 'out', connections: 1, negotiated: 0, lackedBy: { local: 1, peer: 0, unknown: 0 } })]);
+  it('tcp.windowScaling: ok at the threshold, judging only the declared leg (in on port 80; out to port 80 apart)', () => {
+    const o = obs([
+      row({ port: 80, direction: 'in', connections: 100, negotiated: 99, lackedBy: { local: 0, peer: 1, unknown: 0 } }),
+      row({ port: 80, direction: 'out', connections: 1, negotiated: 0, lackedBy: { local: 1, peer: 0, unknown: 0 } }),
+    ]);
     const [f] = windowScalingCheck.judge(o, ws, ctx);
-    assert.equal(f?.status, 'ok');
     assert.equal(f?.actual, '0.99 (99/100)');
+    assert.equal(f?.status, 'ok');
     assert.equal(f?.reason, undefined);
+    const out = new Map([['port 80 out', windowScalingSpec.parse({ check: 'tcp.windowScaling', port: 80, direction: 'out', minShare: 0.99 })]]);
+    const [g] = windowScalingCheck.judge(o, out, ctx);
+    assert.equal(g?.status, 'drift');
+    assert.equal(g?.actual, '0.00 (0/1)');
+    assert.match(g?.reason ?? '', /to peers' port 80/);
+  });
+
+  it("tcp.windowScaling: the probe's own test connections are not real traffic; verification may judge them when nothing real was seen", () => {
+    const o = obs([row({ port: 80, direction: 'in', connections: 20, negotiated: 0, lackedBy: { local: 20, peer: 0, unknown: 0 }, own: { connections: 6, negotiated: 6, lackedBy: { local: 0, peer: 0, unknown: 0 } } })]);
+    const [f] = windowScalingCheck.judge(o, ws, ctx);
+    assert.equal(f?.actual, '0.00 (0/20)');
+    const quiet = obs([row({ port: 80, direction: 'in', own: { connections: 3, negotiated: 3, lackedBy: { local: 0, peer: 0, unknown: 0 } } })]);
+    const [u] = windowScalingCheck.judge(quiet, ws, ctx);
+    assert.equal(u?.status, 'unknown');
+    assert.match(u?.reason ?? '', /own 3 test connections are not judged/);
+    const [v] = windowScalingCheck.judge(quiet, ws, { ...ctx, ownTraffic: true });
+    assert.equal(v?.status, 'ok');
+    assert.match(v?.actual ?? '', /^1\.00 \(3\/3\) — the probe's own test connections$/);
   });
 
   it('tcp.windowScaling: unknown, saying so, when no connection was seen on the port', () => {
     const [f] = windowScalingCheck.judge(obs([row({ port: 8080, direction: 'in', connections: 5, negotiated: 5 })]), ws, ctx);
     assert.equal(f?.status, 'unknown');
     assert.equal(f?.actual, null);
-    assert.match(f?.reason ?? '', /no new TCP connections on port 80 during the 10\.0 s window/);
+    assert.match(f?.reason ?? '', /no new real TCP connections on port 80 during the 10\.0 s window/);
   });
 
   it('tcp.zeroWindow: drift above max, naming which side stalled', () => {
@@ -85,15 +106,15 @@ describe('behaviour checks judge the agent observation', () => {
 
   it('tcp.retransmits: rate against maxRate; unknown without data or with too few segments', () => {
     const rt = new Map([['port 8080', retransmitsSpec.parse({ check: 'tcp.retransmits', port: 8080, maxRate: 0.02 })]]);
-    const bad = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'out', connections: 2, retransmits: 10, dataSegmentsOut: 320 })]), rt, ctx)[0];
+    const bad = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'in', connections: 2, retransmits: 10, dataSegmentsOut: 320 })]), rt, ctx)[0];
     assert.equal(bad?.status, 'drift');
     assert.equal(bad?.actual, '0.0313 (10/320)');
     assert.equal(bad?.expected, 'rate <= 0.02');
-    const good = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'out', connections: 2, retransmits: 1, dataSegmentsOut: 1000 })]), rt, ctx)[0];
+    const good = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'in', connections: 2, retransmits: 1, dataSegmentsOut: 1000 })]), rt, ctx)[0];
     assert.equal(good?.status, 'ok');
     assert.equal(retransmitsCheck.judge(obs([]), rt, ctx)[0]?.status, 'unknown');
     // 1 retransmission in 5 segments is noise, not a 20 % rate.
-    const few = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'out', connections: 1, retransmits: 1, dataSegmentsOut: 5 })]), rt, ctx)[0];
+    const few = retransmitsCheck.judge(obs([row({ port: 8080, direction: 'in', connections: 1, retransmits: 1, dataSegmentsOut: 5 })]), rt, ctx)[0];
     assert.equal(few?.status, 'unknown');
     assert.match(few?.reason ?? '', /fewer than the 200 a rate needs/);
   });

@@ -75,7 +75,7 @@ describe('Pulumi program (stacks/index.ts) under mocks', () => {
     assert.deepEqual(lb.roles, ['load-balancer']);
     assert.deepEqual(lb.sysctls['net.ipv4.tcp_window_scaling'], { severity: 'critical', remediation: 'auto', reason: 'without it every connection is capped at a 64 KiB window: throughput collapses with RTT', equals: '1' });
     assert.deepEqual(lb.sysctls['net.ipv4.tcp_rmem'].min, '4096 131072 6291456');
-    assert.deepEqual(lb.behaviours[0], { check: 'tcp.windowScaling', port: 80, minShare: 0.99, window: '10000ms', severity: 'critical', dependsOn: ['net.ipv4.tcp_window_scaling'] });
+    assert.deepEqual(lb.behaviours[0], { check: 'tcp.windowScaling', port: 80, direction: 'in', minShare: 0.99, window: '10000ms', severity: 'critical', dependsOn: ['net.ipv4.tcp_window_scaling'] });
     assert.equal(lb.privateKey, undefined, 'no key configured: the provider uses its identityFile or ssh-agent');
     const app2 = states.find((s) => s.name === 'app2')?.inputs as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(app2.port, 2222);

@@ -103,7 +103,7 @@ describe('remediation journal, plans and exit codes', () => {
     const v = verificationBaseline(fleetBaseline(), lb, ['net.ipv4.tcp_window_scaling'], { behaviourWindowMs: 1000 });
     const rb = v.roles['load-balancer'];
     assert.deepEqual([...(rb?.sysctls.keys() ?? [])], ['net.ipv4.tcp_window_scaling']);
-    assert.deepEqual(rb?.behaviours.map((b) => [b.check, b.window]), [['tcp.windowScaling', 1000]]);
+    assert.deepEqual(rb?.behaviours.map((b) => [b.check, b.port, b.direction, b.window]), [['tcp.windowScaling', 80, 'in', 1000], ['tcp.windowScaling', 8080, 'out', 1000]]);
     const none = verificationBaseline(fleetBaseline(), lb, ['net.core.somaxconn']);
     assert.deepEqual(none.roles['load-balancer']?.behaviours, []);
   });

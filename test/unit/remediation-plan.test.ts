@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
 import { parseBaseline } from '../../core/baseline.js';
 import type { HostEntry } from '../../core/inventory.js';
-import type { SysctlConfFile, SysctlState } from '../../checks/sysctl-persisted.js';
-import { resolvePersisted } from '../../checks/sysctl-persisted.js';
-import {
-  decideSysctl,
-  buildSysctlPlan,
-  declaredKeys,
-  renderKdriftConf,
-  neutraliseLines,
-  neutralisedLine,
-  applyToFiles,
-  KDRIFT_CONF,
-  type ExactContents,
-} from '../../remediation/sysctl-plan.js';
+import type { SysctlState } from '../../checks/sysctl-persisted.js';
+import { planSysctlFix, declaredKeys, renderKdriftConf, neutralisedLine, KDRIFT_CONF } from '../../remediation/sysctl-plan.js';
+import { resolveBoot, shapeOf } from '../../core/sysctl-rules/index.js';
+import { treeOf, type TreeFile } from '../support/sysctl-tree.js';
 
 const NOW = new Date('2026-11-25T12:00:00Z');
 const host: HostEntry = { name: 'lb', address: '10.0.0.1', port: 22, user: 'root', roles: ['load-balancer'] };
@@ -22,22 +13,28 @@ function baselineWith(sysctls: Record<string, unknown>) {
   return parseBaseline({ roles: { 'load-balancer': { sysctls } } }, 'test');
 }
 
-function state(runtime: Record<string, string | null>, files: SysctlConfFile[], masked: SysctlState['masked'] = []): SysctlState {
-  return { runtime: new Map(Object.entries(runtime)), runtimeErrors: new Map(), files, masked, unreadable: [] };
-}
-
-/** Exact contents as the planner reads them: the collected content + a final newline (what a real file has). */
-function exactOf(files: SysctlConfFile[], extra: Record<string, string | null> = {}): ExactContents {
-  const m = new Map<string, string | null>(files.map((f) => [f.target ?? f.path, `${f.content}\n`]));
-  if (!m.has(KDRIFT_CONF)) m.set(KDRIFT_CONF, null);
-  for (const [k, v] of Object.entries(extra)) m.set(k, v);
-  return m;
+function state(runtime: Record<string, string | null>, files: TreeFile[]): SysctlState {
+  return { runtime: new Map(Object.entries(runtime)), runtimeErrors: new Map(), tree: treeOf(files) };
 }
 
 function plan(sysctls: Record<string, unknown>, st: SysctlState, opts: { includeManual?: boolean } = {}) {
   const declared = declaredKeys(host, baselineWith(sysctls));
-  const d = decideSysctl({ declared, state: st, ...opts });
-  return { decisions: d, plan: buildSysctlPlan(d, st, exactOf(st.files), NOW) };
+  return planSysctlFix({ declared, state: st, ...opts }, NOW);
+}
+
+/** The files after the plan's writes, as a boot would read them (the plan's paths are the real files). */
+function afterPlan(files: TreeFile[], p: ReturnType<typeof plan>['plan']): TreeFile[] {
+  const out = files.map((f) => {
+    const c = p.files.find((x) => x.path === (f.target ?? f.path));
+    return c ? { ...f, content: c.after } : f;
+  });
+  for (const c of p.files) if (!out.some((f) => (f.target ?? f.path) === c.path)) out.push({ path: c.path, content: c.after });
+  return out;
+}
+
+function bootValues(files: TreeFile[], key: string, runtime: string) {
+  const b = resolveBoot(treeOf(files), new Map([[key, shapeOf(runtime)]])).get(key);
+  return [b?.['systemd-sysctl'].value, b?.['sysctl --system'].value];
 }
 
 const WS = 'net.ipv4.tcp_window_scaling';
@@ -55,13 +52,10 @@ describe('remediation sysctl planning', () => {
     assert.match(kd.after, new RegExp(`^# Managed by kdrift[^\\n]*\\n(#[^\\n]*\\n)*${WS.replace(/\./g, '\\.')} = 1\\n$`));
     const hf = p.files.find((f) => f.path === hardening.path);
     assert.ok(hf, 'hardening file planned');
-    assert.equal(hf.after, `# hardening\n# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: ${WS}=0\nnet.ipv4.tcp_syncookies = 1\n`);
+    assert.equal(hf.after, `# hardening\n# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: ${WS}=0\nnet.ipv4.tcp_syncookies = 1`);
     assert.match(hf.diff, /^-net\.ipv4\.tcp_window_scaling=0$/m);
     // The resolver agrees after the edits: kdrift's value is the effective one.
-    const after = applyToFiles(st.files, p.files);
-    const eff = resolvePersisted(after, [WS]).get(WS);
-    assert.equal(eff?.[eff.length - 1]?.file, KDRIFT_CONF);
-    assert.equal(eff?.[eff.length - 1]?.value, '1');
+    assert.deepEqual(bootValues(afterPlan([{ path: '/etc/sysctl.d/60-fleet.conf', content: `${WS} = 1` }, hardening], p), WS, '0'), ['1', '1']);
   });
 
   it('a conflicting line in a file applied BEFORE kdrift\'s is left alone (it cannot override)', () => {
@@ -71,7 +65,7 @@ describe('remediation sysctl planning', () => {
   });
 
   it('/etc/sysctl.conf is applied last: its conflicting line is neutralised', () => {
-    const st = state({ [WS]: '1' }, [{ path: '/etc/sysctl.conf', content: `${WS}=0` }]);
+    const st = state({ [WS]: '1' }, [{ path: '/etc/sysctl.conf', content: `${WS}=0` }, { path: '/etc/sysctl.d/99-sysctl.conf', target: '/etc/sysctl.conf', content: `${WS}=0` }]);
     const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
     assert.deepEqual(p.runtime, []);
     assert.deepEqual(p.files.map((f) => f.path).sort(), ['/etc/sysctl.conf', KDRIFT_CONF]);
@@ -111,7 +105,7 @@ describe('remediation sysctl planning', () => {
   });
 
   it('a masked kdrift file (-> /dev/null) is not unmasked: keys needing persistence are skipped', () => {
-    const st = state({ [WS]: '0' }, [], [{ dir: '/etc/sysctl.d', name: '90-kdrift.conf', target: '/dev/null' }]);
+    const st = state({ [WS]: '0' }, [{ path: '/etc/sysctl.d/90-kdrift.conf', target: '/dev/null', content: '' }]);
     const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
     assert.deepEqual(p.runtime, []);
     assert.match(p.skipped[0]?.reason ?? '', /masked/);
@@ -141,16 +135,9 @@ describe('remediation sysctl planning', () => {
   });
 
   it('a second plan on the fixed state changes nothing (idempotent)', () => {
-    const hardening = { path: '/etc/sysctl.d/99-hardening.conf', content: `${WS}=0` };
-    const st = state({ [WS]: '0' }, [hardening]);
-    const { plan: first } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
-    // The host after the fix: files as written (exact bytes minus the final newline, as collected), runtime 1.
-    const written = applyToFiles(st.files, first.files).map((f) => ({ ...f, content: f.content.replace(/\n$/, '') }));
-    const fixed = state({ [WS]: '1' }, written);
-    const declared = declaredKeys(host, baselineWith({ [WS]: { equals: 1, remediation: 'auto' } }));
-    const d = decideSysctl({ declared, state: fixed });
-    const exact = new Map(applyToFiles(st.files, first.files).map((f) => [f.path, f.content] as [string, string | null]));
-    const second = buildSysctlPlan(d, fixed, exact, NOW);
+    const files = [{ path: '/etc/sysctl.d/99-hardening.conf', content: `${WS}=0` }];
+    const { plan: first } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '0' }, files));
+    const { plan: second } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '1' }, afterPlan(files, first)));
     assert.deepEqual(second.runtime, []);
     assert.deepEqual(second.files, []);
   });
@@ -166,14 +153,40 @@ describe('remediation sysctl planning', () => {
     const st = state({ [WS]: '0', 'net.ipv4.tcp_sack': '0' }, []);
     const declared = declaredKeys(host, baselineWith({ [WS]: { equals: 1, remediation: 'auto' }, 'net.ipv4.tcp_sack': { equals: 1, remediation: 'auto' } }));
     const finding = { host: 'lb', check: 'sysctl', key: 'net.ipv4.tcp_sack', layer: 'runtime' as const, status: 'drift' as const, expected: '= 1', actual: '0', severity: 'high' as const };
-    const d = decideSysctl({ declared, state: st, findings: [finding] });
-    assert.deepEqual(d.keys.map((k) => k.key), ['net.ipv4.tcp_sack']);
+    const d = planSysctlFix({ declared, state: st, findings: [finding] }, NOW);
+    assert.deepEqual(d.decisions.map((k) => k.key), ['net.ipv4.tcp_sack']);
   });
 
   it('a negative match (-key) applied after kdrift is neutralised too', () => {
     const st = state({ [WS]: '0' }, [{ path: '/etc/sysctl.d/99-neg.conf', content: `-${WS}` }]);
     const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, st);
     assert.ok(p.files.some((f) => f.path === '/etc/sysctl.d/99-neg.conf'));
+  });
+  it('a \\r-joined line: only the segment systemd reads as the conflicting line is disabled; its neighbour stays for both appliers', () => {
+    const files = [{ path: '/etc/sysctl.d/99-harden.conf', content: `net.ipv4.tcp_timestamps = 1\r${WS} = 0\n` }];
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '0', 'net.ipv4.tcp_timestamps': '1' }, files));
+    const hf = p.files.find((f) => f.path === '/etc/sysctl.d/99-harden.conf');
+    assert.equal(hf?.after, `net.ipv4.tcp_timestamps = 1\r# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: ${WS} = 0\n`);
+    const after = afterPlan(files, p);
+    assert.deepEqual(bootValues(after, WS, '0'), ['1', '1']);
+    assert.deepEqual(bootValues(after, 'net.ipv4.tcp_timestamps', '1'), bootValues(files, 'net.ipv4.tcp_timestamps', '1'));
+  });
+
+  it('sysctl.conf through its 99-sysctl.conf link, and a file sorting after it: both are neutralised so both appliers give the value', () => {
+    const files = [
+      { path: '/etc/sysctl.conf', content: `${WS} = 0\n` },
+      { path: '/etc/sysctl.d/99-sysctl.conf', target: '/etc/sysctl.conf', content: `${WS} = 0\n` },
+      { path: '/etc/sysctl.d/99-zz.conf', content: `${WS} = 0\n` },
+    ];
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '1' }, files));
+    assert.deepEqual(p.files.map((f) => f.path).sort(), ['/etc/sysctl.conf', '/etc/sysctl.d/90-kdrift.conf', '/etc/sysctl.d/99-zz.conf']);
+    assert.deepEqual(bootValues(afterPlan(files, p), WS, '1'), ['1', '1']);
+  });
+
+  it('a key report leaves unknown (not persisted, runtime ok) is named and not changed', () => {
+    const { plan: p } = plan({ [WS]: { equals: 1, remediation: 'auto' } }, state({ [WS]: '1' }, []));
+    assert.deepEqual([p.runtime, p.files, p.keys], [[], [], []]);
+    assert.match(p.skipped.find((s) => s.key === WS)?.reason ?? '', /left unknown, not changed: persisted: not persisted/);
   });
 });
 
@@ -186,16 +199,7 @@ describe('remediation kdrift file and line neutralisation', () => {
     assert.equal(renderKdriftConf(b, new Map([['net.ipv4.tcp_sack', '1']])), b, 'same content renders to the same bytes');
   });
 
-  it('the marker names kdrift, the date, the declared value and the old line, and keeps a CR', () => {
-    assert.equal(neutralisedLine(`${WS} = 0\r`, WS, '1', NOW), `# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: ${WS} = 0\r`);
-  });
-
-  it('neutralising keeps every other byte, including a missing final newline', () => {
-    const out = neutraliseLines(`a = 1\n-${WS} = 0\nb = 2`, [{ line: 2, key: WS, target: '1' }], NOW);
-    assert.equal(out, `a = 1\n# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: -${WS} = 0\nb = 2`);
-  });
-
-  it('refuses when the line no longer sets the planned key (file changed meanwhile)', () => {
-    assert.throws(() => neutraliseLines('a = 1\nb = 2\n', [{ line: 2, key: WS, target: '1' }], NOW), /no longer sets/);
+  it('the marker names kdrift, the date, the declared value and the old line, escaping control bytes', () => {
+    assert.equal(neutralisedLine(`${WS} = 0\x1b[2J`, WS, '1', NOW), `# kdrift 2026-11-25: disabled, conflicts with declared ${WS} = 1; was: ${WS} = 0\\x1b[2J`);
   });
 });

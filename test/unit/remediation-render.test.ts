@@ -39,4 +39,11 @@ describe('remediation text output', () => {
     const rolled: HostOutcome = { host: 'lb', status: 'rolled-back', reasons: ['apply failed: x'], journal: '/j.json', timings: { totalMs: 900 } };
     assert.match(renderOutcome(rolled), /NOT fixed: ROLLED BACK \(as it was\) in 0\.9 s\n {2}apply failed: x\n {2}journal: \/j\.json/);
   });
+
+  it('fix names the keys the report leaves unknown (and changes nothing for them), in every outcome', () => {
+    const unknownSysctl: SysctlPlan = { ...sysctlPlan, runtime: [], files: [], keys: [], details: [], skipped: [{ key: 'net.ipv4.tcp_sack', reason: 'left unknown, not changed: persisted: not persisted', unknown: true }] };
+    const unknownPlan: RemediationPlan = { host: 'lb', createdAt: '2026-11-25T12:00:00Z', plans: [unknownSysctl] };
+    const nothing: HostOutcome = { host: 'lb', status: 'nothing-to-do', plan: unknownPlan, reasons: [], timings: { totalMs: 5 } };
+    assert.match(renderOutcome(nothing), /^lb: nothing to do\n {2}left unknown net\.ipv4\.tcp_sack: left unknown, not changed: persisted: not persisted\n/);
+  });
 });

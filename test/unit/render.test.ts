@@ -27,7 +27,8 @@ import sys, json, xml.dom.minidom
 d = xml.dom.minidom.parseString(sys.stdin.buffer.read())
 root = d.documentElement
 assert root.tagName == 'testsuites', root.tagName
-out = {k: int(root.getAttribute(k)) for k in ('tests','failures','errors','skipped')}
+out = {k: int(root.getAttribute(k)) for k in ('tests','failures','errors')}
+out['skipped'] = sum(int(s.getAttribute('skipped') or 0) for s in root.getElementsByTagName('testsuite'))
 out['suites'] = [{'name': s.getAttribute('name'), 'cases': len(s.getElementsByTagName('testcase')),
   'failures': len(s.getElementsByTagName('failure')), 'errors': len(s.getElementsByTagName('error')),
   'skipped': len(s.getElementsByTagName('skipped'))} for s in root.getElementsByTagName('testsuite')]
@@ -122,26 +123,30 @@ describe('renderers on a fixed Report', () => {
     const errorLine = out.split('\n').find((l) => l.startsWith('- **app2**'));
     assert.ok(errorLine && !errorLine.includes(' | pipe'), 'pipe escaped');
   });
-  it('json_round_trips_the_report_with_version_1', () => {
+  it('json_round_trips_the_report_with_version_2', () => {
     const parsed = JSON.parse(render(fixedReport, 'json'));
     assert.deepEqual(parsed, JSON.parse(JSON.stringify(fixedReport)));
-    assert.equal(parsed.version, 1);
+    assert.equal(parsed.version, 2);
   });
   it('junit_parses_as_xml_with_one_testcase_per_finding_failures_for_drift_errors_for_host_errors', () => {
     const xml = render(fixedReport, 'junit');
     const j = parseJunit(xml);
-    assert.equal(j.tests, 7 + 2 + 1 + 0);
-    assert.equal(j.failures, 3); // two sysctl drifts + one behaviour drift; the suppressed drift is skipped
+    assert.equal(j.tests, 7 + 4 + 1 + 0);
+    assert.equal(j.failures, 4); // two sysctl drifts + two behaviour drifts; the suppressed drift is skipped
     assert.equal(j.errors, 1);
     assert.equal(j.skipped, 2); // suppressed + unknown
     assert.deepEqual(
       j.suites.map((s) => [s.name, s.cases, s.failures, s.errors, s.skipped]),
-      [['app2', 1, 0, 1, 0], ['lb', 7, 3, 0, 1], ['app1', 2, 0, 0, 1], ['client', 0, 0, 0, 0]],
+      [['app2', 1, 0, 1, 0], ['app1', 4, 1, 0, 1], ['lb', 7, 3, 0, 1], ['client', 0, 0, 0, 0]],
     );
+    // The root cause's failure names the next step; the consequence's names the host that explains it.
+    assert.match(xml, /next: kdrift fix --host lb --stack lab --dry-run/);
+    assert.match(xml, /message="high: explained by lb: net.ipv4.tcp_window_scaling = 0/);
+    assert.match(xml, /<system-err>warning: skipped \/etc\/sysctl.d\/99-junk.conf: binary data \(a NUL byte\)<\/system-err>/);
     assert.ok(xml.includes('&lt;script&gt;') && !xml.includes('<script>'));
   });
   it('junit_from_an_empty_report_is_still_well_formed', () => {
-    const empty = { ...fixedReport, hosts: [], summary: { hosts: 0, drifted: 0, errors: 0, findings: 0, suppressed: 0, unknown: 0 } };
+    const empty = { ...fixedReport, hosts: [], rootCauses: [], summary: { hosts: 0, drifted: 0, errors: 0, findings: 0, suppressed: 0, unknown: 0, rootCauses: 0, consequences: 0 } };
     assert.equal(parseJunit(render(empty, 'junit')).tests, 0);
   });
   it('html_is_one_self_contained_file_with_escaped_content_and_nothing_fetched', () => {
@@ -150,20 +155,28 @@ describe('renderers on a fixed Report', () => {
     assert.equal((html.match(/<html/g) ?? []).length, 1);
     assert.ok(!/<script|<link|<img|<iframe|<object|<embed/i.test(html), 'no scripts or linked resources');
     assert.ok(!/\b(src|href)\s*=/i.test(html), 'no src/href attributes');
-    assert.ok(!/https?:|url\(|@import/i.test(html), 'no URLs (CSS included)');
+    assert.ok(!/https?:|url\((?!#)|@import/i.test(html), 'no URLs (CSS included; url(#id) names a marker of the page itself)');
     assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'), 'hostile text escaped');
     assert.ok(!html.includes('\u0001'));
     for (const needle of ['net.ipv4.tcp_window_scaling', '/etc/sysctl.d/90-harden.conf:3', 'app2', 'suppressed', 'both']) assert.ok(html.includes(needle), needle);
+    // Banner, root cause with its next step, the picture with both legs, ok rows collapsed.
+    assert.match(html, /<div id="verdict" class="banner banner-error" role="status">Drift: lb: net.ipv4.tcp_window_scaling = 0/);
+    assert.ok(html.indexOf('Root causes (1)') < html.indexOf('<svg id="fleet"'), 'root causes before the picture');
+    assert.match(html, /kdrift fix --host lb --stack lab --dry-run/);
+    assert.match(html, /<g class="leg leg-bad" data-from="lb" data-to="app1" data-port="8080"/);
+    assert.match(html, /<details class="ok-rows"><summary class="ok">2 ok checks<\/summary>/);
+    assert.match(html, /Warning: lb: skipped \/etc\/sysctl.d\/99-junk.conf/);
   });
   it('prometheus_is_valid_exposition_with_bounded_labels', () => {
     const { types, samples } = parseExposition(render(fixedReport, 'prom'));
-    for (const n of ['kdrift_drift', 'kdrift_host_up', 'kdrift_findings', 'kdrift_last_run_timestamp_seconds']) assert.equal(types.get(n), 'gauge', n);
+    for (const n of ['kdrift_drift', 'kdrift_host_up', 'kdrift_findings', 'kdrift_root_causes', 'kdrift_consequences', 'kdrift_last_run_timestamp_seconds']) assert.equal(types.get(n), 'gauge', n);
+    for (const [n, t] of types) assert.ok(!(t === 'gauge' && n.endsWith('_total')), `${n}: a gauge with a counter's suffix`);
     const allowed = new Set(['host', 'role', 'check', 'key', 'layer', 'severity', 'status', 'change']);
     for (const s of samples) for (const l of Object.keys(s.labels)) assert.ok(allowed.has(l), `unbounded label ${l}`);
     const drift = samples.filter((s) => s.name === 'kdrift_drift');
-    assert.equal(drift.length, 9);
+    assert.equal(drift.length, 11);
     const on = drift.filter((s) => s.value === 1).map((s) => `${s.labels.host} ${s.labels.check} ${s.labels.key} ${s.labels.layer}`);
-    assert.deepEqual(on.sort(), ['lb sysctl net.ipv4.tcp_window_scaling persisted', 'lb sysctl net.ipv4.tcp_window_scaling runtime', 'lb tcp.windowScaling port 80 behaviour']);
+    assert.deepEqual(on.sort(), ['app1 tcp.windowScaling port 8080 behaviour', 'lb sysctl net.ipv4.tcp_window_scaling persisted', 'lb sysctl net.ipv4.tcp_window_scaling runtime', 'lb tcp.windowScaling port 80 behaviour']);
     const up = Object.fromEntries(samples.filter((s) => s.name === 'kdrift_host_up').map((s) => [s.labels.host, s.value]));
     assert.deepEqual(up, { lb: 1, app1: 1, app2: 0, client: 1 });
     assert.equal(samples.find((s) => s.name === 'kdrift_last_run_timestamp_seconds')?.value, Date.parse('2026-11-25T03:00:00Z') / 1000);

@@ -5,23 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalSession } from '../../core/session-local.js';
 import type { HostSession } from '../../core/session.js';
 import { sysctlExpectationSchema } from '../../core/baseline.js';
-import { judgeSysctl, makeSysctlCheck } from '../../checks/sysctl.js';
-import {
-  collectSysctlState,
-  parseRecords,
-  parseSysctlConf,
-  resolvePersisted,
-  sysctlGlobMatches,
-  normaliseConfKey,
-  orderConfFiles,
-} from '../../checks/sysctl-persisted.js';
+import { judgeSysctl, makeSysctlCheck, observeSysctl } from '../../checks/sysctl.js';
+import { collectSysctlState, decodeSysctlState } from '../../checks/sysctl-persisted.js';
+import { confLines, globMatchesPath, parseSystemdLine, resolveBoot, sourcesOf, type SysctlTree } from '../../core/sysctl-rules/index.js';
+import { treeOf } from '../support/sysctl-tree.js';
 import type { HostEntry } from '../../core/inventory.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/sysctl');
@@ -92,40 +86,41 @@ describe('sysctl persisted resolution scenarios (real collect script on fixture 
 
 describe('sysctl.d line syntax', () => {
   it('dotted_key_with_slash_means_dot_inside_segment (systemd sysctl_normalize)', () => {
-    assert.equal(normaliseConfKey('net.ipv4.conf.eth0/1.rp_filter'), 'net/ipv4/conf/eth0.1/rp_filter');
-    assert.equal(normaliseConfKey('net/ipv4/conf/eth0.1/rp_filter'), 'net/ipv4/conf/eth0.1/rp_filter');
-    assert.equal(normaliseConfKey('net/ipv4/tcp_sack'), 'net.ipv4.tcp_sack');
+    assert.equal(parseSystemdLine('net.ipv4.conf.eth0/1.rp_filter = 1')?.key, 'net/ipv4/conf/eth0.1/rp_filter');
+    assert.equal(parseSystemdLine('net/ipv4/conf/eth0.1/rp_filter = 1')?.key, 'net/ipv4/conf/eth0.1/rp_filter');
+    assert.equal(parseSystemdLine('net/ipv4/tcp_sack = 1')?.key, 'net.ipv4.tcp_sack');
   });
   it('line_numbers_count_comments_and_blank_lines', () => {
-    const a = parseSysctlConf({ path: '/x.conf', content: '# c\n\n; c\nkernel.pid_max=1\n' });
-    assert.deepEqual(a, [{ key: 'kernel.pid_max', value: '1', file: '/x.conf', line: 4, ignoreErrors: false }]);
+    const [a] = confLines('# c\n\n; c\nkernel.pid_max=1\n', 'systemd-sysctl').lines;
+    assert.deepEqual([a?.key, a?.value, a?.line, a?.ignoreErrors], ['kernel.pid_max', '1', 4, false]);
   });
   it('value_keeps_inner_spaces_and_a_hash_is_not_an_inline_comment', () => {
-    const [a] = parseSysctlConf({ path: '/x.conf', content: 'net.ipv4.tcp_rmem =  4096 87380   6291456 # x\n' });
+    const [a] = confLines('net.ipv4.tcp_rmem =  4096 87380   6291456 # x\n', 'systemd-sysctl').lines;
     assert.equal(a?.value, '4096 87380   6291456 # x');
   });
   it('glob_star_does_not_cross_a_segment', () => {
-    assert.ok(sysctlGlobMatches('net.ipv4.conf.*.rp_filter', 'net.ipv4.conf.all.rp_filter'));
-    assert.ok(!sysctlGlobMatches('net.ipv4.*', 'net.ipv4.conf.all.rp_filter'));
-    assert.ok(sysctlGlobMatches('net.ipv4.tcp_[rw]mem', 'net.ipv4.tcp_wmem'));
-    assert.ok(!sysctlGlobMatches('net.ipv4.tcp_[!rw]mem', 'net.ipv4.tcp_wmem'));
-    assert.ok(sysctlGlobMatches('net.ipv4.tcp_?mem', 'net.ipv4.tcp_rmem'));
+    assert.ok(globMatchesPath('net/ipv4/conf/*/rp_filter', 'net/ipv4/conf/all/rp_filter'));
+    assert.ok(!globMatchesPath('net/ipv4/*', 'net/ipv4/conf/all/rp_filter'));
+    assert.ok(globMatchesPath('net/ipv4/tcp_[rw]mem', 'net/ipv4/tcp_wmem'));
+    assert.ok(!globMatchesPath('net/ipv4/tcp_[!rw]mem', 'net/ipv4/tcp_wmem'));
+    assert.ok(globMatchesPath('net/ipv4/tcp_?mem', 'net/ipv4/tcp_rmem'));
+  });
+  it('glob_matching_is_linear (40 stars do not hang)', () => {
+    assert.ok(!globMatchesPath(`net/${'*a'.repeat(40)}b`, `net/${'a'.repeat(60)}`));
   });
   it('two_globs_matching_one_key_later_pattern_wins', () => {
-    const m = resolvePersisted([{ path: '/a.conf', content: 'net.ipv4.tcp_*mem = 1 2 3\nnet.ipv4.tcp_r* = 4 5 6\n' }], ['net.ipv4.tcp_rmem']);
-    assert.equal(m.get('net.ipv4.tcp_rmem')?.at(-1)?.value, '4 5 6');
+    const tree = treeOf([{ path: '/etc/sysctl.d/a.conf', content: 'net.ipv4.tcp_*mem = 1 2 3\nnet.ipv4.tcp_r* = 4 5 6\n' }]);
+    const b = resolveBoot(tree, new Map([['net.ipv4.tcp_rmem', { ints: 3 }]])).get('net.ipv4.tcp_rmem');
+    assert.equal(b?.['systemd-sysctl'].value, '4 5 6');
+    assert.equal(b?.['sysctl --system'].value, '4 5 6');
   });
   it('same_name_in_etc_masks_every_later_directory_and_names_sort_bytewise', () => {
-    const { files, masked } = orderConfFiles(
-      [
-        { dir: '/usr/lib/sysctl.d', name: 'B.conf', content: 'x' },
-        { dir: '/usr/lib/sysctl.d', name: 'a.conf', content: 'vendor' },
-        { dir: '/etc/sysctl.d', name: 'a.conf', content: 'admin' },
-      ],
-      null,
-    );
-    assert.deepEqual(files.map((f) => `${f.path}=${f.content}`), ['/usr/lib/sysctl.d/B.conf=x', '/etc/sysctl.d/a.conf=admin']);
-    assert.deepEqual(masked.map((m) => m.dir), ['/usr/lib/sysctl.d']);
+    const tree = treeOf([
+      { path: '/usr/lib/sysctl.d/B.conf', content: 'x' },
+      { path: '/usr/lib/sysctl.d/a.conf', content: 'vendor' },
+      { path: '/etc/sysctl.d/a.conf', content: 'admin' },
+    ]);
+    assert.deepEqual(sourcesOf(tree, 'systemd-sysctl').map((f) => `${f.dir}/${f.name}=${f.content}`), ['/usr/lib/sysctl.d/B.conf=x', '/etc/sysctl.d/a.conf=admin']);
   });
 });
 
@@ -148,9 +143,29 @@ describe('collection script framing', () => {
     await session.close();
     assert.equal(st.runtime.get('net.ipv4.tcp_sack'), '1');
     assert.equal(st.runtime.get('net.ipv4.no_such_key'), null);
-    assert.equal(st.files.length, 1);
-    assert.equal(st.files[0]?.path, '/etc/sysctl.d/50-hostile name.conf');
-    assert.equal(st.files[0]?.content, hostile);
+    assert.equal(st.tree.entries.length, 1);
+    assert.equal(st.tree.entries[0]?.name, '50-hostile name.conf');
+    assert.equal(Buffer.from(st.tree.entries[0]?.content ?? '', 'latin1').toString('utf8'), hostile);
+  });
+  it('bytes_round_trip_exactly: NUL, ^, a missing final newline, a name that is not UTF-8; kinds of entries', async () => {
+    const d = path.join(dir, 'bytes');
+    await mkdir(path.join(d, 'etc/sysctl.d/90-dir.conf'), { recursive: true });
+    const content = Buffer.from('a = 1\0b\r\n^c = 2\n\n\xff\x80 tail', 'latin1');
+    const name = Buffer.from('50-\xff.conf', 'latin1');
+    await writeFile(Buffer.concat([Buffer.from(`${d}/etc/sysctl.d/`), name]), content);
+    await symlink('/dev/null', path.join(d, 'etc/sysctl.d/60-mask.conf'));
+    await symlink('nowhere', path.join(d, 'etc/sysctl.d/70-gone.conf'));
+    await writeFile(path.join(d, 'etc/sysctl.d/.hidden.conf'), '');
+    const session = new LocalSession('bytes');
+    const st = await collectSysctlState(session, [], { root: d });
+    await session.close();
+    const byName = new Map(st.tree.entries.map((e) => [e.name, e]));
+    assert.equal(byName.get(name.toString('latin1'))?.content, content.toString('latin1'));
+    assert.equal(byName.get('60-mask.conf')?.kind, 'masked');
+    assert.equal(byName.get('70-gone.conf')?.kind, 'dangling');
+    assert.equal(byName.get('90-dir.conf')?.kind, 'directory');
+    assert.equal(byName.get('.hidden.conf')?.content, '');
+    assert.equal(st.tree.sysctlConf, null);
   });
   it('multi_character_runtime_values_from_the_real_proc_sys_are_read_whole', async () => {
     // /proc/sys answers a read at a non-zero offset with EOF: a byte-at-a-time reader would see "3" of "32768".
@@ -161,40 +176,36 @@ describe('collection script framing', () => {
     for (const k of keys) assert.equal(st.runtime.get(k), readFileSync(`/proc/sys/${k.replaceAll('.', '/')}`, 'utf8').trim(), k);
   });
   it('truncated_output_is_an_error_not_a_partial_state', () => {
-    assert.throws(() => parseRecords(Buffer.from('V 5:ab\n')), /truncated|length/);
-    assert.throws(() => parseRecords(Buffer.from('garbage')), /bad record/);
+    assert.throws(() => decodeSysctlState(Buffer.from('V 5\nab'), ['net.ipv4.tcp_sack']), /truncated/);
+    assert.throws(() => decodeSysctlState(Buffer.from('garbage'), ['net.ipv4.tcp_sack']), /truncated|expected a V record/);
   });
 });
 
 describe('sysctl judge: files the session cannot read', () => {
   const spec = new Map([['net.ipv4.tcp_window_scaling', sysctlExpectationSchema.parse({ equals: 1 })]]);
-  const obs = (files: { path: string; content: string }[], unreadable: { dir: string; name: string; error: string }[]) => ({
-    runtime: new Map([['net.ipv4.tcp_window_scaling', '1']]),
-    runtimeErrors: new Map<string, string>(),
-    files,
-    masked: [],
-    unreadable,
-    persisted: resolvePersisted(files, ['net.ipv4.tcp_window_scaling']),
-  });
-  const persisted = (o: ReturnType<typeof obs>) => judgeSysctl(o, spec, 'h').find((f) => f.layer === 'persisted');
   const fleet = { path: '/etc/sysctl.d/60-fleet.conf', content: 'net.ipv4.tcp_window_scaling = 1\n' };
+  const persisted = (tree: SysctlTree) => {
+    const state = { runtime: new Map([['net.ipv4.tcp_window_scaling', '1']]), runtimeErrors: new Map<string, string>(), tree };
+    return judgeSysctl(observeSysctl(state, spec.keys()), spec, 'h').find((f) => f.layer === 'persisted');
+  };
+  const blind = (path: string, kind: 'unreadable' | 'dangling' = 'unreadable') => ({ path, content: '', kind });
 
   it('unreadable_file_applied_after_the_effective_one.unknown', () => {
-    const f = persisted(obs([fleet], [{ dir: '/etc/sysctl.d', name: '90-secret.conf', error: 'cannot read' }]));
+    const f = persisted(treeOf([fleet, blind('/etc/sysctl.d/90-secret.conf')]));
     assert.equal(f?.status, 'unknown');
     assert.match(f?.reason ?? '', /cannot read \/etc\/sysctl\.d\/90-secret\.conf, which a boot applies after \/etc\/sysctl\.d\/60-fleet\.conf/);
   });
   it('unreadable_file_applied_before_the_effective_one.ok', () => {
-    assert.equal(persisted(obs([fleet], [{ dir: '/usr/lib/sysctl.d', name: '10-vendor.conf', error: 'cannot read' }]))?.status, 'ok');
+    assert.equal(persisted(treeOf([fleet, blind('/usr/lib/sysctl.d/10-vendor.conf')]))?.status, 'ok');
   });
-  it('unreadable_sysctl_conf_is_applied_last.unknown', () => {
-    assert.equal(persisted(obs([fleet], [{ dir: '/etc', name: 'sysctl.conf', error: 'cannot read' }]))?.status, 'unknown');
+  it('unreadable_sysctl_conf_is_applied_last_by_procps.unknown', () => {
+    assert.equal(persisted(treeOf([fleet, blind('/etc/sysctl.conf')]))?.status, 'unknown');
   });
   it('dangling_symlink_is_not_read_at_boot_either.ok', () => {
-    assert.equal(persisted(obs([fleet], [{ dir: '/etc/sysctl.d', name: '99-gone.conf', error: 'dangling symlink' }]))?.status, 'ok');
+    assert.equal(persisted(treeOf([fleet, blind('/etc/sysctl.d/99-gone.conf', 'dangling')]))?.status, 'ok');
   });
   it('nothing_readable_sets_the_key_and_a_file_is_unreadable.unknown_naming_the_file', () => {
-    const f = persisted(obs([], [{ dir: '/etc/sysctl.d', name: '90-secret.conf', error: 'cannot read' }]));
+    const f = persisted(treeOf([blind('/etc/sysctl.d/90-secret.conf')]));
     assert.equal(f?.status, 'unknown');
     assert.match(f?.reason ?? '', /cannot read \/etc\/sysctl\.d\/90-secret\.conf/);
   });
