@@ -2,11 +2,13 @@
  * Collects what the sysctl rules (core/sysctl-rules) need from a host, in ONE exec: the runtime values of the keys
  * asked for and the sysctl.d family as bytes (names, contents, link targets, what each entry is).
  *
- * The shell only lists (builtins: globs, test -L/-f/-d/-ef/-r); ONE awk then reads every value and file, each whole
+ * The shell only lists (builtins: globs, test -L/-f/-d/-ef/-r, printf) and streams NUL-terminated records to
+ * `xargs -0 awk`, which reads every value and file, each whole
  * (RS="^$": mawk and gawk read a file as one record, bytes kept, NUL included; an awk that takes RS as one character
  * splits a file holding `^`, which the script reports as an error instead of returning wrong bytes). Processes per
- * host: sh + awk, plus one readlink per symlink that points neither to /dev/null nor to /etc/sysctl.conf. The shell
- * appends to "$@", so listing is quadratic in the number of entries (fine for the tens a host has).
+ * host: sh + xargs + awk (one more awk per ~128 KiB of records), plus one readlink per symlink that points neither to
+ * /dev/null nor to /etc/sysctl.conf. Records go through a pipe, not an ever-growing "$@" (which made 20,000 entries
+ * quadratic), so listing is linear in the number of entries and reading linear in their size.
  *
  * Output records, lengths in bytes (LC_ALL=C), so any name or content frames unambiguously: per key
  * `V <len>\n<bytes>` | `M\n` (missing) | `E\n` (unreadable); then per directory `D <dir>\n` (or `Q\n` after it when
@@ -22,37 +24,37 @@ import { bytesOf, SYSCTL_CONF, SYSCTL_DIRS, type SysctlEntry, type SysctlTree } 
 
 export const COLLECT_SCRIPT = `LC_ALL=C; export LC_ALL
 root=$1; shift
-n=$#
+r() { printf '%s\\0' "$1"; }
+{
 for k in "$@"; do
   p="$root/proc/sys/$k"
-  if [ -f "$p" ]; then set -- "$@" "V:$p"; else set -- "$@" "M:"; fi
+  if [ -f "$p" ]; then r "V:$p"; else r "M:"; fi
 done
 for d in ${SYSCTL_DIRS.join(' ')} /etc; do
   p=$root$d
-  if [ "$d" = /etc ]; then set -- "$@" "S:"; pats=sysctl.conf
+  if [ "$d" = /etc ]; then r "S:"; pats=sysctl.conf
   else
-    set -- "$@" "D:$d"; pats='*.conf .*.conf .conf'
+    r "D:$d"; pats='*.conf .*.conf .conf'
     [ -d "$p" ] || continue
-    if [ "$d" = /lib/sysctl.d ] && [ "$p" -ef "$root/usr/lib/sysctl.d" ]; then set -- "$@" "Q:"; continue; fi
+    if [ "$d" = /lib/sysctl.d ] && [ "$p" -ef "$root/usr/lib/sysctl.d" ]; then r "Q:"; continue; fi
   fi
   set -f; for g in $pats; do set +f
     for f in "$p"/$g; do
       [ -e "$f" ] || [ -L "$f" ] || continue
-      [ "$d" = /etc ] || set -- "$@" "N:\${f##*/}"
+      [ "$d" = /etc ] || r "N:\${f##*/}"
       if [ -L "$f" ]; then
-        if [ "$f" -ef /dev/null ]; then set -- "$@" "T:/dev/null"
-        elif [ "$f" -ef "$root${SYSCTL_CONF}" ]; then set -- "$@" "T:${SYSCTL_CONF}"
-        else set -- "$@" "T:$(readlink -f -- "$f")"; fi
+        if [ "$f" -ef /dev/null ]; then r "T:/dev/null"
+        elif [ "$f" -ef "$root${SYSCTL_CONF}" ]; then r "T:${SYSCTL_CONF}"
+        else r "T:$(readlink -f -- "$f")"; fi
       fi
-      if [ -f "$f" ]; then if [ -r "$f" ]; then set -- "$@" "C:$f"; else set -- "$@" "U:"; fi
-      elif [ -d "$f" ]; then set -- "$@" "O:directory"
-      elif [ -e "$f" ]; then set -- "$@" "O:other"
-      else set -- "$@" "A:"; fi
+      if [ -f "$f" ]; then if [ -r "$f" ]; then r "C:$f"; else r "U:"; fi
+      elif [ -d "$f" ]; then r "O:directory"
+      elif [ -e "$f" ]; then r "O:other"
+      else r "A:"; fi
     done
   set -f; done; set +f
 done
-shift "$n"
-exec awk 'BEGIN {
+} | xargs -0 awk 'BEGIN {
   RS = "^$"
   for (i = 1; i < ARGC; i++) {
     t = substr(ARGV[i], 1, 1); a = substr(ARGV[i], 3)
@@ -66,7 +68,7 @@ exec awk 'BEGIN {
     else if (t == "D" || t == "O") printf "%s %s\\n", t, a
     else print t
   }
-}' "$@"
+}'
 `;
 
 export interface SysctlState {

@@ -167,6 +167,19 @@ describe('collection script framing', () => {
     assert.equal(byName.get('.hidden.conf')?.content, '');
     assert.equal(st.tree.sysctlConf, null);
   });
+  it('more_entries_than_one_xargs_batch_arrive_whole_and_in_order (records stream through a pipe, not one argv)', async () => {
+    // 3,000 names of ~120 bytes are ~360 KiB of records: xargs starts awk several times; nothing may be lost or reordered.
+    const d = path.join(dir, 'many');
+    await mkdir(path.join(d, 'etc/sysctl.d'), { recursive: true });
+    const names = Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(5, '0')}-${'x'.repeat(110)}.conf`);
+    for (const [i, n] of names.entries()) await writeFile(path.join(d, 'etc/sysctl.d', n), `net.core.somaxconn = ${i}\n`);
+    const session = new LocalSession('many');
+    const st = await collectSysctlState(session, [], { root: d });
+    await session.close();
+    const etc = st.tree.entries.filter((e) => e.dir === '/etc/sysctl.d');
+    assert.deepEqual(etc.map((e) => e.name), names);
+    assert.deepEqual(etc.map((e) => e.content), names.map((_, i) => `net.core.somaxconn = ${i}\n`));
+  });
   it('multi_character_runtime_values_from_the_real_proc_sys_are_read_whole', async () => {
     // /proc/sys answers a read at a non-zero offset with EOF: a byte-at-a-time reader would see "3" of "32768".
     const keys = ['kernel.pid_max', 'net.ipv4.tcp_rmem', 'net.ipv4.ip_local_port_range', 'kernel.hostname'];
