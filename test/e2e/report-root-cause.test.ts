@@ -17,6 +17,7 @@ import type { Report } from '../../core/report.js';
 import { promtoolCheck, validateReportJson, xmllintJunit } from '../support/conformance.js';
 import { slotName, slotSubnet } from '../support/slot.js';
 import { runKdrift } from '../support/fix-lab.js';
+import { mdCell } from '../../core/render/markdown.js';
 
 const LAB = slotName('kdrc');
 const SUBNET = slotSubnet(82);
@@ -114,13 +115,14 @@ describe('root cause across hosts on the lab (e2e)', function () {
     await labExec(LAB, 'app2', ['mkdir', '-p', JUNK]);
     const r = await probedReport('app1-wscale0');
     // The skipped file, in every format.
-    assert.deepEqual(r.hosts.find((h) => h.name === 'app2')?.warnings, [{ file: JUNK, reason: 'not a regular file' }]);
-    const line = `app2: skipped ${JUNK}: not a regular file`;
+    const why = 'a directory named *.conf: a boot reads nothing from it';
+    assert.deepEqual(r.hosts.find((h) => h.name === 'app2')?.warnings, [{ file: JUNK, reason: why }]);
+    const line = `app2: skipped ${JUNK}: ${why}`;
     assert.ok(r.text.includes(`warning: ${line}`), r.text);
-    assert.ok((await readFile(r.files.md as string, 'utf8')).includes(`> Warning: ${line}`));
+    assert.ok((await readFile(r.files.md as string, 'utf8')).includes(`> Warning: ${mdCell(line)}`));
     assert.ok((await readFile(r.files.html as string, 'utf8')).includes(`Warning: ${line}`));
     assert.match(await readFile(r.files.prom as string, 'utf8'), /^kdrift_skipped_files\{host="app2"\} 1$/m);
-    assert.ok((await readFile(r.files.junit as string, 'utf8')).includes(`<system-err>warning: skipped ${JUNK}: not a regular file</system-err>`));
+    assert.ok((await readFile(r.files.junit as string, 'utf8')).includes(`<system-err>warning: skipped ${line.slice('app2: skipped '.length)}</system-err>`));
     assert.equal(r.rootCauses[0]?.host, 'app1', JSON.stringify(r.rootCauses, null, 1));
     assert.equal(r.rootCauses[0]?.key, WS);
     assert.ok(r.rootCauses[0]?.explains.hosts.includes('lb'));
