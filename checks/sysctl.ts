@@ -19,6 +19,8 @@ export interface SysctlCheckOptions {
   /** Prefix for every path read on the host ('' on a real host; a fixture tree in tests). */
   root?: string;
   timeoutMs?: number;
+  /** Also read the end of this on-host write log in the same exec (SysctlState.writeLog). */
+  writeLogPath?: string;
 }
 
 /** Resolves the collected state for `keys` (the kernel shape of each key comes from its runtime value). */
