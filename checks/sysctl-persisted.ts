@@ -172,16 +172,16 @@ export function decodeSysctlState(out: Buffer, keys: readonly string[], root = '
   return { runtime, runtimeErrors, tree: { entries, sysctlConf }, ...(withWriteLog ? { writeLog } : {}) };
 }
 
-/**
- * Collects runtime values and the sysctl.d family in ONE exec. `root` prefixes every path read (tests point it at a
- * fixture tree through a LocalSession; it is '' on a real host). With `writeLogPath`, the same exec also reads the end
- * of that write log and its rotated `.1` (SysctlState.writeLog).
- */
-export async function collectSysctlState(
-  session: HostSession,
-  keys: readonly string[],
-  opts: { root?: string; timeoutMs?: number; writeLogPath?: string } = {},
-): Promise<SysctlState> {
+export interface CollectOptions {
+  /** Prefix for every path read (tests point it at a fixture tree through a LocalSession; '' on a real host). */
+  root?: string;
+  timeoutMs?: number;
+  /** Also read the end of this write log and its rotated `.1` in the same exec (SysctlState.writeLog). */
+  writeLogPath?: string;
+}
+
+/** Runs the collect script (ONE exec) and returns its records undecoded. */
+export async function execSysctlCollect(session: HostSession, keys: readonly string[], opts: CollectOptions = {}): Promise<Buffer> {
   const root = opts.root ?? '';
   if (root !== '' && !root.startsWith('/')) throw new HostError(session.host, `sysctl root prefix must be absolute, got "${root}"`);
   const rel = keys.map((k) => sysctlProcPath(k).slice('/proc/sys/'.length));
@@ -190,9 +190,19 @@ export async function collectSysctlState(
     const why = res.stderr.toString('utf8').trim() || (res.signal ? `killed by ${res.signal}` : `exit ${res.code}`);
     throw new HostError(session.host, `collecting sysctl state failed: ${why}`);
   }
+  return res.stdout;
+}
+
+/** decodeSysctlState for `host`'s collect output: a mismatch is that host's error. */
+export function decodeCollected(host: string, out: Buffer, keys: readonly string[], opts: CollectOptions = {}): SysctlState {
   try {
-    return decodeSysctlState(res.stdout, keys, root, opts.writeLogPath !== undefined);
+    return decodeSysctlState(out, keys, opts.root ?? '', opts.writeLogPath !== undefined);
   } catch (err) {
-    throw new HostError(session.host, `collecting sysctl state: unexpected output (${(err as Error).message}; did a file change while it was read?)`);
+    throw new HostError(host, `collecting sysctl state: unexpected output (${(err as Error).message}; did a file change while it was read?)`);
   }
+}
+
+/** Collects runtime values and the sysctl.d family (and, if asked, the write log's end) in ONE exec. */
+export async function collectSysctlState(session: HostSession, keys: readonly string[], opts: CollectOptions = {}): Promise<SysctlState> {
+  return decodeCollected(session.host, await execSysctlCollect(session, keys, opts), keys, opts);
 }
