@@ -1,5 +1,7 @@
 import { runCommand, type Command } from '../core/command.js';
 import { EXIT } from '../core/report.js';
+import { terminalSafe } from '../core/terminal-text.js';
+import { guardStdio } from './output.js';
 
 /** A CLI command: one file in cli/commands/, loaded only when it runs (the probe agent must start fast on a host). */
 export type { Command };
@@ -30,6 +32,7 @@ files), 64 usage error (unknown command or option, bad option value).
 `;
 
 export async function main(argv: string[]): Promise<number> {
+  guardStdio();
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     if (name === undefined) {
@@ -45,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = commands[name];
   if (!entry) {
-    process.stderr.write(`kdrift: unknown command "${name}"\n\n${mainUsage}`);
+    process.stderr.write(`kdrift: unknown command "${terminalSafe(name)}"\n\n${mainUsage}`);
     return EXIT.usage;
   }
   return runCommand(name, entry.load, rest);

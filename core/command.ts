@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EX_USAGE, KdriftError, UsageError, errorMessage } from './errors.js';
+import { terminalSafe } from './terminal-text.js';
 
 /**
  * A command-line command (`kdrift <name>`, or the probe agent's own entry point): its help text and its run. Shared
@@ -52,7 +53,8 @@ export async function runCommand(name: string, load: () => Promise<Command>, arg
     return await command.run(args);
   } catch (err) {
     const msg = err instanceof KdriftError ? err.message : `internal error: ${errorMessage(err)}`;
-    process.stderr.write(`kdrift ${name}: ${msg}\n`);
+    // Errors carry host-originated text (file names, stderr of host commands): no raw control characters.
+    process.stderr.write(`kdrift ${terminalSafe(name)}: ${terminalSafe(msg)}\n`);
     if (process.env.KDRIFT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     if (err instanceof UsageError) {
       process.stderr.write(`Run 'kdrift ${name} --help' for its options.\n`);

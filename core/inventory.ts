@@ -24,6 +24,11 @@ export const hostEntrySchema = z
     agentCommand: z.array(z.string().min(1)).min(1).optional(),
     /** Check this machine without SSH (kdrift check --local). */
     local: z.boolean().optional(),
+    /**
+     * The host is a network namespace of a shared kernel (a container): only per-netns sysctls (net.*) are fixed on
+     * it. Detected over SSH when its netns differs from PID 1's; say so here when its PID namespace hides that.
+     */
+    netns: z.boolean().optional(),
   })
   .strict();
 export type HostEntry = z.output<typeof hostEntrySchema>;
@@ -34,7 +39,7 @@ const inventoryFileSchema = z
     knownHosts: z.string().optional(),
     identityFile: z.string().optional(),
     agentCommand: z.array(z.string().min(1)).min(1).optional(),
-    /** Where the role baselines come from: a module or YAML file; default stacks/baselines. */
+    /** Where the role baselines come from: a YAML/JSON file (never a module: code only from --baseline); default stacks/baselines. */
     baseline: z.string().optional(),
   })
   .strict()
@@ -45,6 +50,9 @@ const inventoryFileSchema = z
       seen.add(h.name);
     });
   });
+
+/** What an inventory's `baseline:` may name: data only (a module would run code chosen by a data file). */
+const DATA_BASELINE = /\.(ya?ml|json)$/i;
 
 export interface Inventory {
   source: string;
@@ -92,6 +100,12 @@ export function parseInventory(text: string, file: string, stack?: string): Inve
   const dir = path.dirname(file);
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
   const inv = res.data;
+  if (inv.baseline !== undefined && !DATA_BASELINE.test(inv.baseline)) {
+    throw new KdriftError(
+      `${prefix}baseline: "${inv.baseline}" is not a YAML or JSON file (.yaml, .yml, .json). An inventory or stack config is data and may not name code to run: pass a baseline module with --baseline, or import it in the Pulumi program`,
+      file,
+    );
+  }
   return {
     source: file,
     stack,

@@ -10,9 +10,17 @@
  * Keys are compared as the raw SSH wire blob (what the server sends in KEX), so no key parsing is needed.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, stat } from 'node:fs/promises';
+import { wildcardMatch } from './glob.js';
+import { readInputFileBytes } from './input-file.js';
 import path from 'node:path';
 import { KdriftError } from './errors.js';
+
+/** A known_hosts file of 100,000 hosts is ~60 MiB; larger is not a known_hosts file kdrift should parse. */
+const DEV_NULL = '/dev/null';
+
+export const MAX_KNOWN_HOSTS_BYTES = 64 * 1024 * 1024;
 
 export type KnownHostsMarker = 'revoked' | 'cert-authority';
 
@@ -112,16 +120,8 @@ export function hostKeyLookupName(host: string, port: number): string {
 
 /** OpenSSH match_pattern: `*` any run of characters, `?` exactly one; the whole name must match. */
 export function matchWildcard(name: string, pattern: string): boolean {
-  // Most patterns are plain names; a fleet of 1,000 hosts checks each against every line, so skip the regex then.
-  if (!pattern.includes('*') && !pattern.includes('?')) return name === pattern;
-  let re = wildcardCache.get(pattern);
-  if (!re) {
-    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
-    wildcardCache.set(pattern, re);
-  }
-  return re.test(name);
+  return wildcardMatch(pattern, name);
 }
-const wildcardCache = new Map<string, RegExp>();
 
 /** OpenSSH match_hostname: a matching negated pattern vetoes the line; otherwise any positive match applies it. */
 export function hostMatches(hosts: HostMatcher, name: string): boolean {
@@ -219,6 +219,8 @@ export class KnownHostsFile {
   }
 
   private async loadNow(): Promise<ParsedKnownHosts> {
+    // OpenSSH's idiom for "remember nothing" (UserKnownHostsFile=/dev/null): an empty file.
+    if (this.path === DEV_NULL) return { entries: [], problems: [] };
     let sig: string;
     try {
       const st = await stat(this.path);
@@ -228,12 +230,7 @@ export class KnownHostsFile {
       throw new KdriftError(`cannot read known_hosts: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, this.path);
     }
     if (this.cache?.sig === sig) return this.cache.parsed;
-    let text: string;
-    try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      throw new KdriftError(`cannot read known_hosts: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, this.path);
-    }
+    const text = (await readInputFileBytes(this.path, this.path, MAX_KNOWN_HOSTS_BYTES)).toString('utf8');
     const parsed = parseKnownHosts(text);
     this.cache = { sig, parsed };
     return parsed;
@@ -260,6 +257,31 @@ export class KnownHostsFile {
   }
 
   /**
+   * --accept-new-host-keys writes only into a known_hosts file: the path (as named, not followed) is absent, or a
+   * regular file whose lines are mostly comments, blanks or known_hosts entries. An inventory's `knownHosts:` naming
+   * /etc/passwd, or a symlink to anywhere, is refused before a byte is appended.
+   */
+  private async assertAppendable(): Promise<void> {
+    let st;
+    try {
+      st = await lstat(this.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const refuse = (why: string) => new KdriftError(`${why}; --accept-new-host-keys appends only to a regular known_hosts file (point knownHosts at one)`, this.path);
+    if (st.isSymbolicLink()) throw refuse('is a symlink');
+    if (!st.isFile()) throw refuse('is not a regular file');
+    // A real known_hosts may hold the odd line kdrift cannot read (a key type it does not know, a hand edit); a file
+    // most of whose lines are not known_hosts entries (/etc/passwd, a config) is not one.
+    const parsed = parseKnownHosts((await readInputFileBytes(this.path, this.path, MAX_KNOWN_HOSTS_BYTES)).toString('utf8'));
+    const bad = parsed.problems[0];
+    if (bad && parsed.problems.length >= parsed.entries.length) {
+      throw refuse(`${parsed.problems.length} of its ${parsed.problems.length + parsed.entries.length} lines are not known_hosts entries (line ${bad.line}: ${bad.message}), so it is not a known_hosts file`);
+    }
+  }
+
+  /**
    * Records `key` for `name` unless an entry for it already exists (checked again under the queue, so two connections
    * to the same host record one line). One write(2) on an O_APPEND descriptor: another process appending at the same
    * time (a second kdrift, ssh) cannot interleave with it.
@@ -267,16 +289,25 @@ export class KnownHostsFile {
   append(name: string, key: Buffer): Promise<void> {
     const run = async (): Promise<void> => {
       const current = await this.check([name], key);
-      if (current.status === 'ok') return;
+      if (current.status === 'ok' || this.path === DEV_NULL) return;
       await mkdir(path.dirname(this.path), { recursive: true, mode: 0o700 });
+      await this.assertAppendable();
       let line = formatKnownHostsLine(name, key);
-      const fh = await open(this.path, 'a+', 0o644);
+      // O_NOFOLLOW: a symlink planted after the check above makes the open fail (ELOOP) instead of writing elsewhere.
+      const fh = await open(this.path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
       try {
-        const { size } = await fh.stat();
+        const st = await fh.stat();
+        if (!st.isFile()) throw new KdriftError('not a regular file: kdrift records host keys only in a known_hosts file', this.path);
+        const { size } = st;
         if (size > 0) {
           // A file whose last line has no newline would otherwise glue our line onto it.
           const last = Buffer.alloc(1);
-          await fh.read(last, 0, 1, size - 1);
+          const rd = await open(this.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+          try {
+            await rd.read(last, 0, 1, size - 1);
+          } finally {
+            await rd.close();
+          }
           if (last[0] !== 0x0a) line = `\n${line}`;
         }
         await fh.write(line);

@@ -4,14 +4,15 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
-import type { ExecOptions, ExecResult, HostSession, WriteOptions } from './session.js';
+import type { ExecOptions, ExecResult, HostSession, ReadOptions, WriteOptions } from './session.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
 import { describeArgv } from './shell-quote.js';
+import { DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
 
 export interface LocalSessionOptions {
   /** Default per-command timeout (ms) when exec() is given none; 0 = none. Default 60 s. */
@@ -42,8 +43,8 @@ export class LocalSession implements HostSession {
     return new Promise<ExecResult>((resolve, reject) => {
       // detached: the child leads a new process group, so a timeout can kill the group (its children too).
       const child = spawn(cmd, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
+      const out = new StdoutCap(opts.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES);
+      const err = new StderrTail(DEFAULT_STDERR_TAIL_BYTES);
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
       const finish = (fn: () => void) => {
@@ -52,7 +53,19 @@ export class LocalSession implements HostSession {
         if (timer) clearTimeout(timer);
         fn();
       };
-      child.stdout.on('data', (d: Buffer) => out.push(d));
+      /** Stops a command that runs too long or prints too much: TERM its group, KILL what is left after 2 s. */
+      const abort = (why: string) => {
+        // TERM first so shells run their EXIT traps (lock files, temp files); KILL whatever is left after 2 s.
+        const pgid = child.pid;
+        if (pgid !== undefined) {
+          killGroup(pgid, 'SIGTERM');
+          setTimeout(() => killGroup(pgid, 'SIGKILL'), 2000).unref();
+        }
+        finish(() => reject(new HostError(this.host, `${why} (killed): ${describeArgv(argv)}`)));
+      };
+      child.stdout.on('data', (d: Buffer) => {
+        if (!out.push(d)) abort(`command printed more than ${out.max} bytes on stdout (the limit)`);
+      });
       child.stderr.on('data', (d: Buffer) => err.push(d));
       child.on('error', (e: NodeJS.ErrnoException) => {
         // A remote shell answers a missing or non-executable command with 127 / 126; do the same here so checks
@@ -71,50 +84,56 @@ export class LocalSession implements HostSession {
         }
       });
       child.on('close', (code, signal) => {
-        finish(() => resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+        finish(() => resolve({ code, signal, stdout: out.result(), stderr: err.result() }));
       });
       // A command that exits without reading its stdin closes the pipe: EPIPE here is not an error of the command.
       child.stdin.on('error', () => undefined);
       child.stdin.end(opts.stdin ?? '');
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          // TERM first so shells run their EXIT traps (lock files, temp files); KILL whatever is left after 2 s.
-          const pgid = child.pid;
-          if (pgid !== undefined) {
-            killGroup(pgid, 'SIGTERM');
-            setTimeout(() => killGroup(pgid, 'SIGKILL'), 2000).unref();
-          }
-          finish(() => reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} (killed): ${describeArgv(argv)}`)));
-        }, timeoutMs);
+        timer = setTimeout(() => abort(`command timed out after ${formatMs(timeoutMs)}`), timeoutMs);
       }
     });
   }
 
-  async readFile(file: string): Promise<Buffer> {
+  async readFile(file: string, opts: ReadOptions = {}): Promise<Buffer> {
     if (this.closed) throw new HostError(this.host, 'session is closed');
     assertHostPath(this.host, file);
+    const max = opts.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    let st;
     try {
-      return await readFile(file);
+      st = await stat(file);
     } catch (err) {
       throw this.fileError('read', file, err);
     }
+    if (!st.isFile()) throw new HostError(this.host, `cannot read ${file}: not a regular file`);
+    if (st.size > max) throw new HostError(this.host, `cannot read ${file}: it is ${st.size} bytes, more than the ${max}-byte limit`);
+    let data: Buffer;
+    try {
+      data = await readFile(file);
+    } catch (err) {
+      throw this.fileError('read', file, err);
+    }
+    if (data.length > max) throw new HostError(this.host, `cannot read ${file}: it grew past the ${max}-byte limit while read`);
+    return data;
   }
 
   async writeFileAtomic(file: string, data: Buffer | string, opts: WriteOptions = {}): Promise<void> {
     if (this.closed) throw new HostError(this.host, 'session is closed');
     assertHostPath(this.host, file);
-    // Write through a symlink to its target (e.g. Debian's /etc/sysctl.d/99-sysctl.conf -> ../sysctl.conf): renaming
-    // over the link would replace it with a regular file and silently detach the two names.
-    let target = file;
+    // Never through a link: a symlink at `file` is refused (lstat). One planted after this check is replaced itself by
+    // the final rename(2), never written through: the temp file is created exclusively ('wx') with a random name.
+    const target = file;
     let existing: { mode: number; uid: number; gid: number } | undefined;
     try {
-      if ((await lstat(file)).isSymbolicLink()) target = await realpath(file);
-      const st = await stat(target);
+      const st = await lstat(file);
+      if (st.isSymbolicLink()) throw new HostError(this.host, `refusing to write ${file}: it is a symlink, and kdrift never writes through a link`);
+      if (!st.isFile()) throw new HostError(this.host, `refusing to write ${file}: it is not a regular file`);
       existing = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
     } catch (err) {
+      if (err instanceof HostError) throw err;
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.fileError('inspect', file, err);
     }
-    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kdrift-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kdrift-${randomBytes(8).toString('hex')}.tmp`);
     try {
       const fh = await open(tmp, 'wx', 0o600);
       try {

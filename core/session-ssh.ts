@@ -15,8 +15,9 @@ import type { ClientChannel, SFTPWrapper, Stats } from 'ssh2';
 import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
-import type { ExecOptions, ExecResult, HostSession, SessionTarget, WriteOptions } from './session.js';
+import type { ExecOptions, ExecResult, HostSession, ReadOptions, SessionTarget, WriteOptions } from './session.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
+import { DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
 import { describeArgv } from './shell-quote.js';
 import { connectSsh, displayAddress, type SshClient, type SshConnectOptions } from './ssh-connect.js';
 
@@ -178,8 +179,20 @@ export class SshSession implements HostSession {
     resolve: (r: ExecResult) => void,
     reject: (e: Error) => void,
   ): void {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
+    const out = new StdoutCap(opts.maxStdoutBytes ?? DEFAULT_MAX_STDOUT_BYTES);
+    const err = new StderrTail(DEFAULT_STDERR_TAIL_BYTES);
+    // The pid marker is the first line of stderr: held apart until it is complete, so a flood of stderr after it
+    // (kept only as a tail) cannot push it out.
+    let head: Buffer | undefined = Buffer.alloc(0);
+    let remotePid: number | undefined;
+    const takeHead = (force: boolean) => {
+      if (!head) return;
+      if (!force && head.indexOf(0x0a) < 0 && head.length < 4096) return;
+      const { pid, rest } = takePidMarker(head);
+      remotePid = pid;
+      head = undefined;
+      err.push(rest);
+    };
     let code: number | null | undefined;
     let signal: string | null = null;
     let settled = false;
@@ -190,8 +203,33 @@ export class SshSession implements HostSession {
       if (timer) clearTimeout(timer);
       fn();
     };
-    stream.on('data', (d: Buffer) => out.push(d));
-    stream.stderr.on('data', (d: Buffer) => err.push(d));
+    /** Stops a command that runs too long or prints too much: kill its process group, free the channel. */
+    const abort = (why: string) => {
+      settle(() => {
+        // OpenSSH's sshd (7.9+) delivers "signal" requests to the session's process group; closing the channel
+        // then frees the slot even if the signal was not honoured.
+        try {
+          sendSignal(stream, 'KILL'); // honoured by sshd for non-root users
+        } catch {
+          // channel already closing
+        }
+        stream.close();
+        takeHead(true);
+        if (remotePid !== undefined) this.killRemoteGroup(remotePid);
+        // If the server never confirms the close, do not hold the slot forever.
+        setTimeout(release, 5000).unref();
+        reject(new HostError(this.host, `${why} on ${this.where} (killed): ${describeArgv(argv)}`));
+      });
+    };
+    stream.on('data', (d: Buffer) => {
+      if (!out.push(d)) abort(`command printed more than ${out.max} bytes on stdout (the limit)`);
+    });
+    stream.stderr.on('data', (d: Buffer) => {
+      if (head) {
+        head = Buffer.concat([head, d]);
+        takeHead(false);
+      } else err.push(d);
+    });
     stream.on('exit', (c: number | null, sig?: string) => {
       code = c;
       if (sig) signal = sig.startsWith('SIG') ? sig : `SIG${sig}`;
@@ -210,28 +248,13 @@ export class SshSession implements HostSession {
             ),
           );
         } else {
-          resolve({ code, signal, stdout: Buffer.concat(out), stderr: takePidMarker(Buffer.concat(err)).rest });
+          takeHead(true);
+          resolve({ code, signal, stdout: out.result(), stderr: err.result() });
         }
       });
     });
     if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        settle(() => {
-          // OpenSSH's sshd (7.9+) delivers "signal" requests to the session's process group; closing the channel
-          // then frees the slot even if the signal was not honoured.
-          try {
-            sendSignal(stream, 'KILL'); // honoured by sshd for non-root users
-          } catch {
-            // channel already closing
-          }
-          stream.close();
-          const { pid } = takePidMarker(Buffer.concat(err));
-          if (pid !== undefined) this.killRemoteGroup(pid);
-          // If the server never confirms the close, do not hold the slot forever.
-          setTimeout(release, 5000).unref();
-          reject(new HostError(this.host, `command timed out after ${formatMs(timeoutMs)} on ${this.where} (killed): ${describeArgv(argv)}`));
-        });
-      }, timeoutMs);
+      timer = setTimeout(() => abort(`command timed out after ${formatMs(timeoutMs)}`), timeoutMs);
     }
     stream.end(opts.stdin ?? undefined); // always send EOF, or a command that reads stdin waits forever
   }
@@ -331,14 +354,20 @@ export class SshSession implements HostSession {
     return true;
   }
 
-  async readFile(file: string): Promise<Buffer> {
+  async readFile(file: string, opts: ReadOptions = {}): Promise<Buffer> {
     assertHostPath(this.host, file);
-    return this.withSftp(
-      (sftp) =>
-        new Promise((resolve, reject) => {
-          sftp.readFile(file, (err: Error | undefined, data: Buffer) => (err ? reject(this.fileError('read', file, err)) : resolve(data)));
-        }),
-    );
+    const max = opts.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    return this.withSftp(async (sftp) => {
+      // Bounded: a host decides how big its files are, not how much memory the controller spends on them.
+      const st = await new Promise<Stats>((resolve, reject) => sftp.stat(file, (err, s) => (err ? reject(this.fileError('read', file, err)) : resolve(s))));
+      if (!st.isFile()) throw new HostError(this.host, `cannot read ${file}: not a regular file`);
+      if (st.size > max) throw new HostError(this.host, `cannot read ${file}: it is ${st.size} bytes, more than the ${max}-byte limit`);
+      const data = await new Promise<Buffer>((resolve, reject) => {
+        sftp.readFile(file, (err: Error | undefined, d: Buffer) => (err ? reject(this.fileError('read', file, err)) : resolve(d)));
+      });
+      if (data.length > max) throw new HostError(this.host, `cannot read ${file}: it grew past the ${max}-byte limit while read`);
+      return data;
+    });
   }
 
   /**
@@ -356,17 +385,18 @@ export class SshSession implements HostSession {
     const call = <T>(step: string, fn: (cb: (err: Error | undefined | null, v?: T) => void) => void): Promise<T> =>
       new Promise<T>((resolve, reject) => fn((err, v) => (err ? reject(this.fileError('write', file, err, step)) : resolve(v as T))));
 
-    // Follow a symlink to its target, as LocalSession does (renaming over the link would replace it).
-    let target = file;
+    // Never through a link: a symlink at `file` is refused (lstat). One planted after this check is replaced itself by
+    // the final rename(2), never written through: the temp file is created exclusively (O_EXCL) with a random name.
+    const target = file;
     let existing: Stats | undefined;
     try {
-      const l = await call<Stats>('lstat', (cb) => sftp.lstat(file, cb));
-      if (l.isSymbolicLink()) target = await call<string>('resolving the symlink', (cb) => sftp.realpath(file, cb));
-      existing = await call<Stats>(`stat ${target}`, (cb) => sftp.stat(target, cb));
+      existing = await call<Stats>('lstat', (cb) => sftp.lstat(file, cb));
     } catch (err) {
       if (!(err instanceof HostFileError && err.code === 'ENOENT')) throw err;
     }
-    const tmp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.kdrift-${randomBytes(6).toString('hex')}.tmp`);
+    if (existing?.isSymbolicLink()) throw new HostError(this.host, `refusing to write ${file}: it is a symlink, and kdrift never writes through a link`);
+    if (existing && !existing.isFile()) throw new HostError(this.host, `refusing to write ${file}: it is not a regular file`);
+    const tmp = path.posix.join(path.posix.dirname(target), `.${path.posix.basename(target)}.kdrift-${randomBytes(8).toString('hex')}.tmp`);
     const extensions = (sftp as unknown as { _extensions: Record<string, string> })._extensions; // ssh2 keeps the server's list here (not typed)
     let created = false;
     try {

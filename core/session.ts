@@ -9,6 +9,8 @@ export interface ExecOptions {
   stdin?: Buffer | string;
   /** Kill the command (and report a HostError) after this long. */
   timeoutMs?: number;
+  /** Kill the command (and report a HostError) once it printed more than this on stdout (default 64 MiB). */
+  maxStdoutBytes?: number;
 }
 
 export interface ExecResult {
@@ -16,7 +18,13 @@ export interface ExecResult {
   code: number | null;
   signal?: string | null;
   stdout: Buffer;
+  /** The last 64 KiB at most (a first line says how much was cut). */
   stderr: Buffer;
+}
+
+export interface ReadOptions {
+  /** Refuse (HostError) a file larger than this (default 64 MiB). */
+  maxBytes?: number;
 }
 
 export interface WriteOptions {
@@ -43,7 +51,8 @@ export interface HostSession {
   /** Inventory name of the host (used in every error and finding). */
   readonly host: string;
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
-  readFile(path: string): Promise<Buffer>;
+  /** A regular file's bytes, at most `maxBytes` (default 64 MiB). */
+  readFile(path: string, opts?: ReadOptions): Promise<Buffer>;
   /** Temp file in the same directory + fsync + rename: readers see the old or the new file, never half of one. */
   writeFileAtomic(path: string, data: Buffer | string, opts?: WriteOptions): Promise<void>;
   close(): Promise<void>;

@@ -63,6 +63,6 @@ export function sessionOptionsFromArgs(values: HostOptionValues, inventory: { kn
 function durationOption(raw: string | boolean | undefined, name: string): number | undefined {
   if (raw === undefined) return undefined;
   const ms = typeof raw === 'string' ? parseDurationMs(raw) : undefined;
-  if (ms === undefined || ms <= 0) throw new KdriftError(`--${name} must be a positive duration (e.g. 10s, 500ms, 2m), got "${String(raw)}"`);
+  if (ms === undefined || ms <= 0) throw new KdriftError(`--${name} must be a positive duration of at most 24h (e.g. 10s, 500ms, 2m), got "${String(raw)}"`);
   return ms;
 }

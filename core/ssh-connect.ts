@@ -3,13 +3,14 @@
  * OpenSSH known_hosts (core/known-hosts.ts; accept-new records a key only after the key exchange proved the server
  * holds it), and a connect timeout that names the stage that stalled. Every failure is a HostError saying what failed.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import type { ConnectConfig } from 'ssh2';
-import { HostError } from './errors.js';
+import { HostError, KdriftError } from './errors.js';
+import { readInputFileBytes } from './input-file.js';
 import type { SessionTarget } from './session.js';
 import { blobKeyType, fingerprint, hostKeyLookupName, knownHostsFile, knownKeyTypes, type HostKeyCheck } from './known-hosts.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, formatMs } from './session-defaults.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, formatMs, MAX_TIMER_MS } from './session-defaults.js';
 
 const { Client, utils } = ssh2;
 export type SshClient = InstanceType<typeof Client>;
@@ -58,7 +59,8 @@ export async function connectSsh(entry: SessionTarget, opts: SshConnectOptions):
   const forHost = await known.forHost(names).catch((err: Error) => {
     throw new HostError(entry.name, err.message);
   });
-  const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  // Clamped to what a timer holds (a larger delay fires after 1 ms); ssh2's readyTimeout adds 5 s on top.
+  const connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS - 5000);
 
   const client = new Client();
   let stage: 'tcp' | 'handshake' | 'auth' = 'tcp';
@@ -169,7 +171,8 @@ async function readIdentity(file: string): Promise<Identity> {
   const sig = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   const hit = identities.get(file);
   if (hit?.sig === sig) return hit.identity;
-  const identity = readFile(file).then((raw) => ({ raw, parsed: utils.parseKey(raw) }));
+  // Regular files only, at most 1 MiB: a named pipe or a device as identityFile is an error, not a hang.
+  const identity = readInputFileBytes(file, file, 1024 * 1024).then((raw) => ({ raw, parsed: utils.parseKey(raw) }));
   identities.set(file, { sig, identity });
   identity.catch(() => {
     if (identities.get(file)?.identity === identity) identities.delete(file);
@@ -194,8 +197,8 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
     try {
       identity = await readIdentity(entry.identityFile);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? String(err);
-      throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${code === 'ENOENT' ? 'no such file' : code}`);
+      const why = err instanceof KdriftError ? err.message.replace(`${entry.identityFile}: `, '') : ((err as NodeJS.ErrnoException).code ?? String(err));
+      throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${why === 'file not found' || why === 'ENOENT' ? 'no such file' : why}`);
     }
     const { raw, parsed } = identity;
     if (parsed instanceof Error) {

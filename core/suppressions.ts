@@ -14,6 +14,7 @@ import path from 'node:path';
 import YAML, { LineCounter, isSeq, isMap } from 'yaml';
 import { z } from 'zod';
 import { readInputFile } from './input-file.js';
+import { wildcardMatch } from './glob.js';
 import { KdriftError } from './errors.js';
 import type { Finding } from './finding.js';
 import type { ExpiredSuppression } from './report.js';
@@ -64,8 +65,7 @@ export interface SuppressionSet {
 
 /** Whole-string glob: `*` any run, `?` one character; everything else literal. */
 export function globMatches(pattern: string, value: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(value);
+  return wildcardMatch(pattern, value);
 }
 
 export function parseSuppressions(text: string, file: string): SuppressionSet {

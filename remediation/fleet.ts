@@ -10,6 +10,7 @@ import type { HostSession } from '../core/session.js';
 import { openSession, type SessionOptions } from '../core/sessions.js';
 import { mapLimit } from '../core/pool.js';
 import { errorMessage } from '../core/errors.js';
+import { revertHost, type RevertOutcome, type RevertPlan } from './revert.js';
 import { remediateHost, undoHost, remediationPlanIsEmpty, type HostOutcome, type RemediationPlan, type RemediateOptions, type UndoOutcome } from './host.js';
 
 export interface FixFleetOptions extends Omit<RemediateOptions, 'approved' | 'reconnect' | 'onPlan'> {
@@ -124,4 +125,53 @@ export async function undoFleet(opts: Pick<FixFleetOptions, 'hosts' | 'sessionOp
   });
   const exitCode = outcomes.some((o) => o.status === 'error') ? 1 : outcomes.some((o) => o.status === 'rollback-failed' || o.status === 'unchanged') ? 2 : 0;
   return { outcomes, exitCode };
+}
+
+export interface RevertFleetOptions extends Pick<FixFleetOptions, 'hosts' | 'sessionOptions' | 'concurrency' | 'journalDir' | 'staleLockMs' | 'open'> {
+  /** A journal id (with a single host); default each host's newest verified fix. */
+  journal?: string;
+  dryRun?: boolean;
+  /** Asked once with every host's revert plan; false = change nothing. Absent = no question (--yes). */
+  confirm?: (plans: RevertPlan[]) => Promise<boolean>;
+  onPlan?: (plan: RevertPlan) => void;
+  onOutcome?: (o: RevertOutcome) => void;
+}
+
+/** 0 reverted (or nothing to revert, or a dry run), 2 something not reverted, 1 a host could not be planned. */
+export function revertExitCode(outcomes: readonly RevertOutcome[]): number {
+  if (outcomes.some((o) => o.status === 'error')) return 1;
+  return outcomes.some((o) => o.status === 'unchanged' || o.status === 'revert-failed') ? 2 : 0;
+}
+
+/** `kdrift fix --revert`: plan every host, show, ask once (unless --yes), revert each approved plan under its lock. */
+export async function revertFleet(opts: RevertFleetOptions): Promise<{ outcomes: RevertOutcome[]; declined?: boolean; exitCode: number }> {
+  const open = opts.open ?? ((h: HostEntry) => openSession(h, opts.sessionOptions));
+  const base = { ...(opts.journal ? { journal: opts.journal } : {}), ...(opts.journalDir ? { journalDir: opts.journalDir } : {}), ...(opts.staleLockMs !== undefined ? { staleLockMs: opts.staleLockMs } : {}) };
+  const runHost = async (host: HostEntry, extra: { dryRun?: boolean; approved?: RevertPlan }): Promise<RevertOutcome> => {
+    let session: HostSession | undefined;
+    try {
+      session = await open(host);
+      return await revertHost(session, host, { ...base, ...extra });
+    } catch (err) {
+      return { host: host.name, status: 'error', saved: [], reasons: [errorMessage(err).replace(/^host [^:]+: /, '')] };
+    } finally {
+      await session?.close().catch(() => undefined);
+    }
+  };
+  const limit = Math.max(1, opts.concurrency);
+  const planned = await mapLimit(opts.hosts, limit, (h) => runHost(h, { dryRun: true }));
+  const toApply = planned.filter((o) => o.status === 'planned' && o.plan);
+  for (const o of toApply) opts.onPlan?.(o.plan as RevertPlan);
+  if (opts.dryRun || toApply.length === 0) {
+    planned.forEach((o) => opts.onOutcome?.(o));
+    return { outcomes: planned, exitCode: revertExitCode(planned) };
+  }
+  if (opts.confirm && !(await opts.confirm(toApply.map((o) => o.plan as RevertPlan)))) return { outcomes: planned, declined: true, exitCode: 1 };
+  const byName = new Map(opts.hosts.map((h) => [h.name, h]));
+  const outcomes = await mapLimit(planned, limit, async (o) => {
+    const res = toApply.includes(o) ? await runHost(byName.get(o.host) as HostEntry, { approved: o.plan as RevertPlan }) : o;
+    opts.onOutcome?.(res);
+    return res;
+  });
+  return { outcomes, exitCode: revertExitCode(outcomes) };
 }

@@ -19,6 +19,8 @@ import { errorMessage } from '../core/errors.js';
 import { planIsEmpty, StalePlanError, type KindPlan, type PlanOptions, type RemediationKind } from './kind.js';
 import { sysctlRemediation } from './sysctl.js';
 import { HostLock } from './lock.js';
+import { assertOwnsWrites } from './ownership.js';
+import { detectNetns, isPerNetnsKey, machineWideReason } from './netns-scope.js';
 import { DEFAULT_JOURNAL_DIR, JournalHandle, journalState, netnsId, newestUnfinished, pruneJournals, type Journal, type JournalKindRecord } from './journal.js';
 import { verifyHost, type VerifyOptions, type VerifyResult } from './verify.js';
 
@@ -72,18 +74,38 @@ export interface RemediateOptions extends PlanOptions {
   reconnect?: () => Promise<HostSession>;
   /** Called with the fresh plan before anything changes (the CLI prints it). */
   onPlan?: (plan: RemediationPlan) => void;
-  /** Test hooks: fault injection at fixed points (e.g. kill the SSH connection after apply). */
-  hooks?: { afterApply?: (session: HostSession) => Promise<void> };
+  /** Test hooks: fault injection at fixed points (e.g. kill the SSH connection after apply, or while verifying). */
+  hooks?: { afterApply?: (session: HostSession) => Promise<void>; verifyStarted?: (session: HostSession) => void };
   kinds?: readonly RemediationKind[];
 }
 
-/** Plans every kind for the host. Changes nothing. */
+/**
+ * Plans every kind for the host. Changes nothing. On a host that is a network namespace of a shared kernel, keys that
+ * are not per-netns (remediation/netns-scope.ts) are taken out of the plan and listed as blocked, with the reason.
+ */
 export async function planRemediation(session: HostSession, host: HostEntry, baseline: Baseline, opts: RemediateOptions & { findings?: readonly Finding[] } = {}): Promise<RemediationPlan> {
   const now = opts.now ?? new Date();
-  const plans: KindPlan[] = [];
-  for (const kind of opts.kinds ?? remediationKinds) {
-    plans.push(await kind.plan(session, { host, baseline, ...opts, now }));
+  const kinds = opts.kinds ?? remediationKinds;
+  const planAll = async (onlyKeys?: readonly string[]) => {
+    const plans: KindPlan[] = [];
+    for (const kind of kinds) plans.push(await kind.plan(session, { host, baseline, ...opts, ...(onlyKeys ? { onlyKeys } : {}), now }));
+    return plans;
+  };
+  let plans = await planAll(opts.onlyKeys);
+  const machineWide = plans.flatMap((p) => p.keys).filter((k) => !isPerNetnsKey(k));
+  if (machineWide.length > 0) {
+    const { sharedKernel } = await detectNetns(session, host);
+    if (sharedKernel) {
+      const refused = new Set(machineWide);
+      const first = plans;
+      const keep = first.flatMap((p) => [...p.keys, ...p.skipped.map((s) => s.key)]).filter((k) => !refused.has(k));
+      plans = (await planAll(keep)).map((p, i) => {
+        const blocked = (first[i]?.keys ?? []).filter((k) => refused.has(k)).map((key) => ({ key, reason: machineWideReason(key, sharedKernel), blocked: true }));
+        return { ...p, skipped: [...p.skipped, ...blocked] };
+      });
+    }
   }
+  await assertOwnsWrites(session, plans);
   return { host: host.name, createdAt: now.toISOString(), plans };
 }
 
@@ -159,12 +181,8 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     }
   }
 
-  let lock: HostLock;
-  try {
-    lock = await HostLock.acquire(session, netns, opts.staleLockMs !== undefined ? { staleMs: opts.staleLockMs } : {});
-  } catch (err) {
-    return done({ status: 'unchanged', reasons: [errorMessage(err)] });
-  }
+  const lock = await HostLock.tryAcquire(session, netns, opts.staleLockMs);
+  if ('refused' in lock) return done({ status: 'unchanged', reasons: [lock.refused] });
   try {
     // 1. A journal an earlier run left unfinished is resolved first.
     let recovered: HostOutcome['recovered'];
@@ -240,8 +258,12 @@ export async function remediateHost(session: HostSession, host: HostEntry, basel
     const keys = plan.plans.flatMap((p) => p.keys);
     try {
       verdict = await withReconnect(conn, opts, async (s) => {
+        opts.hooks?.verifyStarted?.(s);
         const v = await verifyHost(s, host, baseline, keys, opts.verify);
         if (v.error !== undefined) throw new Error(v.error);
+        // A session that dropped DURING verification leaves findings `unknown` ("probe failed: connection lost") rather
+        // than an error: that proves nothing either way, so reconnect and verify again before deciding to roll back.
+        if (!v.ok && !(await alive(s))) throw new Error(`the session dropped during verification (${v.reasons[0] ?? 'no findings'})`);
         return v;
       });
     } catch (err) {
@@ -348,12 +370,8 @@ export async function undoHost(session: HostSession, host: HostEntry, opts: Pick
   } catch (err) {
     return { host: host.name, status: 'error', reasons: [errorMessage(err)] };
   }
-  let lock: HostLock;
-  try {
-    lock = await HostLock.acquire(session, netns, opts.staleLockMs !== undefined ? { staleMs: opts.staleLockMs } : {});
-  } catch (err) {
-    return { host: host.name, status: 'unchanged', reasons: [errorMessage(err)] };
-  }
+  const lock = await HostLock.tryAcquire(session, netns, opts.staleLockMs);
+  if ('refused' in lock) return { host: host.name, status: 'unchanged', reasons: [lock.refused] };
   try {
     const left = await newestUnfinished(session, opts.journalDir ?? DEFAULT_JOURNAL_DIR, netns);
     if (!left) return { host: host.name, status: 'nothing-to-undo', reasons: ['no unfinished journal for this host'] };

@@ -2,7 +2,7 @@
  * The journal: one JSON file per fix of a host, ON the host, written (atomically) BEFORE anything changes. It holds the
  * plan, the old runtime values and a byte-exact backup (content + mode + owner) of every file kdrift touches, and a
  * status that only moves forward:
- *   applying → applied → verified | rolled-back | rollback-failed
+ *   applying → applied → verified | rolled-back | rollback-failed;   verified → reverting → reverted (kdrift fix --revert)
  * A journal left in `applying` or `applied` means a kdrift run died or lost its session before it finished: the next
  * `kdrift fix` on that host rolls it back first (under the lock, only if the host is still in a state that journal
  * produced), and `kdrift fix --undo` does it on request.
@@ -19,7 +19,8 @@ import type { KindPlan } from './kind.js';
 
 export const DEFAULT_JOURNAL_DIR = '/var/lib/kdrift/journal';
 
-export const journalStatuses = ['applying', 'applied', 'verified', 'rolled-back', 'rollback-failed'] as const;
+/** `reverting` → `reverted`: `kdrift fix --revert` restoring a verified fix's before-state (remediation/revert.ts). */
+export const journalStatuses = ['applying', 'applied', 'verified', 'rolled-back', 'rollback-failed', 'reverting', 'reverted'] as const;
 export type JournalStatus = (typeof journalStatuses)[number];
 export const UNFINISHED: readonly JournalStatus[] = ['applying', 'applied', 'rollback-failed'];
 

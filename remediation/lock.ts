@@ -82,6 +82,15 @@ export class HostLock {
     throw new HostError(session.host, `cannot take the fix lock ${path}`);
   }
 
+  /** acquire() for the orchestrators: the lock, or why it could not be taken (their outcome is then "unchanged"). */
+  static async tryAcquire(session: HostSession, netns: string, staleMs: number | undefined): Promise<HostLock | { refused: string }> {
+    try {
+      return await HostLock.acquire(session, netns, staleMs !== undefined ? { staleMs } : {});
+    } catch (err) {
+      return { refused: (err as Error).message };
+    }
+  }
+
   /** Releases the lock if this run still holds it. Never throws (it runs in finally blocks); returns a problem if any. */
   async release(session: HostSession): Promise<string | undefined> {
     held.delete(this.token);

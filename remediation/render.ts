@@ -1,9 +1,13 @@
 /**
  * Text for `kdrift fix`: the plan (per key what changes, then the exact diffs) and the outcome per host. Pure.
+ * Everything here may carry host-originated text (file names, lines, values, error messages): each rendering goes
+ * through terminalSafe, so a host cannot put escape sequences on the terminal of the user approving its plan.
  */
 import type { HostOutcome, RemediationPlan, UndoOutcome } from './host.js';
 import type { SysctlPlan } from './sysctl.js';
 import type { KindPlan } from './kind.js';
+import type { RevertOutcome, RevertPlan } from './revert.js';
+import { terminalSafe } from '../core/terminal-text.js';
 
 function isSysctlPlan(p: KindPlan): p is SysctlPlan {
   return p.kind === 'sysctl' && 'details' in p;
@@ -39,7 +43,7 @@ export function renderPlan(plan: RemediationPlan): string {
       out.push(...f.diff.replace(/\n$/, '').split('\n').map((l) => `  ${l}`));
     }
   }
-  return `${out.join('\n')}\n`;
+  return terminalSafe(`${out.join('\n')}\n`);
 }
 
 const STATUS_TEXT: Record<HostOutcome['status'], string> = {
@@ -69,7 +73,7 @@ export function renderOutcome(o: HostOutcome): string {
   }
   for (const u of o.plan?.plans.flatMap((p) => p.skipped.filter((s) => s.unknown)) ?? []) lines.push(`  left unknown ${u.key}: ${u.reason}`);
   if (o.journal) lines.push(`  journal: ${o.journal}`);
-  return `${lines.join('\n')}\n`;
+  return terminalSafe(`${lines.join('\n')}\n`);
 }
 
 export function renderUndo(o: UndoOutcome): string {
@@ -83,5 +87,30 @@ export function renderUndo(o: UndoOutcome): string {
   const lines = [`${o.host}: ${head[o.status]}`, ...o.reasons.map((r) => `  ${r}`)];
   for (const c of o.changedSince ?? []) lines.push(`  note: ${c} — overwritten by the restore`);
   if (o.journal) lines.push(`  journal: ${o.journal}`);
-  return `${lines.join('\n')}\n`;
+  return terminalSafe(`${lines.join('\n')}\n`);
+}
+
+/** `kdrift fix --revert`: what will be put back, from which journal, and what is kept because it changed since. */
+export function renderRevertPlan(p: RevertPlan): string {
+  const lines = [`${p.host}: revert the fix of ${p.fixedAt} (journal ${p.journal}): ${p.runtime.length} runtime value${p.runtime.length === 1 ? '' : 's'}, ${p.files.length} file${p.files.length === 1 ? '' : 's'}`];
+  for (const r of p.runtime) lines.push(`  ${r.key}  runtime ${r.now ?? '?'} → ${r.to}${r.changedSince ? '   (changed since the fix)' : ''}`);
+  for (const f of p.files) {
+    lines.push(`  # ${f.path}: ${f.action === 'remove' ? 'remove (kdrift created it)' : 'restore the bytes from before the fix'}${f.saveAs ? `; changed since the fix, the current file is kept as ${f.saveAs}` : ''}`);
+    lines.push(...f.diff.replace(/\n$/, '').split('\n').map((l) => `  ${l}`));
+  }
+  return terminalSafe(`${lines.join('\n')}\n`);
+}
+
+export function renderRevertOutcome(o: RevertOutcome): string {
+  const head: Record<RevertOutcome['status'], string> = {
+    'nothing-to-revert': 'nothing to revert',
+    planned: 'revert planned (dry run: nothing changed)',
+    reverted: 'REVERTED (as before the fix)',
+    unchanged: 'NOT reverted: nothing was changed',
+    'revert-failed': 'REVERT INCOMPLETE: needs a person',
+    error: 'ERROR',
+  };
+  const lines = [`${o.host}: ${head[o.status]}`, ...o.reasons.map((r) => `  ${r}`)];
+  if (o.journal) lines.push(`  journal: ${o.journal}`);
+  return terminalSafe(`${lines.join('\n')}\n`);
 }

@@ -190,7 +190,8 @@ async function writeFile(session: HostSession, path: string, data: Buffer, mode:
     if (!(await isMountPoint(session, path))) {
       throw new HostError(session.host, `cannot write ${path}: ${msg.replace(/^host [^:]+: /, '')}${await whyNotWritable(session, path)}`);
     }
-    const res = await session.exec(['sh', '-c', 'cat > "$1"', 'sh', path], { stdin: data });
+    // Never through a link (the path was checked when planned; this closes the gap to the write as far as sh can).
+    const res = await session.exec(['sh', '-c', '[ -L "$1" ] && { echo "it is a symlink" >&2; exit 1; }; cat > "$1"', 'sh', path], { stdin: data });
     if (res.code !== 0) throw new HostError(session.host, `cannot write ${path} (in place, it is a mount point): ${res.stderr.toString('utf8').trim()}`);
   }
 }
@@ -206,7 +207,8 @@ async function isMountPoint(session: HostSession, path: string): Promise<boolean
  * the reason says "Read-only file system" or "Permission denied".
  */
 async function whyNotWritable(session: HostSession, path: string): Promise<string> {
-  const probe = 'd=$(dirname -- "$1"); t="$d/.kdrift-write-test.$$"; if ( : > "$t" ) 2>/dev/null; then rm -f -- "$t"; exit 0; fi; ( : > "$t" ) 2>&1 | sed "s/^.*: //"; exit 1';
+  // mktemp: an exclusive create (O_EXCL) with an unpredictable name, so a planted file or link is never written.
+  const probe = 'd=$(dirname -- "$1"); if t=$(mktemp -p "$d" .kdrift-write-test.XXXXXXXXXX 2>/dev/null); then rm -f -- "$t"; exit 0; fi; mktemp -p "$d" .kdrift-write-test.XXXXXXXXXX 2>&1 | sed "s/^.*: //"; exit 1';
   try {
     const res = await session.exec(['sh', '-c', probe, 'sh', path]);
     const why = res.stdout.toString('utf8').trim();

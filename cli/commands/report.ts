@@ -2,6 +2,7 @@
  * `kdrift report`: every host of the inventory (or those of --role / --host) → one Report → the formats asked for.
  * `kdrift check` (check.ts) is the same run for one host or this machine; both share `runReportCommand`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -99,16 +100,20 @@ async function resolveBaseline(explicit: string | undefined, inventory: Pick<Inv
   return fleetBaseline();
 }
 
-/** Temp file in the target's directory, then rename: a reader (node_exporter, CI) never sees half a report. */
+/**
+ * Temp file in the target's directory, then rename: a reader (node_exporter, CI) never sees half a report. The temp
+ * file has an unpredictable name and is created exclusively ('wx' = O_CREAT|O_EXCL, which also refuses a symlink
+ * planted at that name), so nobody can make kdrift write through a link they placed.
+ */
 export async function writeFileAtomicLocal(file: string, data: string): Promise<void> {
   const abs = path.resolve(file);
   await mkdir(path.dirname(abs), { recursive: true });
-  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.kdrift-${randomBytes(8).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, data, { mode: 0o644 });
+    await writeFile(tmp, data, { mode: 0o644, flag: 'wx' });
     await rename(tmp, abs);
   } catch (err) {
-    await rm(tmp, { force: true });
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await rm(tmp, { force: true });
     throw new KdriftError(`cannot write: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, abs);
   }
 }

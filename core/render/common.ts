@@ -1,5 +1,6 @@
 /** Shared helpers for the renderers: which findings to show and how a finding's cells read. */
 import type { Explanation, Finding } from '../finding.js';
+import { terminalSafeLine } from '../terminal-text.js';
 import type { HostReport, Report, RootCause } from '../report.js';
 
 export type RenderFormat = 'text' | 'json' | 'md' | 'junit' | 'html' | 'prom';
@@ -94,12 +95,11 @@ export function orderedHosts(r: Report): HostReport[] {
 }
 
 /**
- * One line of terminal/Markdown-safe text: newlines shown as " / ", control characters (ESC included, so a hostile
- * host cannot inject terminal escape sequences) removed.
+ * One line of terminal/Markdown-safe text: newlines shown as " / ", every other control character (ESC included, so a
+ * hostile host cannot inject terminal escape sequences) shown as an escape such as `\x1b` (core/terminal-text.ts).
  */
 export function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/\r?\n/g, ' / ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  return terminalSafeLine(s.replace(/\r?\n/g, ' / '));
 }
 
 /** Warnings as lines: "lb: skipped /etc/sysctl.d/99-junk.conf: binary data". */

@@ -19,7 +19,7 @@ import { openSession } from '../../core/sessions.js';
 import { remediateHost, blockedKeys, type HostOutcome } from '../../remediation/index.js';
 import { parseHostInputs, withDefaults, type CheckFailure, type HostInputs } from './inputs.js';
 import { parseSettings, sessionOptions, type ProviderSettings } from './settings.js';
-import { revertHost } from './revert-host.js';
+import { revertHost } from '../../remediation/index.js';
 import { containsUnknown, reveal, revealProps, secret, UNKNOWN, type Json, type Props } from './wire.js';
 
 

@@ -15,7 +15,6 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { labDown, type LabStatus } from '../../lab/index.js';
 import { openSession } from '../../core/sessions.js';
-import type { HostSession } from '../../core/session.js';
 import type { HostEntry } from '../../core/inventory.js';
 import { fleetBaseline } from '../../stacks/baselines.js';
 import { remediateHost } from '../../remediation/host.js';
@@ -33,6 +32,7 @@ import {
   leftLocks,
   runKdrift,
   labHost,
+  killConnection,
   type HostShot,
 } from '../support/fix-lab.js';
 
@@ -58,22 +58,6 @@ async function mainCaptured(args: string[]): Promise<{ code: number; stdout: str
   } finally {
     process.stdout.write = write;
   }
-}
-
-/** The nearest sshd ancestor of the command: the per-connection sshd process. */
-const SSHD_OF_THIS_CONNECTION = `p=$PPID
-while [ "$p" -gt 1 ]; do
-  case "$(cat /proc/$p/comm)" in sshd*) echo "$p"; exit 0;; esac
-  p=$(cut -d' ' -f4 /proc/$p/stat)
-done
-exit 1`;
-
-/** Kills the sshd process serving this session's connection: the connection drops mid-run. */
-async function killConnection(session: HostSession): Promise<void> {
-  const res = await session.exec(['sh', '-c', SSHD_OF_THIS_CONNECTION]);
-  const pid = Number(res.stdout.toString('utf8').trim());
-  assert.ok(pid > 1, 'sshd session pid');
-  process.kill(pid, 'SIGKILL');
 }
 
 describe('kdrift fix failure handling on the lab (kdfx): fixed and verified, or exactly as it was', function () {

@@ -71,13 +71,14 @@ describe('LocalSession', () => {
     assert.deepEqual(readdirSync(d).sort(), ['conf', 'fresh']);
   });
 
-  it('writeFileAtomic through a symlink replaces the target and keeps the link', async () => {
+  it('writeFileAtomic never writes through a symlink: refused naming the host and file, link and target untouched', async () => {
     const d = mkdtempSync(path.join(dir, 'l-'));
     writeFileSync(path.join(d, 'sysctl.conf'), 'a=1\n');
     symlinkSync('sysctl.conf', path.join(d, '99-sysctl.conf'));
-    await s.writeFileAtomic(path.join(d, '99-sysctl.conf'), 'a=2\n');
+    await assert.rejects(s.writeFileAtomic(path.join(d, '99-sysctl.conf'), 'a=2\n'), (err: unknown) => err instanceof HostError && /^host here: refusing to write .*99-sysctl\.conf: it is a symlink/.test(err.message));
     assert.ok(lstatSync(path.join(d, '99-sysctl.conf')).isSymbolicLink());
-    assert.equal(readFileSync(path.join(d, 'sysctl.conf'), 'utf8'), 'a=2\n');
+    assert.equal(readFileSync(path.join(d, 'sysctl.conf'), 'utf8'), 'a=1\n');
+    assert.deepEqual(readdirSync(d).sort(), ['99-sysctl.conf', 'sysctl.conf'], 'no temp file left');
   });
 
   it('a NUL in argv or a relative / NUL path is a HostError naming the host (a rejection, not a throw)', async () => {
@@ -86,6 +87,26 @@ describe('LocalSession', () => {
     await assert.rejects(p, (err: unknown) => err instanceof HostError && /^host here: cannot run command: .*NUL byte/.test(err.message));
     await assert.rejects(s.readFile('etc/hostname'), /host here: file path must be absolute/);
     await assert.rejects(s.writeFileAtomic('/tmp/a\0b', 'x'), /host here: file path contains a NUL byte/);
+  });
+
+  it('a command printing 3 GB is killed at the stdout cap with a clear error (the controller keeps its memory)', async () => {
+    const t0 = Date.now();
+    await assert.rejects(s.exec(['head', '-c', '3000000000', '/dev/zero']), (err: unknown) => err instanceof HostError && /^host here: command printed more than 67108864 bytes on stdout \(the limit\) \(killed\): 'head'/.test(err.message));
+    assert.ok(Date.now() - t0 < 30_000);
+  });
+
+  it('50 MB of stderr comes back as its last 64 KiB, saying how much was cut', async () => {
+    const res = await s.exec(['sh', '-c', 'head -c 50000000 /dev/zero | tr "\\0" x >&2; echo the end >&2; exit 3']);
+    assert.equal(res.code, 3);
+    assert.ok(res.stderr.length < 65 * 1024, `${res.stderr.length} bytes`);
+    assert.match(res.stderr.toString('utf8'), /^\[kdrift: \d+ earlier bytes of stderr not kept\]\nx+the end\n$/);
+  });
+
+  it('readFile refuses a file past its limit, and what is not a regular file, naming them', async () => {
+    const big = path.join(dir, 'big');
+    writeFileSync(big, Buffer.alloc(2048));
+    await assert.rejects(s.readFile(big, { maxBytes: 1024 }), new RegExp(`^HostError: host here: cannot read ${big}: it is 2048 bytes, more than the 1024-byte limit$`));
+    await assert.rejects(s.readFile(dir), /host here: cannot read .*: not a regular file/);
   });
 
   it('a closed session refuses further calls', async () => {

@@ -422,12 +422,12 @@ describe('SSH sessions against real sshd', function () {
       assert.equal(readFileSync(path.join(fdir, 'private'), 'utf8'), 'y');
     });
 
-    it('writeFileAtomic through a symlink replaces the target and keeps the link', async () => {
+    it('writeFileAtomic never writes through a symlink: refused naming the host and file, link and target untouched', async () => {
       writeFileSync(path.join(fdir, 'sysctl.conf'), 'a=1\n');
       symlinkSync('sysctl.conf', path.join(fdir, '99-sysctl.conf'));
-      await s.writeFileAtomic(path.join(fdir, '99-sysctl.conf'), 'a=2\n');
+      await assert.rejects(s.writeFileAtomic(path.join(fdir, '99-sysctl.conf'), 'a=2\n'), (err: unknown) => err instanceof HostError && /^host h\d+: refusing to write .*99-sysctl\.conf: it is a symlink/.test(err.message));
       assert.ok(lstatSync(path.join(fdir, '99-sysctl.conf')).isSymbolicLink());
-      assert.equal(readFileSync(path.join(fdir, 'sysctl.conf'), 'utf8'), 'a=2\n');
+      assert.equal(readFileSync(path.join(fdir, 'sysctl.conf'), 'utf8'), 'a=1\n');
     });
 
     it('readers never see a partial file while writers replace it', async () => {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { labUp, labExec, LAB_HOSTS, type LabStatus, type LabHostName } from '../../lab/index.js';
 import { labPaths } from '../../lab/paths.js';
 import { loadInventory, type HostEntry } from '../../core/inventory.js';
+import type { HostSession } from '../../core/session.js';
 import { slotName, slotSubnet } from './slot.js';
 import { buildDist, ensureDist, REPO } from './dist.js';
 
@@ -189,4 +190,20 @@ export async function labHost(status: LabStatus, name: string): Promise<HostEntr
 
 export async function labInventory(status: LabStatus) {
   return loadInventory({ inventory: status.inventoryFile });
+}
+
+/** The nearest sshd ancestor of the command: the per-connection sshd process. */
+const SSHD_OF_THIS_CONNECTION = `p=$PPID
+while [ "$p" -gt 1 ]; do
+  case "$(cat /proc/$p/comm)" in sshd*) echo "$p"; exit 0;; esac
+  p=$(cut -d' ' -f4 /proc/$p/stat)
+done
+exit 1`;
+
+/** Kills the sshd process serving this session's connection: the connection drops mid-run. */
+export async function killConnection(session: HostSession): Promise<void> {
+  const res = await session.exec(['sh', '-c', SSHD_OF_THIS_CONNECTION]);
+  const pid = Number(res.stdout.toString('utf8').trim());
+  if (!(pid > 1)) throw new Error(`no sshd process found for this session: ${res.stdout.toString('utf8')}${res.stderr.toString('utf8')}`);
+  process.kill(pid, 'SIGKILL');
 }

@@ -45,11 +45,14 @@ const PLACES: Place[] = [
   { path: 'core/zod-error.ts', layer: 'base' },
   { path: 'core/duration.ts', layer: 'base' },
   { path: 'core/input-file.ts', layer: 'base' },
+  { path: 'core/glob.ts', layer: 'base' },
+  { path: 'core/terminal-text.ts', layer: 'base' },
   { path: 'core/command.ts', layer: 'base' },
   { path: 'core/package-root.ts', layer: 'base' },
 
   { path: 'core/session.ts', layer: 'transport' },
   { path: 'core/session-defaults.ts', layer: 'transport' },
+  { path: 'core/session-output.ts', layer: 'transport' },
   { path: 'core/session-input.ts', layer: 'transport' },
   { path: 'core/session-local.ts', layer: 'transport' },
   { path: 'core/session-ssh.ts', layer: 'transport' },
@@ -89,11 +92,6 @@ const PLACES: Place[] = [
     path: 'remediation/',
     layer: 'remediation',
     entry: 'remediation/index.ts',
-    alsoPublic: {
-      // TEMPORARY: stacks/provider/revert-host.ts stands in for revertHost until it lands in remediation/index.ts.
-      'remediation/journal.ts': 'the provider\'s stand-in revertHost reads journals until the remediation API has revertHost',
-      'remediation/lock.ts': 'the provider\'s stand-in revertHost takes the host lock until the remediation API has revertHost',
-    },
   },
 
   { path: 'stacks/roles/', layer: 'declarations' },
