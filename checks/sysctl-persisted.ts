@@ -11,7 +11,8 @@
  * quadratic), so listing is linear in the number of entries and reading linear in their size.
  *
  * Output records, lengths in bytes (LC_ALL=C), so any name or content frames unambiguously: per key
- * `V <len>\n<bytes>` | `M\n` (missing) | `E\n` (unreadable); then per directory `D <dir>\n` (or `Q\n` after it when
+ * `V <len>\n<bytes>` | `M\n` (missing) | `E\n` (unreadable); when a write log was asked for, `L <len>\n<its last
+ * WRITE_LOG_TAIL_BYTES, from a line start>` | `L\n` (absent) for FILE.1 then FILE; then per directory `D <dir>\n` (or `Q\n` after it when
  * it is an earlier one: /lib/sysctl.d on merged /usr) and its entries `N <len>\n<name>`, optionally
  * `T <len>\n<resolved link target>`, then `C <len>\n<bytes>` (a regular file), `O directory\n` / `O other\n`,
  * `A\n` (dangling link) or `U\n` (this session cannot read it); last `S\n` and /etc/sysctl.conf the same way
@@ -22,14 +23,18 @@ import { HostError } from '../core/errors.js';
 import { sysctlProcPath } from '../core/sysctl-key.js';
 import { bytesOf, SYSCTL_CONF, SYSCTL_DIRS, type SysctlEntry, type SysctlTree } from '../core/sysctl-rules/index.js';
 
+/** How much of each write log file (the end: the newest writes) the collect reads; the watcher rotates at 1 MiB. */
+export const WRITE_LOG_TAIL_BYTES = 65536;
+
 export const COLLECT_SCRIPT = `LC_ALL=C; export LC_ALL
-root=$1; shift
-r() { printf '%s\\0' "$1"; }
+root=$1; log=$2; shift 2
+r() { printf '%s\0' "$1"; }
 {
 for k in "$@"; do
   p="$root/proc/sys/$k"
   if [ -f "$p" ]; then r "V:$p"; else r "M:"; fi
 done
+if [ -n "$log" ]; then r "L:$root$log.1"; r "L:$root$log"; fi
 for d in ${SYSCTL_DIRS.join(' ')} /etc; do
   p=$root$d
   if [ "$d" = /etc ]; then r "S:"; pats=sysctl.conf
@@ -58,12 +63,13 @@ done
   RS = "^$"
   for (i = 1; i < ARGC; i++) {
     t = substr(ARGV[i], 1, 1); a = substr(ARGV[i], 3)
-    if (t == "V" || t == "C") {
+    if (t == "V" || t == "C" || t == "L") {
       v = ""; n = 0
       while ((r = (getline rec < a)) > 0) { v = rec; n++ }
       close(a)
       if (n > 1) { print "awk on this host reads RS=\\"^$\\" as one character: use mawk or gawk" > "/dev/stderr"; exit 1 }
-      if (r < 0) print (t == "V" ? "E" : "U"); else printf "%s %d\\n%s", t, length(v), v
+      if (t == "L" && length(v) > ${WRITE_LOG_TAIL_BYTES}) { v = substr(v, length(v) - ${WRITE_LOG_TAIL_BYTES} + 1); v = substr(v, index(v, "\\n") + 1) }
+      if (r < 0) print (t == "V" ? "E" : t == "C" ? "U" : "L"); else printf "%s %d\\n%s", t, length(v), v
     } else if (t == "N" || t == "T") printf "%s %d\\n%s", t, length(a), a
     else if (t == "D" || t == "O") printf "%s %s\\n", t, a
     else print t
@@ -77,6 +83,11 @@ export interface SysctlState {
   /** Keys that exist but could not be read (write-only keys, permissions). */
   runtimeErrors: Map<string, string>;
   tree: SysctlTree;
+  /**
+   * The end of the on-host write log, when one was asked for: the rotated FILE.1 first, then FILE (latin1, as read),
+   * absent files left out. Read in the same exec so a drifting host costs no extra round trip.
+   */
+  writeLog?: string[];
 }
 
 /** A cursor over the records. Every mismatch throws: a partial state is never returned. */
@@ -126,7 +137,7 @@ function readEntry(r: Records, dir: string, name: string, unroot: (p: string) =>
 }
 
 /** Turns the script's records into SysctlState; `root` is stripped from resolved symlink targets. */
-export function decodeSysctlState(out: Buffer, keys: readonly string[], root = ''): SysctlState {
+export function decodeSysctlState(out: Buffer, keys: readonly string[], root = '', withWriteLog = false): SysctlState {
   const r = new Records(out);
   const runtime = new Map<string, string | null>();
   const runtimeErrors = new Map<string, string>();
@@ -137,6 +148,11 @@ export function decodeSysctlState(out: Buffer, keys: readonly string[], root = '
       runtime.set(key, null);
       if (h === 'E') runtimeErrors.set(key, 'cannot be read');
     } else runtime.set(key, Buffer.from(r.sized('V'), 'latin1').toString('utf8').trim());
+  }
+  const writeLog: string[] = [];
+  for (let i = 0; withWriteLog && i < 2; i++) {
+    if (r.peek() === 'L') r.header();
+    else writeLog.push(r.sized('L'));
   }
   const unroot = (p: string) => (root !== '' && p.startsWith(`${root}/`) ? p.slice(root.length) : p);
   const entries: SysctlEntry[] = [];
@@ -155,29 +171,40 @@ export function decodeSysctlState(out: Buffer, keys: readonly string[], root = '
       if (!r.done) throw new Error('output continues after /etc/sysctl.conf');
     } else throw new Error(`unexpected record "${h}"`);
   }
-  return { runtime, runtimeErrors, tree: { entries, sysctlConf } };
+  return { runtime, runtimeErrors, tree: { entries, sysctlConf }, ...(withWriteLog ? { writeLog } : {}) };
 }
 
-/**
- * Collects runtime values and the sysctl.d family in ONE exec. `root` prefixes every path read (tests point it at a
- * fixture tree through a LocalSession; it is '' on a real host).
- */
-export async function collectSysctlState(
-  session: HostSession,
-  keys: readonly string[],
-  opts: { root?: string; timeoutMs?: number } = {},
-): Promise<SysctlState> {
+export interface CollectOptions {
+  /** Prefix for every path read (tests point it at a fixture tree through a LocalSession; '' on a real host). */
+  root?: string;
+  timeoutMs?: number;
+  /** Also read the end of this write log and its rotated `.1` in the same exec (SysctlState.writeLog). */
+  writeLogPath?: string;
+}
+
+/** Runs the collect script (ONE exec) and returns its records undecoded. */
+export async function execSysctlCollect(session: HostSession, keys: readonly string[], opts: CollectOptions = {}): Promise<Buffer> {
   const root = opts.root ?? '';
   if (root !== '' && !root.startsWith('/')) throw new HostError(session.host, `sysctl root prefix must be absolute, got "${root}"`);
   const rel = keys.map((k) => sysctlProcPath(k).slice('/proc/sys/'.length));
-  const res = await session.exec(['sh', '-c', COLLECT_SCRIPT, 'sh', root, ...rel], opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
+  const res = await session.exec(['sh', '-c', COLLECT_SCRIPT, 'sh', root, opts.writeLogPath ?? '', ...rel], opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
   if (res.code !== 0) {
     const why = res.stderr.toString('utf8').trim() || (res.signal ? `killed by ${res.signal}` : `exit ${res.code}`);
     throw new HostError(session.host, `collecting sysctl state failed: ${why}`);
   }
+  return res.stdout;
+}
+
+/** decodeSysctlState for `host`'s collect output: a mismatch is that host's error. */
+export function decodeCollected(host: string, out: Buffer, keys: readonly string[], opts: CollectOptions = {}): SysctlState {
   try {
-    return decodeSysctlState(res.stdout, keys, root);
+    return decodeSysctlState(out, keys, opts.root ?? '', opts.writeLogPath !== undefined);
   } catch (err) {
-    throw new HostError(session.host, `collecting sysctl state: unexpected output (${(err as Error).message}; did a file change while it was read?)`);
+    throw new HostError(host, `collecting sysctl state: unexpected output (${(err as Error).message}; did a file change while it was read?)`);
   }
+}
+
+/** Collects runtime values and the sysctl.d family (and, if asked, the write log's end) in ONE exec. */
+export async function collectSysctlState(session: HostSession, keys: readonly string[], opts: CollectOptions = {}): Promise<SysctlState> {
+  return decodeCollected(session.host, await execSysctlCollect(session, keys, opts), keys, opts);
 }

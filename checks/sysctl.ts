@@ -8,17 +8,31 @@ import type { Finding } from '../core/finding.js';
 import type { HostSession } from '../core/session.js';
 import { judgeKey, resolveBoot, shapeOf, type BootValues, type KernelShape } from '../core/sysctl-rules/index.js';
 import type { CheckContext, CheckKind } from './kind.js';
-import { collectSysctlState, type SysctlState } from './sysctl-persisted.js';
+import { decodeCollected, execSysctlCollect, type CollectOptions, type SysctlState } from './sysctl-persisted.js';
 
 export interface SysctlObservation extends SysctlState {
   /** What each boot applier leaves in the kernel, per key asked for. */
   boot: Map<string, BootValues>;
 }
 
-export interface SysctlCheckOptions {
-  /** Prefix for every path read on the host ('' on a real host; a fixture tree in tests). */
-  root?: string;
-  timeoutMs?: number;
+export type SysctlCheckOptions = CollectOptions;
+
+/**
+ * Observations by collect output: hosts cloned from one image send byte-identical records, and decoding them and
+ * resolving what each boot applier leaves is the controller's largest share of a host after SSH itself. The
+ * observation is a function of (keys, options, bytes) only, and is read, never changed, by judge and the engine.
+ */
+const observedByOutput = new Map<string, SysctlObservation>();
+const OBSERVED_KEPT = 32;
+
+function observeOutput(host: string, out: Buffer, keys: readonly string[], opts: SysctlCheckOptions): SysctlObservation {
+  const memoKey = `${keys.join(' ')}\0${opts.root ?? ''}\0${opts.writeLogPath ?? ''}\0${out.toString('latin1')}`;
+  const hit = observedByOutput.get(memoKey);
+  if (hit) return hit;
+  const obs = observeSysctl(decodeCollected(host, out, keys, opts), keys);
+  if (observedByOutput.size >= OBSERVED_KEPT) observedByOutput.delete(observedByOutput.keys().next().value as string);
+  observedByOutput.set(memoKey, obs);
+  return obs;
 }
 
 /** Resolves the collected state for `keys` (the kernel shape of each key comes from its runtime value). */
@@ -48,7 +62,7 @@ export function makeSysctlCheck(opts: SysctlCheckOptions = {}): CheckKind<Sysctl
     specSchema: sysctlExpectationSchema,
     async collect(session: HostSession, specs: ReadonlyMap<string, SysctlExpectation>, _ctx: CheckContext): Promise<SysctlObservation> {
       const keys = [...specs.keys()];
-      return observeSysctl(await collectSysctlState(session, keys, opts), keys);
+      return observeOutput(session.host, await execSysctlCollect(session, keys, opts), keys, opts);
     },
     judge(obs: SysctlObservation, specs: ReadonlyMap<string, SysctlExpectation>, ctx: CheckContext): Finding[] {
       return judgeSysctl(obs, specs, ctx.host.name);

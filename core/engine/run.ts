@@ -14,7 +14,7 @@ import type { HostSession } from '../session.js';
 import { openSession, type SessionOptions } from '../sessions.js';
 import { mapLimit } from '../pool.js';
 import type { KeptSessions } from './kept-sessions.js';
-import { attributeRuntimeDrift } from './write-log.js';
+import { WRITE_LOG_PATH, attributeWriters } from './write-log.js';
 import { behaviourKindNamed, configKinds, type BehaviourSpec, type CheckContext, type CheckKind, type SysctlObservation } from '../../checks/index.js';
 import {
   REPORT_VERSION,
@@ -92,11 +92,12 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
       const sysctl = makeSysctlCheck({
         ...(opts.sysctlRoot !== undefined ? { root: opts.sysctlRoot } : {}),
         ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
+        writeLogPath: WRITE_LOG_PATH,
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
       warnings.push(...skippedFiles(obs));
-      await attributeRuntimeDrift(session, findings);
+      attributeWriters(findings, (obs.writeLog ?? []).map((t) => Buffer.from(t, 'latin1').toString('utf8')));
     }
   } catch (err) {
     return { ...base, status: 'error', error: hostErrorText(err), findings, durationMs: Date.now() - started };

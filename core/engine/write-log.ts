@@ -1,8 +1,9 @@
 /**
  * The on-host sysctl write log `kdrift watch` keeps (JSON lines, one per write: key, old -> result, process, netns,
  * time), and what `kdrift report` takes from it: for a key whose runtime value drifts, the last recorded write that
- * left exactly that value — who changed the kernel, and when. Read with one file read (SFTP on SSH hosts, no shell),
- * only on hosts with runtime drift; a host without the log (no watcher) reports as before.
+ * left exactly that value — who changed the kernel, and when. The engine has the sysctl collect exec read the log's end
+ * (SysctlState.writeLog): no extra channel or round trip per drifting host; a host without the log (no watcher)
+ * reports as before.
  */
 import type { Finding } from '../finding.js';
 import type { HostSession } from '../session.js';
@@ -49,10 +50,23 @@ export function describeWriter(w: LoggedWrite): string {
   return `last written ${w.oldValue ?? '?'} -> ${w.result} by ${p.comm}[${p.pid}] (parent ${p.parentComm}[${p.ppid}]) in netns ${w.netns} at ${w.at}`;
 }
 
-/** Adds the last attributed writer to each runtime drift finding whose value the log explains. */
-export async function attributeRuntimeDrift(session: HostSession, findings: Finding[], logPath = WRITE_LOG_PATH): Promise<void> {
+/** Adds the last attributed writer to each runtime drift finding whose value the log texts (FILE.1, then FILE) explain. */
+export function attributeWriters(findings: Finding[], logs: readonly string[]): void {
+  if (logs.length === 0) return;
   const drifted = new Map(findings.filter((f) => f.layer === 'runtime' && f.status === 'drift' && f.actual !== null).map((f) => [f.key, f.actual as string]));
   if (drifted.size === 0) return;
+  const writers = lastWriters(logs, drifted);
+  for (const f of findings) {
+    const w = f.layer === 'runtime' && f.status === 'drift' ? writers.get(f.key) : undefined;
+    if (!w) continue;
+    f.reason = f.reason ? `${f.reason}; ${describeWriter(w)}` : describeWriter(w);
+    f.evidence = { ...(f.evidence ?? {}), lastWriter: w };
+  }
+}
+
+/** attributeWriters with the log read through the session (file reads): for findings collected without the log. */
+export async function attributeRuntimeDrift(session: HostSession, findings: Finding[], logPath = WRITE_LOG_PATH): Promise<void> {
+  if (!findings.some((f) => f.layer === 'runtime' && f.status === 'drift' && f.actual !== null)) return;
   const logs: string[] = [];
   for (const file of [`${logPath}.1`, logPath]) {
     const text = await session.readFile(file).then(
@@ -61,12 +75,5 @@ export async function attributeRuntimeDrift(session: HostSession, findings: Find
     );
     if (text !== undefined) logs.push(text);
   }
-  if (logs.length === 0) return;
-  const writers = lastWriters(logs, drifted);
-  for (const f of findings) {
-    const w = f.layer === 'runtime' && f.status === 'drift' ? writers.get(f.key) : undefined;
-    if (!w) continue;
-    f.reason = f.reason ? `${f.reason}; ${describeWriter(w)}` : describeWriter(w);
-    f.evidence = { ...(f.evidence ?? {}), lastWriter: w };
-  }
+  attributeWriters(findings, logs);
 }

@@ -22,6 +22,8 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** tsx's loader by absolute URL: the CLI may run in another working directory. */
 const TSX = pathToFileURL(path.join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
 const HARDEN = '/etc/sysctl.d/90-harden.conf';
+/** Where `kdrift watch` keeps its write log on a host (core/engine/write-log.ts WRITE_LOG_PATH); lb's own /var/lib. */
+const WRITE_LOG_DIR = '/var/lib/kdrift';
 
 /** Runs the CLI from source (tsx), as `kdrift ...` would, and collects its output. */
 function kdrift(args: string[], cwd = REPO): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
@@ -73,6 +75,7 @@ describe('kdrift report on the lab (e2e)', function () {
     // Put lb back to its declared state whatever a test did (a test that failed half-way included).
     await labExec(LAB, 'lb', ['sysctl', '-q', '-w', 'net.ipv4.tcp_window_scaling=1']);
     await labExec(LAB, 'lb', ['rm', '-f', HARDEN]);
+    await labExec(LAB, 'lb', ['rm', '-rf', WRITE_LOG_DIR]);
   });
 
   it('clean_lab_exits_0_every_host_ok_and_writes_every_format', async () => {
@@ -127,6 +130,10 @@ describe('kdrift report on the lab (e2e)', function () {
 
   it('window_scaling_0_at_runtime_on_lb_exits_2_with_exactly_that_finding', async () => {
     await labExecOk(LAB, 'lb', ['sysctl', '-q', '-w', 'net.ipv4.tcp_window_scaling=0']);
+    // A watcher's log on lb names who wrote the 0: the report reads it in the same collect exec, over real SSH.
+    const write = { at: '2026-01-02T00:00:00.000Z', key: 'net.ipv4.tcp_window_scaling', oldValue: '1', result: '0', process: { comm: 'harden', pid: 7, parentComm: 'sh', ppid: 6 }, netns: 1 };
+    await labExecOk(LAB, 'lb', ['mkdir', '-p', WRITE_LOG_DIR]);
+    await labExecOk(LAB, 'lb', ['tee', `${WRITE_LOG_DIR}/writes.jsonl`], { input: `${JSON.stringify(write)}\n` });
     const res = await kdrift(['report', '--inventory', lab.inventoryFile, '--format', 'json']);
     timings.driftReportCli = res.ms;
     assert.equal(res.code, 2, res.stderr);
@@ -136,6 +143,7 @@ describe('kdrift report on the lab (e2e)', function () {
     assert.equal(f?.actual, '0');
     assert.equal(f?.expected, '= 1');
     assert.equal(f?.severity, 'critical');
+    assert.match(f?.reason ?? '', /last written 1 -> 0 by harden\[7\] \(parent sh\[6\]\) in netns 1 at 2026-01-02T00:00:00.000Z/);
     // The other hosts are separate network namespaces: untouched.
     assert.deepEqual(report.hosts.filter((h) => h.name !== 'lb').map((h) => h.status), ['ok', 'ok', 'ok']);
   });
