@@ -28,7 +28,7 @@ export const WRITE_LOG_TAIL_BYTES = 65536;
 
 export const COLLECT_SCRIPT = `LC_ALL=C; export LC_ALL
 root=$1; log=$2; shift 2
-r() { printf '%s\0' "$1"; }
+r() { printf '%s\\0' "$1"; }
 {
 for k in "$@"; do
   p="$root/proc/sys/$k"
