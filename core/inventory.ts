@@ -12,10 +12,17 @@ import { formatZodError } from './zod-error.js';
  */
 const hostNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'host names are letters, digits, "_", "." and "-"');
 
+const addressSchema = z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'an address is a host name, IPv4 or IPv6 address');
+
 export const hostEntrySchema = z
   .object({
     name: hostNameSchema,
-    address: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'an address is a host name, IPv4 or IPv6 address'),
+    address: addressSchema,
+    /**
+     * Other addresses the host's peers see it by (a WAN or VIP address): a connection the probe sees from one of them
+     * is named as this host in root causes and the fleet picture. Never used to connect.
+     */
+    addresses: z.array(addressSchema).max(64, 'at most 64 addresses').optional(),
     port: z.number().int().min(1).max(65535).default(22),
     user: z.string().regex(/^[a-z_][a-z0-9_-]*\$?$/, 'not a valid user name').default('root'),
     roles: z.array(z.string().regex(/^[a-z][a-z0-9-]*$/)).min(1, 'a host needs at least one role'),

@@ -34,7 +34,8 @@ export function writeClientFiles(plan: LabPlan, paths: LabPaths, opts: { writePu
   }
   writeIfChanged(paths.sshConfig, ssh.join('\n'));
 
-  const hosts = plan.hosts.map((h) => ({ name: h.name, address: h.address, port: 22, user: 'root', roles: h.roles }));
+  // The WAN address too: lb sees the client's connections come from it, and root causes name the client by it.
+  const hosts = plan.hosts.map((h) => ({ name: h.name, address: h.address, ...(h.wanAddress ? { addresses: [h.wanAddress] } : {}), port: 22, user: 'root', roles: h.roles }));
   const agentCommand = [process.execPath, `${paths.root}/bin/kdrift.js`];
   writeIfChanged(
     paths.inventoryFile,

@@ -88,7 +88,7 @@ export function findRootCauses(input: RootCauseInput): RootCauseResult {
   return { hosts, rootCauses, legs: legsOf(hosts, ownerOf) };
 }
 
-/** The inventory's address of each host plus the addresses its agent reported (evidence.hostAddresses). */
+/** The inventory's addresses of each host (address, addresses) plus those its agent reported (evidence.hostAddresses). */
 function hostAddresses(input: RootCauseInput): Map<string, string[]> {
   const out = new Map<string, string[]>();
   const add = (host: string, a: string) => {
@@ -96,7 +96,10 @@ function hostAddresses(input: RootCauseInput): Map<string, string[]> {
     if (!list.includes(a)) list.push(a);
     out.set(host, list);
   };
-  for (const e of input.entries) if (!e.local) add(e.name, e.address);
+  for (const e of input.entries) {
+    if (!e.local) add(e.name, e.address);
+    for (const a of e.addresses ?? []) add(e.name, a);
+  }
   for (const h of input.hosts) {
     for (const a of h.addresses ?? []) add(h.name, a);
     for (const f of h.findings) {

@@ -96,6 +96,15 @@ describe('root cause across hosts (core/engine/root-cause.ts)', () => {
     assert.deepEqual(r.rootCauses[0]?.nextStep.argv, ['kdrift', 'fix', '--host', 'app1', '--dry-run']);
   });
 
+  it('a_peer_seen_at_an_extra_inventory_address_is_named_as_that_host (the client by its WAN address)', () => {
+    const client: HostEntry = { ...entry('client', '10.9.0.13', ['client']), addresses: ['10.9.1.1'] };
+    const hosts = [host('lb', ['load-balancer'], [sysctl('lb', 'runtime', '1'), ws('lb', 'port 80', 'in', 20, 20, { local: 0, peer: 0 }, [['10.9.1.1', 20, 20, 0]])])];
+    const withoutIt = findRootCauses({ hosts, entries, plans });
+    assert.deepEqual(withoutIt.legs.map((l) => l.from), ['10.9.1.1']);
+    const r = findRootCauses({ hosts, entries: [...entries, client], plans: new Map([...plans, ['client', planChecks(client, baseline)]]) });
+    assert.deepEqual(r.legs.map((l) => `${l.from}>${l.to}:${l.port} ${l.negotiated}/${l.connections}`), ['client>lb:80 20/20']);
+  });
+
   it('a_peer_outside_the_inventory_is_a_root_cause_of_its_own_to_investigate; manual keys say what to change and where', () => {
     const hosts = [
       host('lb', ['load-balancer'], [
