@@ -15,4 +15,4 @@ export {
 } from './run.js';
 export { findRootCauses, type RootCauseInput, type RootCauseResult } from './root-cause.js';
 export { KeptSessions } from './kept-sessions.js';
-export { WRITE_LOG_PATH, attributeRuntimeDrift, attributeWriters, lastWriters, describeWriter, type LoggedWrite } from './write-log.js';
+export { WRITE_LOG_PATH, attributeWriters, lastWriters, describeWriter, type LoggedWrite } from './write-log.js';

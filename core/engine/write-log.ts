@@ -6,7 +6,6 @@
  * reports as before.
  */
 import type { Finding } from '../finding.js';
-import type { HostSession } from '../session.js';
 
 export const WRITE_LOG_PATH = '/var/lib/kdrift/writes.jsonl';
 
@@ -62,18 +61,4 @@ export function attributeWriters(findings: Finding[], logs: readonly string[]): 
     f.reason = f.reason ? `${f.reason}; ${describeWriter(w)}` : describeWriter(w);
     f.evidence = { ...(f.evidence ?? {}), lastWriter: w };
   }
-}
-
-/** attributeWriters with the log read through the session (file reads): for findings collected without the log. */
-export async function attributeRuntimeDrift(session: HostSession, findings: Finding[], logPath = WRITE_LOG_PATH): Promise<void> {
-  if (!findings.some((f) => f.layer === 'runtime' && f.status === 'drift' && f.actual !== null)) return;
-  const logs: string[] = [];
-  for (const file of [`${logPath}.1`, logPath]) {
-    const text = await session.readFile(file).then(
-      (b) => b.toString('utf8'),
-      () => undefined, // no watcher on this host (or not readable): nothing to add
-    );
-    if (text !== undefined) logs.push(text);
-  }
-  attributeWriters(findings, logs);
 }

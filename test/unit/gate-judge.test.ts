@@ -89,10 +89,10 @@ describe('gate judge', () => {
 
 describe('report: last attributed writer from the watch log', () => {
   it('names, for a runtime drift, the last logged write that left that value; a host without the log reports as before', async () => {
-    const { LocalSession } = await import('../../core/session-local.js');
-    const { attributeRuntimeDrift, lastWriters } = await import('../../core/engine/write-log.js');
+    const { attributeWriters, lastWriters } = await import('../../core/engine/write-log.js');
+    // What the collect exec hands the engine: the log files that exist, FILE.1 then FILE.
+    const logsAt = async (file: string) => (await Promise.all([`${file}.1`, file].map((f) => readFile(f, 'utf8').catch(() => undefined)))).filter((t): t is string => t !== undefined);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'kdgt-wlog-'));
-    const session = new LocalSession('h1');
     try {
       const rec = (result: string, comm: string, at: string) =>
         JSON.stringify({ at, key: 'net.ipv4.tcp_window_scaling', oldValue: '1', result, process: { comm, pid: 7, parentComm: 'harden.sh', ppid: 6 }, netns: 4026531840 });
@@ -101,15 +101,14 @@ describe('report: last attributed writer from the watch log', () => {
       await appendBounded(log, `${rec('0', 'sysctl', '2026-01-02T00:00:00.000Z')}\n{"cut by rotat\n${rec('1', 'fixer', '2026-01-03T00:00:00.000Z')}\n`, 1 << 20);
       const finding: Finding = { host: 'h1', check: 'sysctl', key: 'net.ipv4.tcp_window_scaling', layer: 'runtime' as const, status: 'drift' as const, expected: '= 1', actual: '0', severity: 'critical' as const };
       const findings: Finding[] = [{ ...finding }, { ...finding, key: 'net.ipv4.tcp_sack', actual: '0' }];
-      await attributeRuntimeDrift(session, findings, log);
+      attributeWriters(findings, await logsAt(log));
       assert.equal(findings[0]?.reason, 'last written 1 -> 0 by sysctl[7] (parent harden.sh[6]) in netns 4026531840 at 2026-01-02T00:00:00.000Z');
       assert.equal(findings[1]?.reason, undefined);
       const none: Finding[] = [{ ...finding }];
-      await attributeRuntimeDrift(session, none, path.join(dir, 'absent.jsonl'));
+      attributeWriters(none, await logsAt(path.join(dir, 'absent.jsonl')));
       assert.deepEqual(none, [finding]);
       assert.equal(lastWriters([], new Map()).size, 0);
     } finally {
-      await session.close();
       await rm(dir, { recursive: true, force: true });
     }
   });
