@@ -1,7 +1,11 @@
 /* Loopback connect/accept/close loop for bench/probe-overhead.ts: N connections to our own listener on 127.0.0.1,
  * one at a time; prints the elapsed nanoseconds and this process's CPU time (user + system: the kernel's TCP and BPF work
  * for these connections runs in this process's context on loopback). Closed with SO_LINGER 0 (RST) so thousands of runs leave no
- * TIME-WAIT sockets to exhaust ephemeral ports. */
+ * TIME-WAIT sockets to exhaust ephemeral ports.
+ *
+ *   probe-connloop PORT COUNT     one run, prints "WALL_NS CPU_NS"
+ *   probe-connloop PORT -         batches on demand (bench/probe-paired.ts): reads a count per line on stdin, runs that
+ *                                 many connections on the same listener, prints "WALL_NS CPU_NS" per batch */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -17,7 +21,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   int port = atoi(argv[1]);
-  long n = atol(argv[2]);
+  int batches = argv[2][0] == '-';
+  long n = batches ? 0 : atol(argv[2]);
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   int l = socket(AF_INET, SOCK_STREAM, 0);
@@ -29,6 +34,15 @@ int main(int argc, char **argv) {
   }
   struct linger lg = {.l_onoff = 1, .l_linger = 0};
   struct timespec a, b;
+  struct rusage r0 = {0};
+  char line[64];
+  setvbuf(stdout, NULL, _IOLBF, 0);
+next:
+  if (batches) {
+    if (!fgets(line, sizeof(line), stdin)) return 0;
+    n = atol(line);
+    getrusage(RUSAGE_SELF, &r0);
+  }
   clock_gettime(CLOCK_MONOTONIC, &a);
   for (long i = 0; i < n; i++) {
     int c = socket(AF_INET, SOCK_STREAM, 0);
@@ -48,7 +62,9 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &b);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  long long cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+  long long cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec - r0.ru_utime.tv_sec - r0.ru_stime.tv_sec) * 1000000000LL +
+                  (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec - r0.ru_utime.tv_usec - r0.ru_stime.tv_usec) * 1000LL;
   printf("%lld %lld\n", (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec), cpu);
+  if (batches) goto next;
   return 0;
 }

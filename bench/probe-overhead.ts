@@ -208,6 +208,7 @@ async function main(): Promise<void> {
         const runBefore = new Map(mine.map((p) => [p.id, p.run_time_ns ?? 0]));
         let ns: number;
         let cpu: number;
+        let byProgram = '';
         try {
           const before = cpuNs(obs.child?.pid);
           const [wall, loopCpu] = execFileSync(loop, [String(port), String(COUNT)], { encoding: 'utf8' }).trim().split(' ').map(Number);
@@ -216,6 +217,15 @@ async function main(): Promise<void> {
           const after = progStats();
           const ran = [...runBefore].reduce((n, [id, t]) => n + ((after.get(id)?.run_time_ns ?? t) - t), 0);
           bpfNs.get(cfg)?.push(ran / COUNT);
+          // Per program: run time and runs per connection, so a change can be placed (printed only when stats are on).
+          if (ran > 0)
+            byProgram = mine
+              .map((p) => {
+                const a = after.get(p.id) as (ProgStat & { run_cnt?: number }) | undefined;
+                const runs = (a?.run_cnt ?? 0) - ((p as ProgStat & { run_cnt?: number }).run_cnt ?? 0);
+                return `${p.name}: ${(((a?.run_time_ns ?? 0) - (runBefore.get(p.id) ?? 0)) / COUNT).toFixed(0)} ns in ${(runs / COUNT).toFixed(1)} runs`;
+              })
+              .join(', ');
         } finally {
           await obs.done();
         }
@@ -225,7 +235,8 @@ async function main(): Promise<void> {
         const note = obs.check();
         process.stdout.write(
           `rep ${rep + 1} ${cfg.padEnd(18)} ${rate.toFixed(0).padStart(6)} conn/s  ${(cpu / COUNT / 1000).toFixed(1).padStart(6)} µs CPU/conn  ` +
-            `${(bpfNs.get(cfg)?.at(-1) ?? 0).toFixed(0).padStart(5)} ns BPF/conn${note ? `  (${note})` : ''}\n`,
+            `${(bpfNs.get(cfg)?.at(-1) ?? 0).toFixed(0).padStart(5)} ns BPF/conn${note ? `  (${note})` : ''}\n` +
+            (byProgram ? `      per connection: ${byProgram}\n` : ''),
         );
       }
     }

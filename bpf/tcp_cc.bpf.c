@@ -66,15 +66,15 @@ int kd_cc_sockops(struct bpf_sock_ops *skops)
 	struct kd_cfg *cfg = bpf_map_lookup_elem(&kd_cc_cfg, &zero);
 	if (!cfg)
 		return 1;
-	/* Filter in the kernel first: other namespaces' and ports' connections cost two map lookups, nothing more. */
+	/* Filter in the kernel first: other namespaces' and ports' connections cost a few compares, nothing more. */
 	__u64 ns = bpf_get_netns_cookie(skops);
-	if (cfg->ns_filter && !bpf_map_lookup_elem(&kd_cc_ns, &ns))
+	if (!kd_ns_watched(cfg, ns))
 		return 1;
 	int passive = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
 	__u16 lport = (__u16)skops->local_port;
 	__u16 rport = (__u16)bpf_ntohl(skops->remote_port);
 	__u16 port = passive ? lport : rport;
-	if (cfg->port_filter && !bpf_map_lookup_elem(&kd_cc_port, &port))
+	if (!kd_port_watched(cfg, &kd_cc_port, port))
 		return 1;
 
 	struct kd_cc_key key = {};

@@ -2,16 +2,22 @@
 /* TCP stalls per (netns, service port, direction), counted in the kernel: zero-window advertisements both ways,
  * zero-window probes both ways, retransmits, and data segments (the denominator of a retransmit rate).
  *
- *  - cgroup_skb egress/ingress (root): reads the TCP header of every segment of a watched connection; th->window == 0
- *    is an exact zero-window advertisement in any TCP state.
- *  - tp_btf/tcp_retransmit_skb (tracepoint/tcp/tcp_retransmit_skb where BTF tracing is refused): retransmits.
+ *  - tp_btf/net_dev_queue: every segment a full TCP socket of this host sends, once, at the first device it is queued
+ *    to (a stacked device, a bridge, VLAN, bond or tunnel, hands the same skb to its lower device from inside its own
+ *    transmit, which tp_btf/net_dev_start_xmit and net_dev_xmit bracket: skipped). th->window == 0 is an exact zero-window advertisement; window probes; data segments (GSO
+ *    counted per segment, retransmits included).
+ *  - tp_btf/tcp_probe: every segment an ESTABLISHED socket receives (tcp_rcv_established): zero windows the peer
+ *    advertised, its window probes, data segments in. Segments received in other states (FIN_WAIT, CLOSE_WAIT) are
+ *    not seen.
+ *  - tp_btf/tcp_retransmit_skb: retransmits.
+ *
+ * Why tracepoints and not cgroup_skb (its first version): cgroup_skb programs on the root run on every packet of the
+ * host through the cgroup dispatcher, which alone cost more than the whole 2 % budget of a loopback connection; a
+ * tracepoint's dispatch is a direct call (bench/probe-overhead.md has the figures).
  *
  * The service port and direction of a segment's connection: with a port filter, the watched port (our local port →
  * we accepted: "in"; the remote port → we connected: "out"); without one, the lower port of the two (ephemeral ports
- * are the high ones). A first version kept the direction in sk_storage from a sock_ops program; allocating that
- * storage per connection cost ~10 % of a loopback connect/accept/close, for no better answer on service ports.
- *
- * Observe only: both cgroup_skb programs return 1 on every path. No per-packet events. */
+ * are the high ones). Observe only: nothing here changes a packet or a socket. No per-packet events. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -39,27 +45,7 @@ struct {
 	__type(value, __u64);
 } kd_st_stat SEC(".maps");
 
-/* Raw header layouts without vmlinux.h's CO-RE attribute: these are wire formats, not kernel structs. */
-struct kd_ip4 {
-	__u8 vihl;
-	__u8 tos;
-	__u16 tot_len;
-	__u16 id;
-	__u16 frag_off;
-	__u8 ttl;
-	__u8 protocol;
-	__u16 check;
-	__u32 saddr;
-	__u32 daddr;
-};
-struct kd_ip6 {
-	__u32 vtcfl;
-	__u16 payload_len;
-	__u8 nexthdr;
-	__u8 hop_limit;
-	__u8 saddr[16];
-	__u8 daddr[16];
-};
+/* The TCP header as on the wire (no CO-RE attribute: a wire format, not a kernel struct). */
 struct kd_tcp {
 	__u16 source;
 	__u16 dest;
@@ -75,138 +61,134 @@ struct kd_tcp {
 #define KD_TH_SYN 0x02
 #define KD_TH_RST 0x04
 
-static __always_inline int port_watched(struct kd_cfg *cfg, __u16 port)
-{
-	return !cfg->port_filter || bpf_map_lookup_elem(&kd_st_port, &port);
-}
-
-static __always_inline int ns_watched(struct kd_cfg *cfg, __u64 ns)
-{
-	return !cfg->ns_filter || bpf_map_lookup_elem(&kd_st_ns, &ns);
-}
-
 static __always_inline struct kd_cfg *get_cfg(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&kd_st_cfg, &zero);
 }
 
-static __always_inline __u64 sk_netns(const struct sock *sk)
+/* The counter key of a socket's connection, when it is watched (1), from the socket alone: no packet is read for
+ * the connections of other namespaces and ports. */
+static __always_inline int watched_key(const struct kd_cfg *cfg, const struct sock *sk, struct kd_st_key *key)
 {
-	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
-	return net ? BPF_CORE_READ(net, net_cookie) : 0;
-}
-
-/* The counter slot of a segment's connection; NULL when the connection is not watched. */
-static __always_inline struct kd_st_val *slot(struct kd_cfg *cfg, __u64 ns, __u16 lport, __u16 rport)
-{
-	struct kd_st_key key = { .netns_cookie = ns };
-	if (cfg->port_filter) {
-		if (port_watched(cfg, lport)) {
-			key.port = lport;
-			key.direction = KD_DIR_IN;
-		} else if (port_watched(cfg, rport)) {
-			key.port = rport;
-			key.direction = KD_DIR_OUT;
+	__u64 ns = sk->__sk_common.skc_net.net->net_cookie;
+	if (!kd_ns_watched(cfg, ns))
+		return 0;
+	__u16 lport = sk->__sk_common.skc_num;
+	__u16 rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	key->netns_cookie = ns;
+	if (cfg->port_filter != KD_PORTS_ANY) {
+		if (kd_port_watched(cfg, &kd_st_port, lport)) {
+			key->port = lport;
+			key->direction = KD_DIR_IN;
+		} else if (kd_port_watched(cfg, &kd_st_port, rport)) {
+			key->port = rport;
+			key->direction = KD_DIR_OUT;
 		} else {
 			return 0;
 		}
 	} else if (lport < rport) {
-		key.port = lport;
-		key.direction = KD_DIR_IN;
+		key->port = lport;
+		key->direction = KD_DIR_IN;
 	} else {
-		key.port = rport;
-		key.direction = KD_DIR_OUT;
+		key->port = rport;
+		key->direction = KD_DIR_OUT;
 	}
-	struct kd_st_val *v = bpf_map_lookup_elem(&kd_st_count, &key);
+	return 1;
+}
+
+/* The counter slot of a key, created on first use; NULL when the map is full (counted in kd_st_stat[0]). */
+static __always_inline struct kd_st_val *slot(const struct kd_st_key *key)
+{
+	struct kd_st_val *v = bpf_map_lookup_elem(&kd_st_count, key);
 	if (v)
 		return v;
 	struct kd_st_val zero = {};
-	if (bpf_map_update_elem(&kd_st_count, &key, &zero, BPF_NOEXIST) && bpf_map_lookup_elem(&kd_st_count, &key) == 0) {
+	if (bpf_map_update_elem(&kd_st_count, key, &zero, BPF_NOEXIST) && bpf_map_lookup_elem(&kd_st_count, key) == 0) {
 		__u32 idx = 0;
 		__u64 *d = bpf_map_lookup_elem(&kd_st_stat, &idx);
 		if (d)
 			*d += 1;
 		return 0;
 	}
-	return bpf_map_lookup_elem(&kd_st_count, &key);
+	return bpf_map_lookup_elem(&kd_st_count, key);
 }
 
-/* Parses IP + TCP headers at the network header; returns TCP payload length, or -1 when not TCP. Reads the headers
- * in place when they are in the linear area (always, for TCP built or received by this host), else copies them. */
-static __always_inline int parse(struct __sk_buff *skb, struct kd_tcp *th)
+/* Segments in an skb: GSO/GRO count per segment (skb_shinfo(skb)->gso_segs, 0 for a single segment). */
+static __always_inline __u32 skb_segs(const struct sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
-	__u32 off, total;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct kd_ip4 *ip = data;
-		if ((void *)(ip + 1) > end)
-			return -1;
-		if (ip->protocol != IPPROTO_TCP)
-			return -1;
-		off = (ip->vihl & 0x0f) * 4;
-		total = bpf_ntohs(ip->tot_len);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct kd_ip6 *ip6 = data;
-		if ((void *)(ip6 + 1) > end)
-			return -1;
-		if (ip6->nexthdr != IPPROTO_TCP)
-			return -1;
-		off = sizeof(*ip6);
-		total = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-	} else {
-		return -1;
-	}
-	if (off < 20 || off > 60)
-		return -1;
-	struct kd_tcp *t = data + off;
-	if ((void *)(t + 1) <= end)
-		*th = *t;
-	else if (bpf_skb_load_bytes(skb, off, th, sizeof(*th)))
-		return -1;
-	__u32 hdr = off + (th->doff_res >> 4) * 4;
-	/* GSO/GRO: an skb holds several segments and tot_len may be 0 (big TCP); use skb->len then. */
-	if (total < hdr)
-		total = skb->len;
-	return total > hdr ? (int)(total - hdr) : 0;
+	struct skb_shared_info *shinfo = (struct skb_shared_info *)(skb->head + skb->end);
+	__u16 segs = 0;
+	bpf_probe_read_kernel(&segs, sizeof(segs), &shinfo->gso_segs);
+	return segs ? segs : 1;
 }
 
-static __always_inline int observe(struct __sk_buff *skb, int egress)
+/* Per CPU: how deep inside device transmits (dev_hard_start_xmit) this CPU is now. A stacked device (bridge, VLAN,
+ * bond, a tunnel) queues the skb, or its outer packet, to its lower device from inside its own transmit, with BH
+ * disabled throughout, so nothing else runs on the CPU in between. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} kd_st_depth SEC(".maps");
+
+SEC("tp_btf/net_dev_start_xmit")
+int BPF_PROG(kd_st_xmit_enter, const struct sk_buff *skb, const struct net_device *dev)
 {
-	struct kd_tcp th;
-	int payload = parse(skb, &th);
-	if (payload < 0 || (th.flags & (KD_TH_SYN | KD_TH_RST)))
-		return 1;
-	struct kd_cfg *cfg = get_cfg();
-	if (!cfg)
-		return 1;
-	struct bpf_sock *bsk = skb->sk;
-	if (!bsk)
-		return 1;
-	bsk = bpf_sk_fullsock(bsk);
-	if (!bsk)
-		return 1;
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
-	if (!tp)
-		return 1;
-	__u64 ns = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->net_cookie;
-	if (!ns_watched(cfg, ns))
-		return 1;
-	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
-	__u32 seq = bpf_ntohl(th.seq);
-	int bare = payload == 0 && !(th.flags & KD_TH_FIN);
-	int zero_win = th.window == 0;
-	/* A window probe is a bare ACK with seq = snd_una - 1 (tcp_xmit_probe_skb) sent while the peer's window is 0;
-	 * the peer's probes have seq = rcv_nxt - 1 while our window is 0. */
-	int probe = bare && (egress ? (seq == tp->snd_una - 1 && tp->snd_wnd == 0) : (seq == tp->rcv_nxt - 1 && tp->rcv_wnd == 0));
+	__u32 zero = 0;
+	__u32 *d = bpf_map_lookup_elem(&kd_st_depth, &zero);
+	if (d)
+		*d += 1;
+	return 0;
+}
+
+SEC("tp_btf/net_dev_xmit")
+int BPF_PROG(kd_st_xmit_exit, const struct sk_buff *skb, int rc, const struct net_device *dev, unsigned int len)
+{
+	__u32 zero = 0;
+	__u32 *d = bpf_map_lookup_elem(&kd_st_depth, &zero);
+	if (d && *d) /* attached while a transmit was under way: its enter was not seen */
+		*d -= 1;
+	return 0;
+}
+
+/* Is this the first device the skb is queued to (the one its route names)? A stacked device hands the same skb to
+ * its lower device (a tunnel, its outer packet), from inside its own transmit: counting only outside any transmit
+ * counts each segment once. Neither the route (most devices drop the skb's dst before this tracepoint) nor the
+ * device's place in the stack (a VXLAN's lower device carries the outer packet) tells it; the nesting does. */
+static __always_inline int at_first_device(void)
+{
+	__u32 zero = 0;
+	__u32 *d = bpf_map_lookup_elem(&kd_st_depth, &zero);
+	return !d || *d == 0;
+}
+
+/* Is the skb's network header IP carrying TCP? A tunnel's outer packet still belongs to the inner socket. IPv6
+ * extension headers are not walked. */
+static __always_inline int is_tcp(const struct sk_buff *skb)
+{
+	__u8 proto = 0;
+	const unsigned char *nh = skb->head + skb->network_header;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		bpf_probe_read_kernel(&proto, 1, nh + 9);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		bpf_probe_read_kernel(&proto, 1, nh + 6);
+	return proto == IPPROTO_TCP;
+}
+
+/* Adds one skb's segments to its connection's counters. `egress`: we sent it. */
+static __always_inline void count_segment(const struct kd_st_key *key, const struct kd_tcp *th, int payload, int probe, const struct sk_buff *skb, int egress)
+{
+	int zero_win = th->window == 0;
 	if (payload == 0 && !zero_win && !probe)
-		return 1; /* nothing to count: never create a counter slot for it */
-	__u16 lport = bpf_ntohs(egress ? th.source : th.dest);
-	__u16 rport = bpf_ntohs(egress ? th.dest : th.source);
-	struct kd_st_val *v = slot(cfg, ns, lport, rport);
+		return; /* nothing to count: never create a counter slot for it */
+	if (egress && !(at_first_device() && is_tcp(skb)))
+		return;
+	__u32 segs = skb_segs(skb);
+	struct kd_st_val *v = slot(key);
 	if (!v)
-		return 1;
+		return;
 	if (egress) {
 		if (payload > 0)
 			v->data_segs_out += segs;
@@ -222,47 +204,87 @@ static __always_inline int observe(struct __sk_buff *skb, int egress)
 		if (probe)
 			v->zw_probes_recv += 1;
 	}
-	return 1;
 }
 
-SEC("cgroup_skb/egress")
-int kd_st_egress(struct __sk_buff *skb)
+/* A bare ACK (no data, no FIN): a window probe when its seq is one below what the other side has acknowledged. */
+static __always_inline int is_bare(const struct kd_tcp *th, int payload)
 {
-	return observe(skb, 1);
+	return payload == 0 && !(th->flags & KD_TH_FIN);
 }
 
-SEC("cgroup_skb/ingress")
-int kd_st_ingress(struct __sk_buff *skb)
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(kd_st_egress, struct sk_buff *skb)
 {
-	return observe(skb, 0);
-}
-
-static __always_inline void count_retransmit(const struct sock *sk)
-{
+	struct sock *sk = skb->sk;
+	if (!sk)
+		return 0;
+	/* A full TCP socket only: not a SYN-ACK's request sock, not a time-wait sock (the state is in the common part
+	 * every kind shares; sk->sk_protocol is not). skb->sk is an RCU pointer here, which the socket-cast helpers
+	 * refuse: the tcp_sock fields a probe needs are read with CO-RE reads. */
+	__u8 state = sk->__sk_common.skc_state;
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || state == TCP_LISTEN)
+		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP || sk->sk_type != SOCK_STREAM)
+		return 0;
 	struct kd_cfg *cfg = get_cfg();
-	if (!cfg || !sk)
-		return;
-	__u64 ns = sk_netns(sk);
-	if (!ns_watched(cfg, ns))
-		return;
-	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	struct kd_st_val *v = slot(cfg, ns, lport, rport);
-	if (v)
-		v->retransmits += 1;
+	struct kd_st_key key = {};
+	if (!cfg || !watched_key(cfg, sk, &key))
+		return 0;
+	unsigned char *head = skb->head;
+	__u16 thoff = skb->transport_header;
+	struct kd_tcp th;
+	if (bpf_probe_read_kernel(&th, sizeof(th), head + thoff))
+		return 0;
+	/* skb->len counts from skb->data (the link-layer header here). */
+	int payload = (int)skb->len - (int)(head + thoff - skb->data) - (th.doff_res >> 4) * 4;
+	if (payload < 0)
+		payload = 0;
+	if (th.flags & (KD_TH_SYN | KD_TH_RST))
+		return 0;
+	/* Ours: a bare ACK with seq = snd_una - 1 (tcp_xmit_probe_skb) while the peer's window is 0. */
+	int probe = 0;
+	if (is_bare(&th, payload)) {
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
+		probe = BPF_CORE_READ(tp, snd_wnd) == 0 && bpf_ntohl(th.seq) == BPF_CORE_READ(tp, snd_una) - 1;
+	}
+	count_segment(&key, &th, payload, probe, skb, 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(kd_st_ingress, struct sock *sk, const struct sk_buff *skb)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	struct kd_cfg *cfg = get_cfg();
+	struct kd_st_key key = {};
+	if (!cfg || !watched_key(cfg, sk, &key))
+		return 0;
+	struct kd_tcp th;
+	/* tcp_rcv_established: skb->data is the TCP header. */
+	if (bpf_probe_read_kernel(&th, sizeof(th), skb->data))
+		return 0;
+	int payload = (int)skb->len - (th.doff_res >> 4) * 4;
+	if (payload < 0)
+		payload = 0;
+	if (th.flags & (KD_TH_SYN | KD_TH_RST))
+		return 0;
+	/* The peer's: seq = rcv_nxt - 1 while our window is 0. */
+	int probe = is_bare(&th, payload) && tp->rcv_wnd == 0 && bpf_ntohl(th.seq) == tp->rcv_nxt - 1;
+	count_segment(&key, &th, payload, probe, skb, 0);
+	return 0;
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(kd_st_retrans, const struct sock *sk, const struct sk_buff *skb)
 {
-	count_retransmit(sk);
-	return 0;
-}
-
-/* Fallback when BTF tracing programs are refused (the socket pointer is read with probe reads instead). */
-SEC("tracepoint/tcp/tcp_retransmit_skb")
-int kd_st_retrans_tp(struct trace_event_raw_tcp_retransmit_skb *ctx)
-{
-	count_retransmit((const struct sock *)ctx->skaddr);
+	struct kd_cfg *cfg = get_cfg();
+	struct kd_st_key key = {};
+	if (!cfg || !sk || !watched_key(cfg, sk, &key))
+		return 0;
+	struct kd_st_val *v = slot(&key);
+	if (v)
+		v->retransmits += 1;
 	return 0;
 }

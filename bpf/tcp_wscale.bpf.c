@@ -1,19 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Window scaling, per new TCP connection, on every netns of the host (sock_ops on the cgroup v2 root).
+/* Window scaling, per new TCP connection, on every netns of the host (tp_btf/inet_sock_set_state).
  *
- * At ACTIVE/PASSIVE_ESTABLISHED it reads what the connection negotiated (tcp_sock.rx_opt) and what each side offered:
- * ours from the netns's net.ipv4.tcp_window_scaling, the peer's from the SYN-ACK (active) or the listener's saved SYN
- * (passive; the listener saves SYNs only if it started listening while this program was attached). It counts the
+ * When a connection becomes ESTABLISHED (from SYN_SENT: we connected; from SYN_RECV: we accepted) it reads what the
+ * connection negotiated (tcp_sock.rx_opt) and our offer (the netns's net.ipv4.tcp_window_scaling). The peer's offer
+ * follows from those: negotiated means both offered; not negotiated while we offered means the peer's SYN (or SYN-ACK)
+ * had no WS option, as TCP allows no other way (syncookies without timestamps aside); when we did not offer, a
+ * SYN-ACK could not carry it and a SYN's option is not parsed, so it is unknown for an accepted connection. It counts the
  * outcome per (netns, service port, direction) and emits sampled events into a ring buffer WITHOUT wakeups: user space
  * drains it on a timer, because a wakeup per record costs ~2 µs per connection.
  *
- * Observe only: every path returns 1 and nothing here changes a segment. The one socket option it sets, TCP_SAVE_SYN on
- * listeners of explicitly watched ports, keeps a copy of each SYN's headers on the socket; it changes nothing on the
- * wire, but stays set on those listeners after the probe is gone. */
+ * Why a tracepoint and not sock_ops (its first version): sock_ops runs on ~9 callbacks of every connection through
+ * the cgroup dispatcher, and its one source of the peer's offer on accepted connections, TCP_SAVE_SYN, had to be set
+ * on listeners and stayed set after the probe was gone. The tracepoint fires on state changes only, through a cheaper
+ * dispatcher, and this program changes no socket at all (bench/probe-overhead.md has the figures). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "common.h"
 #include "tcp_wscale.h"
 
@@ -62,11 +66,7 @@ static __always_inline void stat_add(__u32 idx)
 
 static __always_inline int watched(struct kd_cfg *cfg, __u64 ns, __u16 port)
 {
-	if (cfg->ns_filter && !bpf_map_lookup_elem(&kd_ws_ns, &ns))
-		return 0;
-	if (cfg->port_filter && !bpf_map_lookup_elem(&kd_ws_port, &port))
-		return 0;
-	return 1;
+	return kd_ns_watched(cfg, ns) && kd_port_watched(cfg, &kd_ws_port, port);
 }
 
 static __always_inline void count(struct kd_ws_key *key)
@@ -75,63 +75,33 @@ static __always_inline void count(struct kd_ws_key *key)
 		stat_add(KD_WS_STAT_MAP_DROP);
 }
 
-/* Was the window-scale option in the SYN-ACK (active) or the saved SYN (passive)? */
-static __always_inline __u8 peer_offer(struct bpf_sock_ops *skops, int passive)
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(kd_ws_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	__u8 opt[4] = { TCPOPT_WINDOW, 0, 0, 0 };
-	long ret;
-	if (passive)
-		ret = bpf_load_hdr_opt(skops, opt, sizeof(opt), BPF_LOAD_HDR_OPT_TCP_SYN);
-	else
-		ret = bpf_load_hdr_opt(skops, opt, sizeof(opt), 0);
-	if (ret > 0)
-		return KD_OFFER_YES;
-	if (ret == -ENOMSG)
-		return KD_OFFER_NO;
-	return KD_OFFER_UNKNOWN; /* -ENOENT: the listener saved no SYN (it predates the probe) */
-}
-
-SEC("sockops")
-int kd_ws_sockops(struct bpf_sock_ops *skops)
-{
-	__u32 op = skops->op;
 	__u32 zero = 0;
 	struct kd_cfg *cfg;
 
-	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
-	    op != BPF_SOCK_OPS_TCP_LISTEN_CB)
-		return 1;
+	if (newstate != TCP_ESTABLISHED || (oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV))
+		return 0;
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
 	cfg = bpf_map_lookup_elem(&kd_ws_cfg, &zero);
 	if (!cfg)
-		return 1;
-	__u64 ns = bpf_get_netns_cookie(skops);
-	__u16 lport = (__u16)skops->local_port;
-	__u16 rport = (__u16)bpf_ntohl(skops->remote_port);
-
-	if (op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
-		/* Keep the SYN headers of watched listeners so PASSIVE_ESTABLISHED can see whether the peer offered. Only for
-		 * explicitly watched ports: the option stays on the listener after the probe detaches (each later connection
-		 * keeps ~100 bytes of SYN headers until it closes), so it is never set host-wide. */
-		if (cfg->port_filter && watched(cfg, ns, lport)) {
-			int one = 1;
-			bpf_setsockopt(skops, SOL_TCP, TCP_SAVE_SYN, &one, sizeof(one));
-		}
-		return 1;
-	}
-
-	int passive = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
+		return 0;
+	struct net *net = sk->__sk_common.skc_net.net;
+	if (!net)
+		return 0;
+	__u64 ns = net->net_cookie;
+	__u16 lport = sk->__sk_common.skc_num;
+	__u16 rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	int passive = oldstate == TCP_SYN_RECV;
 	__u16 port = passive ? lport : rport;
 	if (!watched(cfg, ns, port))
-		return 1;
+		return 0;
 
-	/* Load sk once into a local before the NULL check (clang would reload the ctx field otherwise). */
-	struct bpf_sock *sk = skops->sk;
-	if (!sk)
-		return 1;
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	if (!tp)
-		return 1;
-
+		return 0;
 	/* clang 14 adds the member offset twice for BPF_CORE_READ_BITFIELD(&tp->rx_opt, ...): take the pointer first. */
 	struct tcp_options_received *rx = &tp->rx_opt;
 	barrier_var(rx);
@@ -139,36 +109,28 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	__u8 snd_wscale = BPF_CORE_READ_BITFIELD(rx, snd_wscale);
 	__u8 rcv_wscale = BPF_CORE_READ_BITFIELD(rx, rcv_wscale);
 
-	/* Negotiated means both sides offered: the option search and the sysctl read are only needed to attribute a
-	 * connection that did not negotiate (the common case stays cheap). */
 	__u8 local_offered = KD_OFFER_YES;
 	__u8 peer_offered = KD_OFFER_YES;
+	__u8 outcome = KD_WS_NEGOTIATED;
 	if (!wscale_ok) {
-		struct net *net = tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net;
-		local_offered = KD_OFFER_UNKNOWN;
-		if (net)
-			local_offered = BPF_CORE_READ(net, ipv4.sysctl_tcp_window_scaling) ? KD_OFFER_YES : KD_OFFER_NO;
-		peer_offered = peer_offer(skops, passive);
+		local_offered = net->ipv4.sysctl_tcp_window_scaling ? KD_OFFER_YES : KD_OFFER_NO;
+		if (local_offered == KD_OFFER_YES) {
+			peer_offered = KD_OFFER_NO;
+			outcome = KD_WS_LACKED_PEER;
+		} else {
+			/* We connected without offering: a SYN-ACK may carry WS only in answer to a SYN that did. */
+			peer_offered = passive ? KD_OFFER_UNKNOWN : KD_OFFER_NO;
+			outcome = KD_WS_LACKED_LOCAL;
+		}
 	}
 
-	/* Attribution. Not negotiated while we offered means the peer's SYN (passive) or SYN-ACK (active) had no WS
-	 * option: TCP allows no other way (syncookies without timestamps aside). */
-	__u8 outcome;
-	if (wscale_ok)
-		outcome = KD_WS_NEGOTIATED;
-	else if (local_offered == KD_OFFER_NO)
-		outcome = KD_WS_LACKED_LOCAL;
-	else if (peer_offered == KD_OFFER_NO || local_offered == KD_OFFER_YES)
-		outcome = KD_WS_LACKED_PEER;
-	else
-		outcome = KD_WS_LACKED_UNKNOWN;
-
+	__u8 family = sk->__sk_common.skc_family;
 	__u8 own = 0;
 	if (cfg->own_filter) {
-		/* remote_ip4 is in network order: its first byte is the first octet (127 = loopback). */
+		/* skc_daddr is in network order: its first byte is the first octet (127 = loopback). */
 		if (!passive)
 			own = bpf_map_lookup_elem(&kd_ws_own, &lport) != 0;
-		else if (skops->family == AF_INET && (skops->remote_ip4 & 0xff) == 127)
+		else if (family == AF_INET && (sk->__sk_common.skc_daddr & 0xff) == 127)
 			own = bpf_map_lookup_elem(&kd_ws_own, &rport) != 0;
 	}
 
@@ -182,19 +144,19 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	count(&key);
 
 	if (!(cfg->events & (wscale_ok ? KD_EV_NEGOTIATED : KD_EV_LACKING)))
-		return 1;
+		return 0;
 	__u32 seq_idx = KD_WS_STAT_SEQ;
 	__u64 *seq = bpf_map_lookup_elem(&kd_ws_stat, &seq_idx);
 	if (seq) {
 		__u64 n = (*seq)++;
 		__u8 shift = cfg->sample_shift & 15;
 		if (n & ((1ULL << shift) - 1))
-			return 1;
+			return 0;
 	}
 	struct kd_ws_event *e = bpf_ringbuf_reserve(&kd_ws_events, sizeof(*e), 0);
 	if (!e) {
 		stat_add(KD_WS_STAT_RING_DROP);
-		return 1;
+		return 0;
 	}
 	e->netns_cookie = ns;
 	e->ts_ns = bpf_ktime_get_ns();
@@ -209,8 +171,8 @@ int kd_ws_sockops(struct bpf_sock_ops *skops)
 	e->remote_port = rport;
 	e->own = own;
 	e->pad[0] = e->pad[1] = e->pad[2] = 0;
-	e->family = kd_sockops_addrs(skops, e->local_addr, e->remote_addr);
+	e->family = kd_sock_addrs(sk, e->local_addr, e->remote_addr);
 	/* No wakeup: the agent drains on a timer. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
-	return 1;
+	return 0;
 }

@@ -24,8 +24,11 @@ function offerName(code: number): Offer {
 
 /** struct kd_cfg (8 bytes). */
 export interface FilterConfig {
-  nsFilter: boolean;
-  portFilter: boolean;
+  /** Only this netns (its cookie); absent: every netns. */
+  netnsCookie?: bigint;
+  /** Only these service ports; empty: every port. Up to CONFIG_INLINE_PORTS are compared inline in the kernel; more
+   * go to the observer's `<prefix>_port` hash (the caller writes them there). */
+  ports: readonly number[];
   /** EVENTS_* bits: which connection events the kernel emits. */
   events: number;
   sampleShift: number;
@@ -34,13 +37,22 @@ export interface FilterConfig {
 }
 export const EVENTS_NEGOTIATED = 1;
 export const EVENTS_LACKING = 2;
+/** How many ports struct kd_cfg holds inline (KD_CFG_PORTS in bpf/common.h). */
+export const CONFIG_INLINE_PORTS = 8;
+export const CONFIG_SIZE = 32;
+
+/** struct kd_cfg (bpf/common.h). */
 export function encodeConfig(c: FilterConfig): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt8(c.nsFilter ? 1 : 0, 0);
-  b.writeUInt8(c.portFilter ? 1 : 0, 1);
+  const b = Buffer.alloc(CONFIG_SIZE);
+  const inline = c.ports.length <= CONFIG_INLINE_PORTS;
+  b.writeUInt8(c.netnsCookie === undefined ? 0 : 1, 0);
+  b.writeUInt8(c.ports.length === 0 ? 0 : inline ? 1 : 2, 1);
   b.writeUInt8(c.events & 3, 2);
   b.writeUInt8(Math.max(0, Math.min(15, c.sampleShift)), 3);
   b.writeUInt8(c.ownFilter ? 1 : 0, 4);
+  b.writeUInt8(inline ? c.ports.length : 0, 5);
+  b.writeBigUInt64LE(c.netnsCookie ?? 0n, 8);
+  if (inline) c.ports.forEach((p, i) => b.writeUInt16LE(p, 16 + 2 * i));
   return b;
 }
 

@@ -19,3 +19,4 @@ export { GUARD_LIMITS, type GuardEvent, type GuardMode, type GuardVerdict, type 
 export { cgroup2Root } from './cgroup.js';
 export { serveMetrics } from './metrics.js';
 export { OBSERVER_NAMES, DEFAULT_OBSERVERS, observerNamed, type ObserverName } from './observers/index.js';
+export { Probe, type ProbeOptions } from './agent.js';

@@ -7,7 +7,7 @@
  */
 import type { z } from 'zod';
 import { BpfError, BpfObject, BPF_ANY, type RingBuffer } from '../bpf.js';
-import { encodeConfig, encodeU16, encodeU32, encodeU64, sumPerCpuU64, type Direction } from '../codec.js';
+import { CONFIG_INLINE_PORTS, encodeConfig, encodeU16, encodeU32, sumPerCpuU64, type Direction } from '../codec.js';
 import { explainBpfRefusal } from '../preflight.js';
 import type { PortSummary, ProbeObservation } from '../observation.js';
 import type { MetricsWriter } from '../metrics.js';
@@ -97,15 +97,23 @@ export function attachOrExplain(fn: () => number, what: string): void {
   }
 }
 
-/** Writes the filter maps (`<prefix>_ns`, `<prefix>_port`, unless only the events change) and the config (`<prefix>_cfg`). */
+/**
+ * Writes the config (`<prefix>_cfg`: the netns cookie and up to CONFIG_INLINE_PORTS ports inline) and, when there
+ * are more ports than fit and not only the events change, the `<prefix>_port` hash.
+ */
 export function configure(obj: BpfObject, prefix: string, opts: ObserverOptions, events: number, filters = true): void {
   const one = Buffer.from([1]);
-  if (filters && opts.netns === 'self') obj.update(`${prefix}_ns`, encodeU64(opts.netnsCookie), one, BPF_ANY);
-  if (filters) for (const p of opts.ports) obj.update(`${prefix}_port`, encodeU16(p), one, BPF_ANY);
+  if (filters && opts.ports.length > CONFIG_INLINE_PORTS) for (const p of opts.ports) obj.update(`${prefix}_port`, encodeU16(p), one, BPF_ANY);
   obj.update(
     `${prefix}_cfg`,
     encodeU32(0),
-    encodeConfig({ nsFilter: opts.netns === 'self', portFilter: opts.ports.length > 0, events, sampleShift: 0, ownFilter: opts.tagOwn ?? false }),
+    encodeConfig({
+      ...(opts.netns === 'self' ? { netnsCookie: opts.netnsCookie } : {}),
+      ports: opts.ports,
+      events,
+      sampleShift: 0,
+      ownFilter: opts.tagOwn ?? false,
+    }),
     BPF_ANY,
   );
 }
@@ -122,11 +130,10 @@ export function msSince(startedAtNs: bigint, tsNs: bigint): number {
 }
 
 /**
- * The frame of an observer whose object is one sock_ops program `<prefix>_sockops` on the cgroup v2 root, with a
- * sample ring (`<prefix>_events`) and a per-CPU statistics array (`<prefix>_stat`: [0] events dropped, ring full;
- * [1] counter keys dropped, map full).
+ * The frame of an observer whose object has one program, a sample ring (`<prefix>_events`) and a per-CPU statistics
+ * array (`<prefix>_stat`: [0] events dropped, ring full; [1] counter keys dropped, map full). Subclasses attach.
  */
-export abstract class SockopsRun implements ObserverRun {
+export abstract class SampledRun implements ObserverRun {
   protected readonly ring: RingBuffer;
   protected closed = false;
 
@@ -138,9 +145,7 @@ export abstract class SockopsRun implements ObserverRun {
     this.ring = obj.ringBuffer(`${prefix}_events`);
   }
 
-  attach(cgroupRoot: string): void {
-    attachOrExplain(() => this.obj.attachCgroup(`${this.prefix}_sockops`, cgroupRoot), `${this.prefix}_sockops to ${cgroupRoot}`);
-  }
+  abstract attach(cgroupRoot: string): void;
 
   dropped(): { events: number; counterKeys: number } {
     return { events: statSlot(this.obj, `${this.prefix}_stat`, 0), counterKeys: statSlot(this.obj, `${this.prefix}_stat`, 1) };
@@ -151,5 +156,12 @@ export abstract class SockopsRun implements ObserverRun {
     this.closed = true;
     this.ring.close();
     this.obj.close();
+  }
+}
+
+/** A sampled observer whose program is the sock_ops program `<prefix>_sockops` on the cgroup v2 root. */
+export abstract class SockopsRun extends SampledRun {
+  attach(cgroupRoot: string): void {
+    attachOrExplain(() => this.obj.attachCgroup(`${this.prefix}_sockops`, cgroupRoot), `${this.prefix}_sockops to ${cgroupRoot}`);
   }
 }

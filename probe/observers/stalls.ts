@@ -1,15 +1,14 @@
 /**
- * Stalls (bpf/tcp_stalls.bpf.c): zero-window advertisements and probes both ways (cgroup_skb), retransmits
- * (tp_btf/tcp_retransmit_skb, or the classic tracepoint where BTF tracing is refused), data segments; counters only,
- * added into the shared rows.
+ * Stalls (bpf/tcp_stalls.bpf.c): zero-window advertisements and probes both ways, data segments (tp_btf/net_dev_queue
+ * for what this host sends, tp_btf/tcp_probe for what established sockets receive), retransmits
+ * (tp_btf/tcp_retransmit_skb); counters only, added into the shared rows.
  */
-import { BpfError, type BpfObject } from '../bpf.js';
+import type { BpfObject } from '../bpf.js';
 import { decodeCounterKey, decodeStallValues, type StallCounts } from '../codec.js';
 import type { PortSummary, ProbeObservation } from '../observation.js';
 import { attachOrExplain, openObserverObject, statSlot, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
 
 const OBJECT = 'tcp_stalls';
-type Hook = 'tp_btf' | 'tracepoint';
 
 export const stallsObserver: Observer<'stalls', Record<never, never>> = {
   name: 'stalls',
@@ -18,31 +17,25 @@ export const stallsObserver: Observer<'stalls', Record<never, never>> = {
   defaultOn: true,
   part: {},
   load(opts: ObserverOptions): ObserverRun {
-    const open = (hook: Hook) =>
-      openObserverObject(OBJECT, 'the stall counters', 'kd_st', opts, 0, (obj) => {
-        obj.setAutoload('kd_st_retrans', hook === 'tp_btf');
-        obj.setAutoload('kd_st_retrans_tp', hook === 'tracepoint');
-      });
-    try {
-      return new StallsRun(open('tp_btf'), 'tp_btf');
-    } catch (err) {
-      // BTF tracing programs refused (some kernels/lockdown): the classic tracepoint counts retransmits too.
-      if (!(err instanceof BpfError)) throw err;
-      return new StallsRun(open('tracepoint'), 'tracepoint');
-    }
+    return new StallsRun(openObserverObject(OBJECT, 'the stall counters', 'kd_st', opts, 0));
   },
 };
 
-class StallsRun implements ObserverRun {
-  constructor(
-    private readonly obj: BpfObject,
-    private readonly hook: Hook,
-  ) {}
+/** The programs and the tracepoint each attaches to (libbpf attaches by section name). */
+const PROGRAMS = [
+  // The transmit bracket first, exit before enter, so the egress program never sees a nesting it cannot close.
+  ['kd_st_xmit_exit', 'tp_btf/net_dev_xmit'],
+  ['kd_st_xmit_enter', 'tp_btf/net_dev_start_xmit'],
+  ['kd_st_egress', 'tp_btf/net_dev_queue'],
+  ['kd_st_ingress', 'tp_btf/tcp_probe'],
+  ['kd_st_retrans', 'tp_btf/tcp_retransmit_skb'],
+] as const;
 
-  attach(cgroupRoot: string): void {
-    attachOrExplain(() => this.obj.attachCgroup('kd_st_egress', cgroupRoot), `kd_st_egress to ${cgroupRoot}`);
-    attachOrExplain(() => this.obj.attachCgroup('kd_st_ingress', cgroupRoot), `kd_st_ingress to ${cgroupRoot}`);
-    attachOrExplain(() => this.obj.attach(this.hook === 'tp_btf' ? 'kd_st_retrans' : 'kd_st_retrans_tp'), 'the retransmit tracepoint');
+class StallsRun implements ObserverRun {
+  constructor(private readonly obj: BpfObject) {}
+
+  attach(): void {
+    for (const [prog, hook] of PROGRAMS) attachOrExplain(() => this.obj.attach(prog), `${prog} to ${hook}`);
   }
 
   addRows(row: Parameters<NonNullable<ObserverRun['addRows']>>[0]): void {
@@ -53,7 +46,7 @@ class StallsRun implements ObserverRun {
   }
 
   fields(): Pick<ProbeObservation, 'retransmitHook'> {
-    return { retransmitHook: this.hook };
+    return { retransmitHook: 'tp_btf' };
   }
 
   dropped(): { events: number; counterKeys: number } {

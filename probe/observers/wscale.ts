@@ -1,5 +1,5 @@
 /**
- * Window scaling per new connection (bpf/tcp_wscale.bpf.c, sock_ops on the cgroup v2 root): counts per outcome into
+ * Window scaling per new connection (bpf/tcp_wscale.bpf.c, tp_btf/inet_sock_set_state): counts per outcome into
  * the shared rows (the agent's own test connections apart, in `own`: the kernel tags them by the local ports written
  * to kd_ws_own), keeps connection samples (not-negotiated ones first in the output), and counts real connections per
  * peer address from every drained event (`peers`; `peersComplete` false once the kernel stopped emitting a class).
@@ -7,7 +7,7 @@
 import { BPF_ANY, type BpfObject } from '../bpf.js';
 import { decodeCounterKey, decodeWscaleEvent, encodeU16, endpoint, sumPerCpuU64, EVENTS_LACKING, EVENTS_NEGOTIATED, type WscaleEvent } from '../codec.js';
 import type { ConnectionSample, PeerSummary } from '../observation.js';
-import { configure, msSince, openObserverObject, SockopsRun, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
+import { attachOrExplain, configure, msSince, openObserverObject, SampledRun, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
 
 const OBJECT = 'tcp_wscale';
 
@@ -22,7 +22,7 @@ export const wscaleObserver: Observer<'wscale', Record<never, never>> = {
   },
 };
 
-class WscaleRun extends SockopsRun {
+class WscaleRun extends SampledRun {
   private readonly samples: WscaleEvent[] = [];
   private readonly kept = { negotiated: 0, lacking: 0 };
   private readonly max: { negotiated: number; lacking: number };
@@ -33,6 +33,10 @@ class WscaleRun extends SockopsRun {
   constructor(obj: BpfObject, opts: ObserverOptions) {
     super(obj, 'kd_ws', opts);
     this.max = opts.maxSamples ?? { negotiated: 100, lacking: 1000 };
+  }
+
+  attach(): void {
+    attachOrExplain(() => this.obj.attach('kd_ws_state'), 'kd_ws_state to tp_btf/inet_sock_set_state');
   }
 
   drain(): void {

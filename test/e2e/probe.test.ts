@@ -19,7 +19,7 @@ import { congestionControlSpec } from '../../checks/tcp-congestion-control.schem
 import { zeroWindowCheck } from '../../checks/tcp-zero-window.js';
 import path from 'node:path';
 import type { ProbeObservation, PortSummary } from '../../probe/observation.js';
-import { REPO, cleanup, killGroup, makeNetnsPair, runClient, sh, startAgent, startServer, sysctlIn } from '../support/probe-netns.js';
+import { REPO, cleanup, killGroup, makeNetnsPair, runClient, sh, spawnIn, startAgent, startServer, sysctlIn, waitForLine } from '../support/probe-netns.js';
 import { slotName } from '../support/slot.js';
 
 const SRV = `${slotName('kdbp')}-srv`;
@@ -84,7 +84,7 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     for (const s of obs.samples) {
       assert.equal(s.wscaleOk, true);
       assert.equal(s.localOffered, 'yes');
-      assert.equal(s.peerOffered, 'yes', 'the saved SYN shows the client offered');
+      assert.equal(s.peerOffered, 'yes', 'negotiated: both offered');
       assert.ok(s.remote.startsWith('10.73.1.2:'), s.remote);
       assert.equal(s.local, `${srvAddr}:${PORT}`);
     }
@@ -100,7 +100,8 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     assert.deepEqual(srv.lackedBy, { local: 5, peer: 0, unknown: 0 });
     for (const s of (res.get(SRV) as ProbeObservation).samples) {
       assert.equal(s.localOffered, 'no');
-      assert.equal(s.peerOffered, 'yes', 'the client offered window scaling in its SYN');
+      // Our SYN-ACK lacked the option because we did not offer it; the client's SYN is not parsed for it then.
+      assert.equal(s.peerOffered, 'unknown');
     }
     const cli = row(res.get(CLI) as ProbeObservation, 'out');
     assert.equal(cli.connections, 5);
@@ -115,11 +116,11 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     assert.deepEqual(r.lackedBy, { local: 0, peer: 5, unknown: 0 });
     for (const s of obs.samples) {
       assert.equal(s.localOffered, 'yes');
-      assert.equal(s.peerOffered, 'no', 'the saved SYN had no WS option');
+      assert.equal(s.peerOffered, 'no', 'we offered and it was not negotiated: the SYN had no WS option');
     }
   });
 
-  it('still blames the peer when the listener predates the probe (no saved SYN: deduced from our own offer)', async () => {
+  it('blames the peer when the listener predates the probe (nothing is set on listeners: deduced from our own offer)', async () => {
     sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', 1);
     sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', 0);
     const server = await startServer(SRV, srvAddr, PORT, 'close');
@@ -128,7 +129,7 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
       await runClient(CLI, srvAddr, PORT, 3);
       const obs = await agent.finish();
       assert.deepEqual(row(obs, 'in').lackedBy, { local: 0, peer: 3, unknown: 0 });
-      for (const s of obs.samples) assert.equal(s.peerOffered, 'unknown');
+      for (const s of obs.samples) assert.equal(s.peerOffered, 'no');
     } finally {
       killGroup(server);
     }
@@ -151,6 +152,70 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
       assert.ok(cli.dataSegmentsOut > 0 && srv.segmentsIn > 0);
     } finally {
       killGroup(server);
+    }
+  });
+
+  /** Sends 2 MB from the client to the server at `addr` while the client's agent watches; returns what the agent
+   * counted as data segments out and what the socket itself counted (tcpi_data_segs_out, offset 156 of struct
+   * tcp_info: every data segment sent, retransmits included, per GSO segment), read after the server read it all. */
+  async function segmentsOut(addr: string): Promise<{ probe: number; kernel: number }> {
+    const cliAgent = await startAgent(CLI, ['--duration', '60s', '--port', String(PORT)]);
+    const server = await startServer(SRV, addr, PORT, 'drain');
+    try {
+      const script = `
+import socket, struct, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+c.sendall(b'x' * (2 << 20))
+c.shutdown(socket.SHUT_WR)
+while c.recv(65536): pass
+info = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+print('segs', struct.unpack_from('I', info, 156)[0], flush=True)
+c.close()
+`;
+      const client = spawnIn(CLI, ['python3', '-c', script, addr, String(PORT)]);
+      const line = await waitForLine(client, 'stdout', /^segs \d+/, 30_000);
+      const kernel = Number(/segs (\d+)/.exec(line)?.[1]);
+      assert.ok(kernel > 10, line);
+      return { probe: row(await cliAgent.finish(), 'out').dataSegmentsOut, kernel };
+    } finally {
+      killGroup(server);
+    }
+  }
+
+  it('counts each data segment once through a bridge (a stacked device hands the same skb to its port)', async () => {
+    sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', 1);
+    sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', 1);
+    const cliVeth = `${CLI}0`.slice(0, 15);
+    sh('ip', ['-n', SRV, 'addr', 'add', '10.73.142.1/24', 'dev', `${SRV}0`.slice(0, 15)]);
+    sh('ip', ['-n', CLI, 'link', 'add', 'kdbr0', 'type', 'bridge']);
+    try {
+      sh('ip', ['-n', CLI, 'link', 'set', cliVeth, 'master', 'kdbr0']);
+      sh('ip', ['-n', CLI, 'addr', 'add', '10.73.142.2/24', 'dev', 'kdbr0']);
+      sh('ip', ['-n', CLI, 'link', 'set', 'kdbr0', 'up']);
+      const { probe, kernel } = await segmentsOut('10.73.142.1');
+      assert.equal(probe, kernel, `the probe counted ${probe} data segments, the socket sent ${kernel}`);
+    } finally {
+      // The other scenarios use the veth's own address, which an enslaved port does not answer on.
+      sh('ip', ['-n', CLI, 'link', 'del', 'kdbr0']);
+      sh('ip', ['-n', SRV, 'addr', 'del', '10.73.142.1/24', 'dev', `${SRV}0`.slice(0, 15)]);
+    }
+  });
+
+  it('counts each data segment once through a VXLAN tunnel (the outer packet is UDP)', async () => {
+    sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', 1);
+    sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', 1);
+    const tunnel = (ns: string, local: string, remote: string, inner: string) => {
+      sh('ip', ['-n', ns, 'link', 'add', 'kdvx0', 'type', 'vxlan', 'id', '42', 'local', local, 'remote', remote, 'dstport', '4789', 'dev', `${ns}0`.slice(0, 15)]);
+      sh('ip', ['-n', ns, 'addr', 'add', `${inner}/24`, 'dev', 'kdvx0']);
+      sh('ip', ['-n', ns, 'link', 'set', 'kdvx0', 'up']);
+    };
+    try {
+      tunnel(SRV, srvAddr, '10.73.1.2', '10.73.143.1');
+      tunnel(CLI, '10.73.1.2', srvAddr, '10.73.143.2');
+      const { probe, kernel } = await segmentsOut('10.73.143.1');
+      assert.equal(probe, kernel, `the probe counted ${probe} data segments, the socket sent ${kernel}`);
+    } finally {
+      for (const ns of [SRV, CLI]) sh('ip', ['-n', ns, 'link', 'del', 'kdvx0']);
     }
   });
 

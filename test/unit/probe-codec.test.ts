@@ -99,7 +99,19 @@ describe('probe codec (byte layouts shared with bpf/*.h)', () => {
   });
 
   it('encodes the filter config as struct kd_cfg, clamping the sample shift', () => {
-    assert.deepEqual([...encodeConfig({ nsFilter: true, portFilter: false, events: 2, sampleShift: 99 })], [1, 0, 2, 15, 0, 0, 0, 0]);
+    const b = encodeConfig({ netnsCookie: 0x1122n, ports: [80, 8080], events: 2, sampleShift: 99, ownFilter: true });
+    assert.equal(b.length, 32);
+    assert.deepEqual([...b.subarray(0, 8)], [1, 1, 2, 15, 1, 2, 0, 0]);
+    assert.equal(b.readBigUInt64LE(8), 0x1122n);
+    assert.deepEqual([b.readUInt16LE(16), b.readUInt16LE(18), b.readUInt16LE(20)], [80, 8080, 0]);
+  });
+
+  it('leaves more ports than fit inline to the port map, and no filter for every netns and port', () => {
+    const many = encodeConfig({ ports: [1, 2, 3, 4, 5, 6, 7, 8, 9], events: 0, sampleShift: 0 });
+    assert.deepEqual([...many.subarray(0, 8)], [0, 2, 0, 0, 0, 0, 0, 0]);
+    assert.ok(many.subarray(8).every((x) => x === 0));
+    const none = encodeConfig({ ports: [], events: 3, sampleShift: 0 });
+    assert.deepEqual([...none.subarray(0, 8)], [0, 0, 3, 0, 0, 0, 0, 0]);
   });
 });
 
