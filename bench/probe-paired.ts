@@ -32,10 +32,11 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { pairs: { type: 'string' }, size: { type: 'string' }, configs: { type: 'string' }, settle: { type: 'string' } } });
 const PAIRS = Number(values.pairs ?? 300);
 const SIZE = Number(values.size ?? 300);
-/** A configuration: `control`, or observers joined by `+` (what `--observe` would name). */
+/** A configuration: `control` (nothing), `agent` (the agent with no observer: its timer only), or observers joined by
+ * `+` (what `--observe` would name). */
 const CONFIGS = (values.configs ?? 'control,wscale+stalls,wscale,stalls').split(',').map((c) => c.trim());
 for (const c of CONFIGS) {
-  if (c === 'control') continue;
+  if (c === 'control' || c === 'agent') continue;
   for (const o of c.split('+')) if (!OBSERVER_NAMES.includes(o as ObserverName)) throw new Error(`--configs: unknown observer "${o}" (known: ${OBSERVER_NAMES.join(', ')})`);
 }
 
@@ -106,8 +107,8 @@ async function main(): Promise<void> {
           bare = await loop.batch(SIZE);
           continue;
         }
-        const observe = cfg === 'control' ? [] : (cfg.split('+') as ObserverName[]);
-        const probe = observe.length > 0 ? await Probe.start({ ports: [port], netns: 'self', observe, tagOwn: true }) : undefined;
+        const observe = cfg === 'control' || cfg === 'agent' ? [] : (cfg.split('+') as ObserverName[]);
+        const probe = cfg !== 'control' ? await Probe.start({ ports: [port], netns: 'self', observe, tagOwn: true }) : undefined;
         try {
           // Loading and freeing BPF objects leaves RCU callbacks that run in softirq on whatever task is current,
           // the loop's CPU time included: let them run out before a batch. Every batch follows the same pause.

@@ -63,6 +63,17 @@ static __always_inline int kd_ns_watched(const struct kd_cfg *cfg, __u64 ns)
 	return !cfg->ns_filter || ns == cfg->netns_cookie;
 }
 
+/* The index of `port` among the inline ports (KD_PORTS_INLINE), -1 when it is not one of them. */
+static __always_inline int kd_port_index(const struct kd_cfg *cfg, __u16 port)
+{
+	__u8 n = cfg->nports;
+#pragma unroll
+	for (int i = 0; i < KD_CFG_PORTS; i++)
+		if (i < n && cfg->ports[i] == port)
+			return i;
+	return -1;
+}
+
 /* Is `port` watched? `port_map` is the observer's <prefix>_port. */
 static __always_inline int kd_port_watched(const struct kd_cfg *cfg, void *port_map, __u16 port)
 {
@@ -70,12 +81,7 @@ static __always_inline int kd_port_watched(const struct kd_cfg *cfg, void *port_
 		return 1;
 	if (cfg->port_filter == KD_PORTS_MAP)
 		return bpf_map_lookup_elem(port_map, &port) != 0;
-	__u8 n = cfg->nports;
-#pragma unroll
-	for (int i = 0; i < KD_CFG_PORTS; i++)
-		if (i < n && cfg->ports[i] == port)
-			return 1;
-	return 0;
+	return kd_port_index(cfg, port) >= 0;
 }
 
 /* Adds 1 to slot `idx` of a per-CPU u64 statistics array. */

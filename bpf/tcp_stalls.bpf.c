@@ -2,9 +2,9 @@
 /* TCP stalls per (netns, service port, direction), counted in the kernel: zero-window advertisements both ways,
  * zero-window probes both ways, retransmits, and data segments (the denominator of a retransmit rate).
  *
- *  - tp_btf/net_dev_queue: every segment a full TCP socket of this host sends, once, at the first device it is queued
- *    to (a stacked device, a bridge, VLAN, bond or tunnel, hands the same skb to its lower device from inside its own
- *    transmit, which tp_btf/net_dev_start_xmit and net_dev_xmit bracket: skipped). th->window == 0 is an exact zero-window advertisement; window probes; data segments (GSO
+ *  - tp_btf/net_dev_queue: every segment a full TCP socket of this host sends, once, at the device of the socket's
+ *    route (a stacked device, a bridge, VLAN or bond, hands the same skb to its lower device, and a tunnel its outer
+ *    packet: skipped). th->window == 0 is an exact zero-window advertisement; window probes; data segments (GSO
  *    counted per segment, retransmits included).
  *  - tp_btf/tcp_probe: every segment an ESTABLISHED socket receives (tcp_rcv_established): zero windows the peer
  *    advertised, its window probes, data segments in. Segments received in other states (FIN_WAIT, CLOSE_WAIT) are
@@ -123,45 +123,15 @@ static __always_inline __u32 skb_segs(const struct sk_buff *skb)
 	return segs ? segs : 1;
 }
 
-/* Per CPU: how deep inside device transmits (dev_hard_start_xmit) this CPU is now. A stacked device (bridge, VLAN,
- * bond, a tunnel) queues the skb, or its outer packet, to its lower device from inside its own transmit, with BH
- * disabled throughout, so nothing else runs on the CPU in between. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} kd_st_depth SEC(".maps");
-
-SEC("tp_btf/net_dev_start_xmit")
-int BPF_PROG(kd_st_xmit_enter, const struct sk_buff *skb, const struct net_device *dev)
+/* Is this the device the socket's route names (its cached dst)? A stacked device (bridge, VLAN, bond) hands the
+ * same skb to its lower device, and a tunnel its outer packet: counting only at the route's device counts each
+ * segment once. (The skb's own dst is no help: most devices drop it before this tracepoint. A first version
+ * bracketed nested transmits with net_dev_start_xmit/net_dev_xmit programs: two more runs per packet.) A socket
+ * whose cached route was just dropped (a route change) is not counted until it has a new one. */
+static __always_inline int at_route_device(const struct sock *sk, const struct sk_buff *skb)
 {
-	__u32 zero = 0;
-	__u32 *d = bpf_map_lookup_elem(&kd_st_depth, &zero);
-	if (d)
-		*d += 1;
-	return 0;
-}
-
-SEC("tp_btf/net_dev_xmit")
-int BPF_PROG(kd_st_xmit_exit, const struct sk_buff *skb, int rc, const struct net_device *dev, unsigned int len)
-{
-	__u32 zero = 0;
-	__u32 *d = bpf_map_lookup_elem(&kd_st_depth, &zero);
-	if (d && *d) /* attached while a transmit was under way: its enter was not seen */
-		*d -= 1;
-	return 0;
-}
-
-/* Is this the first device the skb is queued to (the one its route names)? A stacked device hands the same skb to
- * its lower device (a tunnel, its outer packet), from inside its own transmit: counting only outside any transmit
- * counts each segment once. Neither the route (most devices drop the skb's dst before this tracepoint) nor the
- * device's place in the stack (a VXLAN's lower device carries the outer packet) tells it; the nesting does. */
-static __always_inline int at_first_device(void)
-{
-	__u32 zero = 0;
-	__u32 *d = bpf_map_lookup_elem(&kd_st_depth, &zero);
-	return !d || *d == 0;
+	struct dst_entry *dst = BPF_CORE_READ(sk, sk_dst_cache);
+	return dst && BPF_CORE_READ(dst, dev) == skb->dev;
 }
 
 /* Is the skb's network header IP carrying TCP? A tunnel's outer packet still belongs to the inner socket. IPv6
@@ -178,12 +148,12 @@ static __always_inline int is_tcp(const struct sk_buff *skb)
 }
 
 /* Adds one skb's segments to its connection's counters. `egress`: we sent it. */
-static __always_inline void count_segment(const struct kd_st_key *key, const struct kd_tcp *th, int payload, int probe, const struct sk_buff *skb, int egress)
+static __always_inline void count_segment(const struct sock *sk, const struct kd_st_key *key, const struct kd_tcp *th, int payload, int probe, const struct sk_buff *skb, int egress)
 {
 	int zero_win = th->window == 0;
 	if (payload == 0 && !zero_win && !probe)
 		return; /* nothing to count: never create a counter slot for it */
-	if (egress && !(at_first_device() && is_tcp(skb)))
+	if (egress && !(at_route_device(sk, skb) && is_tcp(skb)))
 		return;
 	__u32 segs = skb_segs(skb);
 	struct kd_st_val *v = slot(key);
@@ -247,7 +217,7 @@ int BPF_PROG(kd_st_egress, struct sk_buff *skb)
 		struct tcp_sock *tp = (struct tcp_sock *)sk;
 		probe = BPF_CORE_READ(tp, snd_wnd) == 0 && bpf_ntohl(th.seq) == BPF_CORE_READ(tp, snd_una) - 1;
 	}
-	count_segment(&key, &th, payload, probe, skb, 1);
+	count_segment(sk, &key, &th, payload, probe, skb, 1);
 	return 0;
 }
 
@@ -272,7 +242,7 @@ int BPF_PROG(kd_st_ingress, struct sock *sk, const struct sk_buff *skb)
 		return 0;
 	/* The peer's: seq = rcv_nxt - 1 while our window is 0. */
 	int probe = is_bare(&th, payload) && tp->rcv_wnd == 0 && bpf_ntohl(th.seq) == tp->rcv_nxt - 1;
-	count_segment(&key, &th, payload, probe, skb, 0);
+	count_segment(sk, &key, &th, payload, probe, skb, 0);
 	return 0;
 }
 

@@ -27,11 +27,11 @@ KD_FILTER_MAPS(kd_ws);
 
 /* Local ports of the connections the agent opens itself (bound before connect): both ends of such a loopback
  * connection are tagged `own` (the active end by its local port, the passive end by its loopback peer's port), so
- * the share judged in a report is real traffic only. Empty unless the agent drives test connections. */
+ * the share judged in a report is real traffic only. All 0 unless the agent drives test connections. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u16);
+	__uint(type, BPF_MAP_TYPE_ARRAY); /* indexed by port: a lookup the verifier inlines */
+	__uint(max_entries, 65536);
+	__type(key, __u32);
 	__type(value, __u8);
 } kd_ws_own SEC(".maps");
 
@@ -41,6 +41,17 @@ struct {
 	__type(key, struct kd_ws_key);
 	__type(value, __u64);
 } kd_ws_count SEC(".maps");
+
+/* The same counters when the filter is inline (this netns, up to KD_CFG_PORTS ports), the checks' case: a slot per
+ * (port index, direction, outcome, own), KD_WS_SLOT below, in an array the verifier inlines instead of a hash. */
+#define KD_WS_SLOTS (KD_CFG_PORTS * 2 * 4 * 2)
+#define KD_WS_SLOT(port_idx, passive, outcome, own) (((((port_idx) * 2 + (passive)) * 4 + (outcome)) * 2) + (own))
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KD_WS_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} kd_ws_slots SEC(".maps");
 
 /* 1 MiB: a 20 ms drain interval covers >100k connections/s of 64-byte records. */
 struct {
@@ -64,9 +75,11 @@ static __always_inline void stat_add(__u32 idx)
 	kd_stat_add(&kd_ws_stat, idx);
 }
 
-static __always_inline int watched(struct kd_cfg *cfg, __u64 ns, __u16 port)
+static __always_inline int own_port(__u16 port)
 {
-	return kd_ns_watched(cfg, ns) && kd_port_watched(cfg, &kd_ws_port, port);
+	__u32 k = port;
+	__u8 *v = bpf_map_lookup_elem(&kd_ws_own, &k);
+	return v && *v;
 }
 
 static __always_inline void count(struct kd_ws_key *key)
@@ -96,8 +109,18 @@ int BPF_PROG(kd_ws_state, const struct sock *sk, const int oldstate, const int n
 	__u16 rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	int passive = oldstate == TCP_SYN_RECV;
 	__u16 port = passive ? lport : rport;
-	if (!watched(cfg, ns, port))
+	if (!kd_ns_watched(cfg, ns))
 		return 0;
+	int port_idx = -1; /* >= 0: count in kd_ws_slots */
+	if (cfg->port_filter == KD_PORTS_INLINE) {
+		port_idx = kd_port_index(cfg, port);
+		if (port_idx < 0)
+			return 0;
+		if (!cfg->ns_filter)
+			port_idx = -1; /* every netns: the key needs the cookie */
+	} else if (!kd_port_watched(cfg, &kd_ws_port, port)) {
+		return 0;
+	}
 
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 	if (!tp)
@@ -129,19 +152,27 @@ int BPF_PROG(kd_ws_state, const struct sock *sk, const int oldstate, const int n
 	if (cfg->own_filter) {
 		/* skc_daddr is in network order: its first byte is the first octet (127 = loopback). */
 		if (!passive)
-			own = bpf_map_lookup_elem(&kd_ws_own, &lport) != 0;
+			own = own_port(lport);
 		else if (family == AF_INET && (sk->__sk_common.skc_daddr & 0xff) == 127)
-			own = bpf_map_lookup_elem(&kd_ws_own, &rport) != 0;
+			own = own_port(rport);
 	}
 
-	struct kd_ws_key key = {
-		.netns_cookie = ns,
-		.port = port,
-		.direction = passive ? KD_DIR_IN : KD_DIR_OUT,
-		.outcome = outcome,
-		.own = own,
-	};
-	count(&key);
+	__u8 direction = passive ? KD_DIR_IN : KD_DIR_OUT;
+	if (port_idx >= 0 && port_idx < KD_CFG_PORTS) {
+		__u32 k = KD_WS_SLOT(port_idx, passive, outcome, own);
+		__u64 *v = bpf_map_lookup_elem(&kd_ws_slots, &k);
+		if (v)
+			*v += 1;
+	} else {
+		struct kd_ws_key key = {
+			.netns_cookie = ns,
+			.port = port,
+			.direction = direction,
+			.outcome = outcome,
+			.own = own,
+		};
+		count(&key);
+	}
 
 	if (!(cfg->events & (wscale_ok ? KD_EV_NEGOTIATED : KD_EV_LACKING)))
 		return 0;
@@ -160,7 +191,7 @@ int BPF_PROG(kd_ws_state, const struct sock *sk, const int oldstate, const int n
 	}
 	e->netns_cookie = ns;
 	e->ts_ns = bpf_ktime_get_ns();
-	e->direction = key.direction;
+	e->direction = direction;
 	e->wscale_ok = wscale_ok;
 	e->snd_wscale = snd_wscale;
 	e->rcv_wscale = rcv_wscale;

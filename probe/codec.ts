@@ -22,7 +22,7 @@ function offerName(code: number): Offer {
   return OFFERS[code] ?? 'unknown';
 }
 
-/** struct kd_cfg (8 bytes). */
+/** struct kd_cfg (bpf/common.h). */
 export interface FilterConfig {
   /** Only this netns (its cookie); absent: every netns. */
   netnsCookie?: bigint;
@@ -88,6 +88,19 @@ export interface CounterKey {
   /** One of the agent's own test connections (kd_ws_key only). */
   own: boolean;
 }
+/**
+ * A kd_ws_slots index (KD_WS_SLOT in bpf/tcp_wscale.bpf.c: the counters of an inline filter) → its counter key, given
+ * the ports and netns the filter was configured with; undefined for a slot no configured port has.
+ */
+export function decodeWscaleSlot(index: number, ports: readonly number[], netnsCookie: bigint): CounterKey | undefined {
+  const own = (index & 1) === 1;
+  const outcome = outcomeName((index >> 1) & 3);
+  const passive = ((index >> 3) & 1) === 1;
+  const port = ports[index >> 4];
+  if (port === undefined) return undefined;
+  return { netnsCookie, port, direction: passive ? 'in' : 'out', outcome, own };
+}
+
 export function decodeCounterKey(b: Buffer): CounterKey {
   return {
     netnsCookie: b.readBigUInt64LE(0),

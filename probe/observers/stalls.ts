@@ -23,9 +23,6 @@ export const stallsObserver: Observer<'stalls', Record<never, never>> = {
 
 /** The programs and the tracepoint each attaches to (libbpf attaches by section name). */
 const PROGRAMS = [
-  // The transmit bracket first, exit before enter, so the egress program never sees a nesting it cannot close.
-  ['kd_st_xmit_exit', 'tp_btf/net_dev_xmit'],
-  ['kd_st_xmit_enter', 'tp_btf/net_dev_start_xmit'],
   ['kd_st_egress', 'tp_btf/net_dev_queue'],
   ['kd_st_ingress', 'tp_btf/tcp_probe'],
   ['kd_st_retrans', 'tp_btf/tcp_retransmit_skb'],

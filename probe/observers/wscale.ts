@@ -5,7 +5,7 @@
  * peer address from every drained event (`peers`; `peersComplete` false once the kernel stopped emitting a class).
  */
 import { BPF_ANY, type BpfObject } from '../bpf.js';
-import { decodeCounterKey, decodeWscaleEvent, encodeU16, endpoint, sumPerCpuU64, EVENTS_LACKING, EVENTS_NEGOTIATED, type WscaleEvent } from '../codec.js';
+import { decodeCounterKey, decodeWscaleEvent, decodeWscaleSlot, encodeU32, endpoint, sumPerCpuU64, EVENTS_LACKING, EVENTS_NEGOTIATED, type CounterKey, type WscaleEvent } from '../codec.js';
 import type { ConnectionSample, PeerSummary } from '../observation.js';
 import { attachOrExplain, configure, msSince, openObserverObject, SampledRun, type Observer, type ObserverOptions, type ObserverRun } from './observer.js';
 
@@ -61,9 +61,15 @@ class WscaleRun extends SampledRun {
   }
 
   addRows(row: Parameters<NonNullable<ObserverRun['addRows']>>[0]): void {
-    for (const [k, v] of this.obj.entries('kd_ws_count')) {
-      const key = decodeCounterKey(k);
+    // Both maps: the hash (every netns, or more ports than fit inline) and the slots of an inline filter.
+    const counted: Array<[CounterKey, number]> = [];
+    for (const [k, v] of this.obj.entries('kd_ws_count')) counted.push([decodeCounterKey(k), Number(sumPerCpuU64(v))]);
+    for (const [k, v] of this.obj.entries('kd_ws_slots')) {
       const n = Number(sumPerCpuU64(v));
+      const key = n > 0 ? decodeWscaleSlot(k.readUInt32LE(0), this.opts.ports, this.opts.netnsCookie) : undefined;
+      if (key) counted.push([key, n]);
+    }
+    for (const [key, n] of counted) {
       const r = row(key.netnsCookie, key.port, key.direction);
       if (key.own) {
         r.own.connections += n;
@@ -78,7 +84,7 @@ class WscaleRun extends SampledRun {
   }
 
   markOwn(localPort: number): void {
-    this.obj.update('kd_ws_own', encodeU16(localPort), Buffer.from([1]), BPF_ANY);
+    this.obj.update('kd_ws_own', encodeU32(localPort), Buffer.from([1]), BPF_ANY);
   }
 
   private countPeer(e: WscaleEvent): void {

@@ -4,6 +4,7 @@ import {
   decodeStallValues,
   decodeWscaleEvent,
   encodeConfig,
+  decodeWscaleSlot,
   endpoint,
   formatAddr,
   sumPerCpuU64,
@@ -104,6 +105,14 @@ describe('probe codec (byte layouts shared with bpf/*.h)', () => {
     assert.deepEqual([...b.subarray(0, 8)], [1, 1, 2, 15, 1, 2, 0, 0]);
     assert.equal(b.readBigUInt64LE(8), 0x1122n);
     assert.deepEqual([b.readUInt16LE(16), b.readUInt16LE(18), b.readUInt16LE(20)], [80, 8080, 0]);
+  });
+
+  it('decodes a kd_ws_slots index as KD_WS_SLOT(port index, passive, outcome, own) lays it out', () => {
+    const slot = (portIdx: number, passive: number, outcome: number, own: number) => (((portIdx * 2 + passive) * 4 + outcome) * 2) + own;
+    assert.deepEqual(decodeWscaleSlot(slot(1, 1, 2, 1), [80, 8080], 7n), { netnsCookie: 7n, port: 8080, direction: 'in', outcome: 'peer', own: true });
+    assert.deepEqual(decodeWscaleSlot(slot(0, 0, 0, 0), [80, 8080], 7n), { netnsCookie: 7n, port: 80, direction: 'out', outcome: 'negotiated', own: false });
+    assert.deepEqual(decodeWscaleSlot(slot(0, 1, 1, 0), [443], 7n)?.outcome, 'local');
+    assert.equal(decodeWscaleSlot(slot(2, 0, 0, 0), [80, 8080], 7n), undefined);
   });
 
   it('leaves more ports than fit inline to the port map, and no filter for every netns and port', () => {
