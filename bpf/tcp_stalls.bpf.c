@@ -194,6 +194,10 @@ int BPF_PROG(kd_st_egress, struct sk_buff *skb)
 	__u8 state = sk->__sk_common.skc_state;
 	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV || state == TCP_LISTEN)
 		return 0;
+	/* Nothing to count before the connection is up (the SYN) or once it is closed (a reset on close): no packet
+	 * byte is read for those. */
+	if (state == TCP_SYN_SENT || state == TCP_CLOSE)
+		return 0;
 	if (sk->sk_protocol != IPPROTO_TCP || sk->sk_type != SOCK_STREAM)
 		return 0;
 	struct kd_cfg *cfg = get_cfg();
