@@ -18,10 +18,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../lab/loopback-sshd.js';
 import { parseArgs } from 'node:util';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,15 +40,6 @@ const CONFIGS: Config[] = values.configs ? (values.configs.split(',').map((c) =>
 for (const c of CONFIGS) if (!ALL_CONFIGS.includes(c)) throw new Error(`--configs: unknown configuration "${c}" (known: ${ALL_CONFIGS.join(', ')})`);
 if (!CONFIGS.includes('bare')) CONFIGS.unshift('bare');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function waitFor(child: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp, timeoutMs = 30_000): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -20,11 +20,11 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../lab/loopback-sshd.js';
 import { parseArgs } from 'node:util';
 import { Probe, OBSERVER_NAMES, type ObserverName } from '../probe/index.js';
 
@@ -40,15 +40,6 @@ for (const c of CONFIGS) {
   for (const o of c.split('+')) if (!OBSERVER_NAMES.includes(o as ObserverName)) throw new Error(`--configs: unknown observer "${o}" (known: ${OBSERVER_NAMES.join(', ')})`);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
