@@ -62,7 +62,7 @@ describe('probe agent in network namespaces (window scaling, zero window, retran
     sysctlIn(SRV, 'net.ipv4.tcp_window_scaling', srvScaling);
     sysctlIn(CLI, 'net.ipv4.tcp_window_scaling', cliScaling);
     const agents = await Promise.all(agentsIn.map(async (ns) => [ns, await startAgent(ns, ['--duration', '60s', '--port', String(PORT)])] as const));
-    // The server starts after the agents attached, so its listener saves SYNs and the passive side sees the offer.
+    // The server starts after the agents attached (it does not have to: nothing is set on listeners).
     const server = await startServer(SRV, srvAddr, PORT, 'close');
     try {
       await runClient(CLI, srvAddr, PORT, 5);

@@ -107,7 +107,7 @@ export async function startAgent(ns: string, args: string[]): Promise<AgentRun> 
   try {
     await waitForLine(child, 'stderr', /attached/, 60_000);
   } catch (err) {
-    killGroup(child); // an agent that attached late must not stay attached (its TCP_SAVE_SYN would change later tests)
+    killGroup(child); // an agent that attached late must not stay attached (it would count later tests' connections)
     throw err;
   }
   return {
