@@ -16,7 +16,8 @@
  * configured as the behaviour checks run it: filtered to the port and this netns, tagging its own test connections
  * (checks/agent-run.ts always drives some). It is started before and closed after each probe batch.
  *
- *   node --import tsx bench/probe-paired.ts [--pairs 300] [--size 300] [--settle 100 (ms)] [--configs 'control,wscale+stalls,wscale,stalls']
+ *   node --import tsx bench/probe-paired.ts [--pairs 300] [--size 300] [--settle 100 (ms)]
+ *       [--configs 'control,wscale+stalls,wscale,stalls'] (also: agent, empty:state+queue+probe, empty:sockops+egress+ingress)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,17 +27,31 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../lab/loopback-sshd.js';
 import { parseArgs } from 'node:util';
-import { Probe, OBSERVER_NAMES, type ObserverName } from '../probe/index.js';
+import { BpfObject, Probe, OBSERVER_NAMES, cgroup2Root, type ObserverName } from '../probe/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { pairs: { type: 'string' }, size: { type: 'string' }, configs: { type: 'string' }, settle: { type: 'string' } } });
 const PAIRS = Number(values.pairs ?? 300);
 const SIZE = Number(values.size ?? 300);
-/** A configuration: `control` (nothing), `agent` (the agent with no observer: its timer only), or observers joined by
- * `+` (what `--observe` would name). */
+/** A configuration: `control` (nothing), `agent` (the agent with no observer: its timer only), observers joined by
+ * `+` (what `--observe` would name), or `empty:` and hooks joined by `+` (EMPTY_HOOKS: empty programs from
+ * bpf/bench_hooks.bpf.c, the dispatch floor of those hooks). */
 const CONFIGS = (values.configs ?? 'control,wscale+stalls,wscale,stalls').split(',').map((c) => c.trim());
+/** Hook → the empty program on it in bpf/bench_hooks.bpf.o; sock_ops and cgroup_skb attach to the cgroup v2 root. */
+const EMPTY_HOOKS: Record<string, { prog: string; cgroup: boolean }> = {
+  state: { prog: 'kd_bench_state', cgroup: false },
+  queue: { prog: 'kd_bench_queue', cgroup: false },
+  probe: { prog: 'kd_bench_probe', cgroup: false },
+  sockops: { prog: 'kd_bench_sockops', cgroup: true },
+  egress: { prog: 'kd_bench_egress', cgroup: true },
+  ingress: { prog: 'kd_bench_ingress', cgroup: true },
+};
 for (const c of CONFIGS) {
   if (c === 'control' || c === 'agent') continue;
+  if (c.startsWith('empty:')) {
+    for (const h of c.slice(6).split('+')) if (!EMPTY_HOOKS[h]) throw new Error(`--configs: unknown hook "${h}" (known: ${Object.keys(EMPTY_HOOKS).join(', ')})`);
+    continue;
+  }
   for (const o of c.split('+')) if (!OBSERVER_NAMES.includes(o as ObserverName)) throw new Error(`--configs: unknown observer "${o}" (known: ${OBSERVER_NAMES.join(', ')})`);
 }
 
@@ -72,8 +87,26 @@ class Loop {
   }
 }
 
+/** Loads bpf/bench_hooks.bpf.o and attaches the empty programs of `hooks`; close() detaches and frees them. */
+function attachEmpty(hooks: string[], cgroupRoot: string): BpfObject {
+  const obj = BpfObject.open(path.join(REPO, 'bpf', 'bench_hooks.bpf.o'));
+  try {
+    obj.load();
+    for (const h of hooks) {
+      const { prog, cgroup } = EMPTY_HOOKS[h] as { prog: string; cgroup: boolean };
+      if (cgroup) obj.attachCgroup(prog, cgroupRoot);
+      else obj.attach(prog);
+    }
+    return obj;
+  } catch (err) {
+    obj.close();
+    throw err;
+  }
+}
+
 async function main(): Promise<void> {
   if (process.geteuid?.() !== 0) throw new Error('run as root');
+  const cgroupRoot = await cgroup2Root();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kdbp-paired-'));
   let loop: Loop | undefined;
   try {
@@ -98,8 +131,9 @@ async function main(): Promise<void> {
           bare = await loop.batch(SIZE);
           continue;
         }
-        const observe = cfg === 'control' || cfg === 'agent' ? [] : (cfg.split('+') as ObserverName[]);
-        const probe = cfg !== 'control' ? await Probe.start({ ports: [port], netns: 'self', observe, tagOwn: true }) : undefined;
+        const empty = cfg.startsWith('empty:') ? attachEmpty(cfg.slice(6).split('+'), cgroupRoot) : undefined;
+        const observe = cfg === 'control' || cfg === 'agent' || empty ? [] : (cfg.split('+') as ObserverName[]);
+        const probe = cfg !== 'control' && !empty ? await Probe.start({ ports: [port], netns: 'self', observe, tagOwn: true }) : undefined;
         try {
           // Loading and freeing BPF objects leaves RCU callbacks that run in softirq on whatever task is current,
           // the loop's CPU time included: let them run out before a batch. Every batch follows the same pause.
@@ -114,6 +148,7 @@ async function main(): Promise<void> {
           }
         } finally {
           probe?.close();
+          empty?.close();
         }
       }
       ratios.get(cfg)?.push(probed / bare);

@@ -20,3 +20,4 @@ export { cgroup2Root } from './cgroup.js';
 export { serveMetrics } from './metrics.js';
 export { OBSERVER_NAMES, DEFAULT_OBSERVERS, observerNamed, type ObserverName } from './observers/index.js';
 export { Probe, type ProbeOptions } from './agent.js';
+export { BpfObject } from './bpf.js';
