@@ -67,6 +67,8 @@ export interface CheckHostOptions {
   expired?: Map<SuppressionRule, number>;
   /** Judge the probe's own test connections when no real one was seen (remediation's verification). */
   ownTraffic?: boolean;
+  /** The session is kept for later runs: collect through its kept collector (no exec per run; same script). */
+  keptCollector?: boolean;
 }
 
 /** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says (`port 80`, `port 8080 out`). */
@@ -93,6 +95,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
         ...(opts.sysctlRoot !== undefined ? { root: opts.sysctlRoot } : {}),
         ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
         writeLogPath: WRITE_LOG_PATH,
+        ...(opts.keptCollector ? { kept: true } : {}),
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
@@ -247,7 +250,7 @@ async function checkKept(kept: KeptSessions, host: HostEntry, baseline: Baseline
     } catch (err) {
       return connectFailed(host, err);
     }
-    const report = await checkHost(got.session, host, baseline, check);
+    const report = await checkHost(got.session, host, baseline, { ...check, keptCollector: true });
     if (report.status !== 'error') return report;
     await kept.drop(host.name);
     if (got.fresh || attempt > 0) return report;
