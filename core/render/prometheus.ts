@@ -10,6 +10,7 @@ import { changesPrometheus } from './changes.js';
 
 /** Label values: backslash, double quote and newline escaped, as the text format requires. */
 export function promLabel(v: string): string {
+  if (!/[\\"\n]/.test(v)) return v; // the common case; a fleet report has 22,000 series per 1,000 hosts
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
