@@ -207,12 +207,24 @@ export interface CollectOptions {
 const REQUEST_PREFIX = randomBytes(12).toString('hex');
 let requests = 0;
 
+/** /proc/sys-relative paths of the keys (remembered: every host of a fleet asks for the same keys, every run). */
+function procRelative(keys: readonly string[]): string[] {
+  const id = keys.join('\n');
+  let rel = relativePaths.get(id);
+  if (!rel) {
+    rel = keys.map((k) => sysctlProcPath(k).slice('/proc/sys/'.length));
+    if (relativePaths.size >= 64) relativePaths.clear();
+    relativePaths.set(id, rel);
+  }
+  return rel;
+}
+const relativePaths = new Map<string, string[]>();
+
 /** The script's argv: mode, root prefix, write log path, then /proc/sys-relative key paths. */
 function collectArgv(session: HostSession, mode: 'once' | 'kept', keys: readonly string[], opts: CollectOptions): string[] {
   const root = opts.root ?? '';
   if (root !== '' && !root.startsWith('/')) throw new HostError(session.host, `sysctl root prefix must be absolute, got "${root}"`);
-  const rel = keys.map((k) => sysctlProcPath(k).slice('/proc/sys/'.length));
-  return ['sh', '-c', COLLECT_SCRIPT, 'sh', mode, root, opts.writeLogPath ?? '', ...rel];
+  return ['sh', '-c', COLLECT_SCRIPT, 'sh', mode, root, opts.writeLogPath ?? '', ...procRelative(keys)];
 }
 
 /**
