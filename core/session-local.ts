@@ -186,7 +186,8 @@ export class LocalSession implements HostSession {
       this.kept.set(id, c);
       cmd = c;
     }
-    return cmd.ask(request, replyEnd, opts);
+    const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    return cmd.ask(request, replyEnd, { ...opts, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   }
 
   async close(): Promise<void> {

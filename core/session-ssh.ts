@@ -451,7 +451,8 @@ export class SshSession implements HostSession {
         if (this.kept.get(id) === p) this.kept.delete(id);
       });
     }
-    return (await cmd).ask(request, replyEnd, opts);
+    const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    return (await cmd).ask(request, replyEnd, { ...opts, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   }
 
   private async startKept(argv: readonly string[]): Promise<KeptCommand> {
