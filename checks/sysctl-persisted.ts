@@ -14,9 +14,9 @@
  * connection): sh and awk stay running, and for every line `ID` sh reads on stdin it lists again into the same awk,
  * which answers the same records followed by `Z ID\n` (flushed), so a rescan starts no process on the host (no
  * session, login shell, sh or awk; only readlinks as above). ID is unguessable and new per request: the reply ends
- * at the first `Z ID\n`. After `Z` sh sends 32 KiB of padding records (`P…`, 1 KiB each, skipped): mawk reads its
- * input until its buffer is full (4 KiB per buffer, grown only for a longer record), so without them it would hold
- * `Z` until the next request; gawk reads what is there and skips them all the same.
+ * at the first `Z ID\n`. After `Z` sh sends 16 KiB of padding records (`P…`, 1 KiB each, one printf, skipped):
+ * mawk reads its input until its 4 KiB buffer is full (grown only for a longer record: a path near PATH_MAX makes
+ * it 8 KiB), so without them it would hold `Z` until the next request; gawk reads what is there and skips them.
  *
  * Output records, lengths in bytes (LC_ALL=C), so any name or content frames unambiguously: per key
  * `V <len>\n<bytes>` | `M\n` (missing) | `E\n` (unreadable); when a write log was asked for, `L <len>\n<its last
@@ -71,8 +71,9 @@ done
 }
 reader='BEGIN { RS = "\\0" }
 {
-  t = substr($0, 1, 1); a = substr($0, 3)
+  t = substr($0, 1, 1)
   if (t == "P") next
+  a = substr($0, 3)
   if (t == "Z") { printf "Z %s\\n", a; fflush(); next }
   if (t == "V" || t == "C" || t == "L") {
     RS = "^$"; v = ""; n = 0
@@ -87,10 +88,8 @@ reader='BEGIN { RS = "\\0" }
 }'
 if [ "$mode" = once ]; then collect "$@" | awk "$reader"; exit; fi
 pad=x; i=0; while [ $i -lt 10 ]; do pad=$pad$pad; i=$((i+1)); done
-while IFS= read -r id; do
-  collect "$@"; r "Z:$id"
-  i=0; while [ $i -lt 32 ]; do r "P$pad"; i=$((i+1)); done
-done | awk "$reader"
+pad="P$pad\\\\0"; i=0; while [ $i -lt 4 ]; do pad=$pad$pad; i=$((i+1)); done
+while IFS= read -r id; do collect "$@"; r "Z:$id"; printf "$pad"; done | awk "$reader"
 `;
 
 export interface SysctlState {

@@ -117,4 +117,11 @@ describe('sysctl kept collector answers what a fresh collect answers (real sh + 
     const once = await execSysctlCollect(session, [], opts);
     for (let i = 0; i < 20; i++) assert.ok((await execSysctlCollect(session, [], { ...opts, kept: true })).equals(once), `request ${i}`);
   });
+
+  it('a record longer than mawk\'s 4 KiB buffer (it grows to 8 KiB): later requests are still answered at once', async () => {
+    // A root prefix near PATH_MAX makes the write log records ~4.1 KiB; nothing under it exists (every test fails).
+    const opts = { root: `/kdrift-no-such-dir/${'r'.repeat(4060)}`, writeLogPath: '/var/lib/kdrift/writes.jsonl', timeoutMs: 5_000 };
+    const once = await execSysctlCollect(session, ['net.ipv4.tcp_sack'], opts);
+    for (let i = 0; i < 10; i++) assert.ok((await execSysctlCollect(session, ['net.ipv4.tcp_sack'], { ...opts, kept: true })).equals(once), `request ${i}`);
+  });
 });
