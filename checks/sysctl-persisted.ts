@@ -2,13 +2,21 @@
  * Collects what the sysctl rules (core/sysctl-rules) need from a host, in ONE exec: the runtime values of the keys
  * asked for and the sysctl.d family as bytes (names, contents, link targets, what each entry is).
  *
- * The shell only lists (builtins: globs, test -L/-f/-d/-ef/-r, printf) and streams NUL-terminated records to
- * `xargs -0 awk`, which reads every value and file, each whole
- * (RS="^$": mawk and gawk read a file as one record, bytes kept, NUL included; an awk that takes RS as one character
- * splits a file holding `^`, which the script reports as an error instead of returning wrong bytes). Processes per
- * host: sh + xargs + awk (one more awk per ~128 KiB of records), plus one readlink per symlink that points neither to
- * /dev/null nor to /etc/sysctl.conf. Records go through a pipe, not an ever-growing "$@" (which made 20,000 entries
- * quadratic), so listing is linear in the number of entries and reading linear in their size.
+ * The shell only lists (builtins: globs, test -L/-f/-d/-ef/-r, printf) and streams NUL-terminated records through a
+ * pipe to ONE awk (RS="\0" for the records), which reads every value and file, each whole (RS="^$" while it reads
+ * one: mawk and gawk read a file as one record, bytes kept, NUL included; an awk that takes RS as one character splits
+ * a file holding `^`, which the script reports as an error instead of returning wrong bytes). Processes per host:
+ * sh + awk, plus one readlink per symlink that points neither to /dev/null nor to /etc/sysctl.conf. Records go through
+ * a pipe, not an ever-growing "$@" (which made 20,000 entries quadratic), so listing is linear in the number of
+ * entries and reading linear in their size.
+ *
+ * Two modes, one listing and one reader: `once` (one exec per collect) and `kept` (report --every, over a kept
+ * connection): sh and awk stay running, and for every line `ID` sh reads on stdin it lists again into the same awk,
+ * which answers the same records followed by `Z ID\n` (flushed), so a rescan starts no process on the host (no
+ * session, login shell, sh or awk; only readlinks as above). ID is unguessable and new per request: the reply ends
+ * at the first `Z ID\n`. After `Z` sh sends 16 KiB of padding records (`P…`, 1 KiB each, one printf, skipped):
+ * mawk reads its input until its 4 KiB buffer is full (grown only for a longer record: a path near PATH_MAX makes
+ * it 8 KiB), so without them it would hold `Z` until the next request; gawk reads what is there and skips them.
  *
  * Output records, lengths in bytes (LC_ALL=C), so any name or content frames unambiguously: per key
  * `V <len>\n<bytes>` | `M\n` (missing) | `E\n` (unreadable); when a write log was asked for, `L <len>\n<its last
@@ -18,6 +26,7 @@
  * `A\n` (dangling link) or `U\n` (this session cannot read it); last `S\n` and /etc/sysctl.conf the same way
  * (nothing after `S`: it is absent). The record letters V/M/E/A/U/O are remediation/host-files.ts' snapshot's.
  */
+import { randomBytes } from 'node:crypto';
 import type { HostSession } from '../core/session.js';
 import { HostError } from '../core/errors.js';
 import { sysctlProcPath } from '../core/sysctl-key.js';
@@ -27,9 +36,9 @@ import { bytesOf, SYSCTL_CONF, SYSCTL_DIRS, type SysctlEntry, type SysctlTree } 
 export const WRITE_LOG_TAIL_BYTES = 65536;
 
 export const COLLECT_SCRIPT = `LC_ALL=C; export LC_ALL
-root=$1; log=$2; shift 2
+mode=$1; root=$2; log=$3; shift 3
 r() { printf '%s\\0' "$1"; }
-{
+collect() {
 for k in "$@"; do
   p="$root/proc/sys/$k"
   if [ -f "$p" ]; then r "V:$p"; else r "M:"; fi
@@ -59,22 +68,28 @@ for d in ${SYSCTL_DIRS.join(' ')} /etc; do
     done
   set -f; done; set +f
 done
-} | xargs -0 awk 'BEGIN {
-  RS = "^$"
-  for (i = 1; i < ARGC; i++) {
-    t = substr(ARGV[i], 1, 1); a = substr(ARGV[i], 3)
-    if (t == "V" || t == "C" || t == "L") {
-      v = ""; n = 0
-      while ((r = (getline rec < a)) > 0) { v = rec; n++ }
-      close(a)
-      if (n > 1) { print "awk on this host reads RS=\\"^$\\" as one character: use mawk or gawk" > "/dev/stderr"; exit 1 }
-      if (t == "L" && length(v) > ${WRITE_LOG_TAIL_BYTES}) { v = substr(v, length(v) - ${WRITE_LOG_TAIL_BYTES} + 1); v = substr(v, index(v, "\\n") + 1) }
-      if (r < 0) print (t == "V" ? "E" : t == "C" ? "U" : "L"); else printf "%s %d\\n%s", t, length(v), v
-    } else if (t == "N" || t == "T") printf "%s %d\\n%s", t, length(a), a
-    else if (t == "D" || t == "O") printf "%s %s\\n", t, a
-    else print t
-  }
+}
+reader='BEGIN { RS = "\\0" }
+{
+  t = substr($0, 1, 1)
+  if (t == "P") next
+  a = substr($0, 3)
+  if (t == "Z") { printf "Z %s\\n", a; fflush(); next }
+  if (t == "V" || t == "C" || t == "L") {
+    RS = "^$"; v = ""; n = 0
+    while ((r = (getline rec < a)) > 0) { v = rec; n++ }
+    close(a); RS = "\\0"
+    if (n > 1) { print "awk on this host reads RS=\\"^$\\" as one character: use mawk or gawk" > "/dev/stderr"; exit 1 }
+    if (t == "L" && length(v) > ${WRITE_LOG_TAIL_BYTES}) { v = substr(v, length(v) - ${WRITE_LOG_TAIL_BYTES} + 1); v = substr(v, index(v, "\\n") + 1) }
+    if (r < 0) print (t == "V" ? "E" : t == "C" ? "U" : "L"); else printf "%s %d\\n%s", t, length(v), v
+  } else if (t == "N" || t == "T") printf "%s %d\\n%s", t, length(a), a
+  else if (t == "D" || t == "O") printf "%s %s\\n", t, a
+  else print t
 }'
+if [ "$mode" = once ]; then collect "$@" | awk "$reader"; exit; fi
+pad=x; i=0; while [ $i -lt 10 ]; do pad=$pad$pad; i=$((i+1)); done
+pad="P$pad\\\\0"; i=0; while [ $i -lt 4 ]; do pad=$pad$pad; i=$((i+1)); done
+while IFS= read -r id; do collect "$@"; r "Z:$id"; printf "$pad"; done | awk "$reader"
 `;
 
 export interface SysctlState {
@@ -180,14 +195,54 @@ export interface CollectOptions {
   timeoutMs?: number;
   /** Also read the end of this write log and its rotated `.1` in the same exec (SysctlState.writeLog). */
   writeLogPath?: string;
+  /**
+   * Collect through the session's kept collector (report --every over kept connections) when the session can keep
+   * one (HostSession.converse); otherwise, and by default, one exec.
+   */
+  kept?: boolean;
 }
 
-/** Runs the collect script (ONE exec) and returns its records undecoded. */
-export async function execSysctlCollect(session: HostSession, keys: readonly string[], opts: CollectOptions = {}): Promise<Buffer> {
+/** Kept collector request ids: unguessable by a file's content (the reply ends at the first `Z <id>\\n`), unique per request. */
+const REQUEST_PREFIX = randomBytes(12).toString('hex');
+let requests = 0;
+
+/** /proc/sys-relative paths of the keys (remembered: every host of a fleet asks for the same keys, every run). */
+function procRelative(keys: readonly string[]): string[] {
+  const id = keys.join('\n');
+  let rel = relativePaths.get(id);
+  if (!rel) {
+    rel = keys.map((k) => sysctlProcPath(k).slice('/proc/sys/'.length));
+    if (relativePaths.size >= 64) relativePaths.clear();
+    relativePaths.set(id, rel);
+  }
+  return rel;
+}
+const relativePaths = new Map<string, string[]>();
+
+/** The script's argv: mode, root prefix, write log path, then /proc/sys-relative key paths. */
+function collectArgv(session: HostSession, mode: 'once' | 'kept', keys: readonly string[], opts: CollectOptions): string[] {
   const root = opts.root ?? '';
   if (root !== '' && !root.startsWith('/')) throw new HostError(session.host, `sysctl root prefix must be absolute, got "${root}"`);
-  const rel = keys.map((k) => sysctlProcPath(k).slice('/proc/sys/'.length));
-  const res = await session.exec(['sh', '-c', COLLECT_SCRIPT, 'sh', root, opts.writeLogPath ?? '', ...rel], opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
+  return ['sh', '-c', COLLECT_SCRIPT, 'sh', mode, root, opts.writeLogPath ?? '', ...procRelative(keys)];
+}
+
+/**
+ * Runs the collect script and returns its records undecoded: ONE exec, or with `opts.kept` one request to the
+ * session's kept collector for these keys and options (started on first use; the same script, so the same bytes).
+ */
+export async function execSysctlCollect(session: HostSession, keys: readonly string[], opts: CollectOptions = {}): Promise<Buffer> {
+  const timeout = opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {};
+  if (opts.kept && session.converse) {
+    const id = `${REQUEST_PREFIX}${(requests += 1)}`;
+    const reply = await session.converse(collectArgv(session, 'kept', keys, opts), `${id}\n`, `Z ${id}\n`, timeout);
+    // The reply is the records, then `Z <id>\n`.
+    const records = reply.stdout.length - id.length - 3;
+    if (records < 0 || reply.stdout.subarray(records, records + 2).toString('latin1') !== 'Z ') {
+      throw new HostError(session.host, 'collecting sysctl state: the kept collector answered without its end line');
+    }
+    return reply.stdout.subarray(0, records);
+  }
+  const res = await session.exec(collectArgv(session, 'once', keys, opts), timeout);
   if (res.code !== 0) {
     const why = res.stderr.toString('utf8').trim() || (res.signal ? `killed by ${res.signal}` : `exit ${res.code}`);
     throw new HostError(session.host, `collecting sysctl state failed: ${why}`);

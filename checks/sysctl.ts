@@ -45,7 +45,27 @@ export function observeSysctl(state: SysctlState, keys: Iterable<string>): Sysct
   return { ...state, boot: resolveBoot(state.tree, shapes) };
 }
 
+/**
+ * Findings by observation and declarations: cloned hosts share one observation (observeOutput), and judging it again
+ * for the next host gives the same findings but for the host's name. Kept per observation (dropped with it) and
+ * handed out as fresh copies, since later stages set fields of a host's findings (id, change, the writer).
+ */
+const judgedByObservation = new WeakMap<SysctlObservation, Map<string, Finding[]>>();
+
 export function judgeSysctl(obs: SysctlObservation, specs: ReadonlyMap<string, SysctlExpectation>, host: string): Finding[] {
+  let byObs = judgedByObservation.get(obs);
+  if (!byObs) judgedByObservation.set(obs, (byObs = new Map()));
+  const specsKey = JSON.stringify([...specs]);
+  let judged = byObs.get(specsKey);
+  if (!judged) {
+    judged = judgeSysctlNow(obs, specs, '');
+    if (byObs.size >= OBSERVED_KEPT) byObs.delete(byObs.keys().next().value as string);
+    byObs.set(specsKey, judged);
+  }
+  return judged.map((f) => ({ ...f, host }));
+}
+
+function judgeSysctlNow(obs: SysctlObservation, specs: ReadonlyMap<string, SysctlExpectation>, host: string): Finding[] {
   const findings: Finding[] = [];
   for (const [key, spec] of specs) {
     const boot = obs.boot.get(key) ?? observeSysctl(obs, [key]).boot.get(key);

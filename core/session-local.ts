@@ -9,7 +9,8 @@ import path from 'node:path';
 import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
-import type { ExecOptions, ExecResult, HostSession, ReadOptions, WriteOptions } from './session.js';
+import type { ConverseOptions, ConverseReply, ExecOptions, ExecResult, HostSession, ReadOptions, WriteOptions } from './session.js';
+import { KeptCommand } from './session-kept.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
 import { describeArgv } from './shell-quote.js';
 import { DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
@@ -157,8 +158,42 @@ export class LocalSession implements HostSession {
     if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
   }
 
+  private readonly kept = new Map<string, KeptCommand>();
+
+  async converse(argv: readonly string[], request: string, replyEnd: string, opts: ConverseOptions = {}): Promise<ConverseReply> {
+    if (this.closed) throw new HostError(this.host, 'session is closed');
+    quoteForHost(this.host, argv);
+    const id = argv.join('\0');
+    let cmd = this.kept.get(id);
+    if (!cmd?.alive) {
+      const [file, ...args] = argv as [string, ...string[]];
+      // detached: its own process group, so ending it ends what it started too.
+      const child = spawn(file, args, { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const c = new KeptCommand(this.host, argv, {
+        write: (d) => child.stdin.write(d),
+        kill: () => {
+          if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) killGroup(child.pid, 'SIGKILL');
+        },
+      });
+      child.stdout.on('data', (d: Buffer) => c.onStdout(d));
+      child.stderr.on('data', (d: Buffer) => c.onStderr(d));
+      child.stdin.on('error', () => undefined); // it exited: 'close' says so
+      child.on('error', (e) => c.onClosed(`cannot run it: ${e.message}`));
+      child.on('close', (code, signal) => {
+        c.onClosed(`it exited (${signal ?? `code ${code}`})`);
+        if (this.kept.get(id) === c) this.kept.delete(id);
+      });
+      this.kept.set(id, c);
+      cmd = c;
+    }
+    const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    return cmd.ask(request, replyEnd, { ...opts, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    for (const c of this.kept.values()) c.end('session closed');
+    this.kept.clear();
   }
 
   private fileError(op: string, file: string, err: unknown): HostError {

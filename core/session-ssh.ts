@@ -15,7 +15,8 @@ import type { ClientChannel, SFTPWrapper, Stats } from 'ssh2';
 import { HostError } from './errors.js';
 import { fileErrorMessage, HostFileError } from './host-file-error.js';
 import { DEFAULT_COMMAND_TIMEOUT_MS, effectiveTimeout, formatMs } from './session-defaults.js';
-import type { ExecOptions, ExecResult, HostSession, ReadOptions, SessionTarget, WriteOptions } from './session.js';
+import type { ConverseOptions, ConverseReply, ExecOptions, ExecResult, HostSession, ReadOptions, SessionTarget, WriteOptions } from './session.js';
+import { KeptCommand } from './session-kept.js';
 import { assertHostPath, quoteForHost } from './session-input.js';
 import { DEFAULT_MAX_READ_BYTES, DEFAULT_MAX_STDOUT_BYTES, DEFAULT_STDERR_TAIL_BYTES, StderrTail, StdoutCap } from './session-output.js';
 import { describeArgv } from './shell-quote.js';
@@ -432,8 +433,87 @@ export class SshSession implements HostSession {
     if (res.code !== 0) throw new HostError(this.host, `${describeArgv(argv)} failed: ${res.stderr.toString('utf8').trim() || `exit ${res.code}`}`);
   }
 
+  private readonly kept = new Map<string, Promise<KeptCommand>>();
+
+  /**
+   * HostSession.converse: the command runs on an exec channel of its own that stays open (it holds one channel slot
+   * while it runs); a failed call ends it (its process group, as a timeout does) and the next call opens it again.
+   */
+  async converse(argv: readonly string[], request: string, replyEnd: string, opts: ConverseOptions = {}): Promise<ConverseReply> {
+    this.assertAlive();
+    const id = argv.join('\0');
+    let cmd = this.kept.get(id);
+    if (!cmd || !(await cmd.then((c) => c.alive, () => false))) {
+      cmd = this.startKept(argv);
+      this.kept.set(id, cmd);
+      const p = cmd;
+      p.catch(() => {
+        if (this.kept.get(id) === p) this.kept.delete(id);
+      });
+    }
+    const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+    return (await cmd).ask(request, replyEnd, { ...opts, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
+  }
+
+  private async startKept(argv: readonly string[]): Promise<KeptCommand> {
+    const command = PID_PREAMBLE + quoteForHost(this.host, argv);
+    for (;;) {
+      const release = await this.channels.acquire();
+      this.assertAliveOr(release);
+      const res = await new Promise<KeptCommand | 'retry'>((resolve, reject) => {
+        const onOpenError = (err: Error) => {
+          const activeBefore = this.channels.active;
+          release();
+          if (this.lowerLimitAfterRefusal(err, activeBefore)) return resolve('retry');
+          if (this.deadReason) return reject(new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`));
+          reject(new HostError(this.host, `cannot start ${describeArgv(argv)}: ${err.message}`));
+        };
+        try {
+          this.client.exec(command, (err, stream) => {
+            if (err) return onOpenError(err);
+            let head: Buffer | undefined = Buffer.alloc(0);
+            let remotePid: number | undefined;
+            const cmd = new KeptCommand(this.host, argv, {
+              write: (d) => stream.write(d),
+              kill: () => {
+                try {
+                  sendSignal(stream, 'KILL');
+                } catch {
+                  // channel already closing
+                }
+                stream.close();
+                if (remotePid !== undefined) this.killRemoteGroup(remotePid);
+              },
+            });
+            stream.on('data', (d: Buffer) => cmd.onStdout(d));
+            stream.stderr.on('data', (d: Buffer) => {
+              if (!head) return cmd.onStderr(d);
+              head = Buffer.concat([head, d]);
+              if (head.indexOf(0x0a) < 0 && head.length < 4096) return;
+              const { pid, rest } = takePidMarker(head);
+              remotePid = pid;
+              head = undefined;
+              cmd.onStderr(rest);
+            });
+            stream.on('error', () => undefined); // surfaced through 'close'
+            stream.on('close', () => {
+              release();
+              cmd.onClosed(this.deadReason ? `connection to ${this.where} lost (${this.deadReason})` : 'it exited (the server closed its channel)');
+            });
+            resolve(cmd);
+          });
+        } catch (err) {
+          onOpenError(err as Error);
+        }
+      });
+      if (res !== 'retry') return res;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.deadReason === 'closed by kdrift') return;
+    // Kept commands end with the connection: their stdin reaches EOF (the collector's loop ends on it).
+    this.kept.clear();
     await Promise.all([...this.pendingKills]);
     const wasDead = this.deadReason !== undefined;
     this.deadReason = 'closed by kdrift';

@@ -22,6 +22,20 @@ export interface ExecResult {
   stderr: Buffer;
 }
 
+export interface ConverseOptions {
+  /** End the command (and fail the call with a HostError) when no reply came within this. */
+  timeoutMs?: number;
+  /** End the command (and fail the call) once a reply passes this many bytes (default 64 MiB). */
+  maxStdoutBytes?: number;
+}
+
+export interface ConverseReply {
+  /** The reply, `replyEnd` included. */
+  stdout: Buffer;
+  /** What the command printed on stderr meanwhile (the last 64 KiB at most). */
+  stderr: Buffer;
+}
+
 export interface ReadOptions {
   /** Refuse (HostError) a file larger than this (default 64 MiB). */
   maxBytes?: number;
@@ -55,6 +69,13 @@ export interface HostSession {
   readFile(path: string, opts?: ReadOptions): Promise<Buffer>;
   /** Temp file in the same directory + fsync + rename: readers see the old or the new file, never half of one. */
   writeFileAtomic(path: string, data: Buffer | string, opts?: WriteOptions): Promise<void>;
+  /**
+   * A command kept running between calls, one per argv per session (report --every's kept collector): the first call
+   * starts it; each call writes `request` to its stdin and resolves with its stdout up to and including the first
+   * `replyEnd`. A command that exits, times out or prints too much is ended, the call fails with a HostError, and the
+   * next call starts it again. close() ends them. Optional: callers without it run one exec per call instead.
+   */
+  converse?(argv: readonly string[], request: string, replyEnd: string, opts?: ConverseOptions): Promise<ConverseReply>;
   close(): Promise<void>;
 }
 

@@ -3,9 +3,10 @@
  * OpenSSH known_hosts (core/known-hosts.ts; accept-new records a key only after the key exchange proved the server
  * holds it), and a connect timeout that names the stage that stalled. Every failure is a HostError saying what failed.
  */
+import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import ssh2 from 'ssh2';
-import type { ConnectConfig } from 'ssh2';
+import type { AgentAuthMethod, ConnectConfig, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 import { HostError, KdriftError } from './errors.js';
 import { readInputFileBytes } from './input-file.js';
 import type { SessionTarget } from './session.js';
@@ -43,8 +44,41 @@ export function displayAddress(address: string, port: number): string {
 
 interface Credentials {
   privateKey?: Buffer;
+  /** privateKey parsed once, signing with a key object (see fastSigner). */
+  signer?: ParsedKey;
   agent?: string;
   tried: string[];
+}
+
+/** Default hash per key type when ssh2 names none (it names one for rsa-sha2-*). */
+const DEFAULT_SIGN_HASH: Record<string, string | null> = {
+  'ssh-ed25519': null,
+  'ecdsa-sha2-nistp256': 'sha256',
+  'ecdsa-sha2-nistp384': 'sha384',
+  'ecdsa-sha2-nistp521': 'sha512',
+  'ssh-rsa': 'sha1',
+};
+
+/**
+ * ssh2 signs with the key's PEM text, which OpenSSL parses again for every signature (0.7 ms, more than the
+ * signature); a fleet run signs once per host with the same key. This copy of the parsed key signs with a key object
+ * made once, the same signature bytes.
+ */
+function fastSigner(parsed: ParsedKey): ParsedKey {
+  const pem = parsed.getPrivatePEM();
+  const defaultHash = DEFAULT_SIGN_HASH[parsed.type];
+  if (!pem || defaultHash === undefined) return parsed;
+  const keyObject = createPrivateKey(pem);
+  const signer = Object.create(parsed) as ParsedKey;
+  // ssh2 expects an Error returned, not thrown (its own sign does so); the typings say Buffer only.
+  signer.sign = ((data: Buffer, algo?: string): Buffer | Error => {
+    try {
+      return cryptoSign(algo || defaultHash, data, keyObject);
+    } catch (err) {
+      return err as Error;
+    }
+  }) as ParsedKey['sign'];
+  return signer;
 }
 
 /** Connects, verifies the host key and authenticates; rejects with a HostError saying which step failed. */
@@ -93,8 +127,10 @@ export async function connectSsh(entry: SessionTarget, opts: SshConnectOptions):
     host: entry.address,
     port: entry.port,
     username: entry.user,
-    ...(creds.privateKey ? { privateKey: creds.privateKey } : {}),
+    ...(creds.privateKey && !creds.signer ? { privateKey: creds.privateKey } : {}),
     ...(creds.agent ? { agent: creds.agent } : {}),
+    // The key, then the agent: no `none` attempt first (a round trip and a logged failure on every host).
+    authHandler: authMethods(entry.user, creds),
     // ssh2's own handshake timer is a backstop only; ours below names the stage that stalled.
     readyTimeout: connectTimeoutMs + 5000,
     keepaliveInterval: opts.keepaliveIntervalMs ?? 10_000,
@@ -148,6 +184,7 @@ export async function connectSsh(entry: SessionTarget, opts: SshConnectOptions):
     client.on('connect', onConnect).on('handshake', onHandshake).on('ready', onReady).on('error', onError).on('close', onClose);
     try {
       client.connect(config);
+      ignoreHostKeyAnnouncements(client);
     } catch (err) {
       fail(`cannot connect to ${where}: ${(err as Error).message}`);
     }
@@ -155,9 +192,35 @@ export async function connectSsh(entry: SessionTarget, opts: SshConnectOptions):
   return client;
 }
 
+function authMethods(username: string, creds: Credentials): (PublicKeyAuthMethod | AgentAuthMethod)[] {
+  const key = creds.signer ?? creds.privateKey;
+  return [
+    ...(key ? [{ type: 'publickey' as const, username, key }] : []),
+    ...(creds.agent ? [{ type: 'agent' as const, username, agent: creds.agent }] : []),
+  ];
+}
+
+/**
+ * After authentication OpenSSH announces all its host keys (`hostkeys-00@openssh.com`, no reply wanted); ssh2 answers
+ * by asking the server to prove each one (a signature there, a key parse + verify here, one more round trip: per
+ * connection) only to emit a 'hostkeys' event kdrift never listens to. kdrift does not update known_hosts from it,
+ * so the announcement is dropped. ssh2 1.x internals, checked at run time: without them ssh2 proves as before.
+ */
+function ignoreHostKeyAnnouncements(client: SshClient): void {
+  type GlobalRequest = (p: unknown, name: string, wantReply: boolean, data: unknown) => void;
+  const handlers = (client as unknown as { _protocol?: { _handlers?: { GLOBAL_REQUEST?: GlobalRequest } } })._protocol?._handlers;
+  const original = handlers?.GLOBAL_REQUEST;
+  if (!handlers || typeof original !== 'function') return;
+  handlers.GLOBAL_REQUEST = (p, name, wantReply, data) => {
+    if (name === 'hostkeys-00@openssh.com' && !wantReply) return;
+    original(p, name, wantReply, data);
+  };
+}
+
 interface Identity {
   raw: Buffer;
   parsed: ReturnType<typeof utils.parseKey>;
+  signer?: ParsedKey;
 }
 
 /**
@@ -172,7 +235,11 @@ async function readIdentity(file: string): Promise<Identity> {
   const hit = identities.get(file);
   if (hit?.sig === sig) return hit.identity;
   // Regular files only, at most 1 MiB: a named pipe or a device as identityFile is an error, not a hang.
-  const identity = readInputFileBytes(file, file, 1024 * 1024).then((raw) => ({ raw, parsed: utils.parseKey(raw) }));
+  const identity = readInputFileBytes(file, file, 1024 * 1024).then((raw): Identity => {
+    const parsed = utils.parseKey(raw);
+    const one = Array.isArray(parsed) ? parsed[0] : parsed;
+    return { raw, parsed, ...(one && !(one instanceof Error) ? { signer: fastSigner(one) } : {}) };
+  });
   identities.set(file, { sig, identity });
   identity.catch(() => {
     if (identities.get(file)?.identity === identity) identities.delete(file);
@@ -184,6 +251,7 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
   const agent = opts.agentSocket ?? process.env.SSH_AUTH_SOCK ?? undefined;
   const tried: string[] = [];
   let privateKey: Buffer | undefined;
+  let signer: ParsedKey | undefined;
   let encryptedNote: string | undefined;
   if (opts.privateKey) {
     const parsed = utils.parseKey(opts.privateKey);
@@ -191,6 +259,8 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
       throw new HostError(entry.name, `the private key given is not one ssh2 can read${/encrypted|passphrase/i.test(parsed.message) ? ' (it is encrypted; give an unencrypted key or use ssh-agent)' : `: ${parsed.message}`}`);
     }
     privateKey = opts.privateKey;
+    const one = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (one) signer = fastSigner(one);
     tried.push('the private key given');
   } else if (entry.identityFile) {
     let identity: Identity;
@@ -201,6 +271,7 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
       throw new HostError(entry.name, `cannot read identity file ${entry.identityFile}: ${why === 'file not found' || why === 'ENOENT' ? 'no such file' : why}`);
     }
     const { raw, parsed } = identity;
+    signer = identity.signer;
     if (parsed instanceof Error) {
       if (/encrypted|passphrase/i.test(parsed.message)) {
         encryptedNote = `identity file ${entry.identityFile} is encrypted and kdrift asks for no passphrase: load it into ssh-agent (ssh-add ${entry.identityFile}) and set SSH_AUTH_SOCK`;
@@ -217,7 +288,7 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
     throw new HostError(entry.name, encryptedNote ?? 'no credentials: the host has no identityFile and no ssh-agent is available (SSH_AUTH_SOCK is not set)');
   }
   if (encryptedNote) tried.push(`(skipped encrypted key file ${entry.identityFile})`);
-  return { ...(privateKey ? { privateKey } : {}), ...(agent ? { agent } : {}), tried };
+  return { ...(privateKey ? { privateKey } : {}), ...(signer ? { signer } : {}), ...(agent ? { agent } : {}), tried };
 }
 
 function describeConnectError(entry: SessionTarget, where: string, err: Error & { level?: string; code?: string }, creds: Credentials): string {

@@ -39,8 +39,26 @@ export interface CheckPlan {
   behaviours: { spec: BehaviourSpec; role: string }[];
 }
 
-/** Merges the host's roles: sysctls by the sysctl rules' role merge (a key declared differently is an error). */
+/**
+ * Merges the host's roles: sysctls by the sysctl rules' role merge (a key declared differently is an error). A plan
+ * depends on the roles only, so hosts with the same roles share one (read-only) plan per baseline: a fleet run plans
+ * each host three times (validation, check, root causes), and report --every again every run.
+ */
 export function planChecks(host: HostEntry, baseline: Baseline): CheckPlan {
+  let byRoles = plansByRoles.get(baseline);
+  if (!byRoles) plansByRoles.set(baseline, (byRoles = new Map()));
+  const rolesKey = host.roles.join('\0');
+  let plan = byRoles.get(rolesKey);
+  if (!plan) {
+    plan = planRoles(host, baseline);
+    byRoles.set(rolesKey, plan);
+  }
+  return { host, ...plan };
+}
+
+const plansByRoles = new WeakMap<Baseline, Map<string, Omit<CheckPlan, 'host'>>>();
+
+function planRoles(host: HostEntry, baseline: Baseline): Omit<CheckPlan, 'host'> {
   const merged = mergeRoleSysctls(host.roles, baseline, `host ${host.name}`);
   const sysctls = new Map<string, SysctlExpectation>([...merged].map(([k, d]) => [k, d.exp]));
   const sysctlRoles = new Map<string, string>([...merged].map(([k, d]) => [k, d.roles[0] as string]));
@@ -50,7 +68,7 @@ export function planChecks(host: HostEntry, baseline: Baseline): CheckPlan {
       if (!behaviours.some((b) => isDeepStrictEqual(b.spec, spec))) behaviours.push({ spec, role });
     }
   }
-  return { host, sysctls, sysctlRoles, behaviours };
+  return { sysctls, sysctlRoles, behaviours };
 }
 
 export interface CheckHostOptions {
@@ -67,6 +85,8 @@ export interface CheckHostOptions {
   expired?: Map<SuppressionRule, number>;
   /** Judge the probe's own test connections when no real one was seen (remediation's verification). */
   ownTraffic?: boolean;
+  /** The session is kept for later runs: collect through its kept collector (no exec per run; same script). */
+  keptCollector?: boolean;
 }
 
 /** Key of a behaviour spec in the map handed to its CheckKind: what the finding's `key` says (`port 80`, `port 8080 out`). */
@@ -93,6 +113,7 @@ export async function checkHost(session: HostSession, host: HostEntry, baseline:
         ...(opts.sysctlRoot !== undefined ? { root: opts.sysctlRoot } : {}),
         ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
         writeLogPath: WRITE_LOG_PATH,
+        ...(opts.keptCollector ? { kept: true } : {}),
       });
       const obs = await sysctl.collect(session, plan.sysctls, ctx);
       findings.push(...sysctl.judge(obs, plan.sysctls, ctx));
@@ -247,7 +268,7 @@ async function checkKept(kept: KeptSessions, host: HostEntry, baseline: Baseline
     } catch (err) {
       return connectFailed(host, err);
     }
-    const report = await checkHost(got.session, host, baseline, check);
+    const report = await checkHost(got.session, host, baseline, { ...check, keptCollector: true });
     if (report.status !== 'error') return report;
     await kept.drop(host.name);
     if (got.fresh || attempt > 0) return report;

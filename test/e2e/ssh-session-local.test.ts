@@ -54,6 +54,21 @@ describe('LocalSession', () => {
     assert.deepEqual(left, []);
   });
 
+  it('converse keeps one process per argv: replies split across writes arrive whole; a timeout kills its group; an exit fails naming it; the next call starts it again', async () => {
+    const echo = ['sh', '-c', 'while read -r l; do printf "%s-" "$l"; sleep 0.05; printf "%s end\\n" "$l"; done; echo gone >&2'];
+    assert.equal((await s.converse(echo, 'a\n', 'a end\n')).stdout.toString(), 'a-a end\n');
+    assert.equal((await s.converse(echo, 'b\n', 'b end\n')).stdout.toString(), 'b-b end\n');
+    const marker = `31.${process.pid}`;
+    const slow = ['sh', '-c', `read -r l; sleep ${marker}`];
+    await assert.rejects(s.converse(slow, 'x\n', 'never\n', { timeoutMs: 300 }), (err: unknown) => err instanceof HostError && /timed out after 300ms/.test(err.message));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === `sleep ${marker}`), []);
+    const exits = ['sh', '-c', 'read -r l; echo bye >&2; exit 3'];
+    await assert.rejects(s.converse(exits, 'x\n', 'never\n'), (err: unknown) => err instanceof HostError && /exited \(code 3\)/.test(err.message) && /bye/.test(err.message));
+    await assert.rejects(s.converse(exits, 'x\n', 'never\n'), /exited \(code 3\)/); // started again, exits again
+    assert.equal((await s.converse(echo, 'c\n', 'c end\n')).stdout.toString(), 'c-c end\n');
+  });
+
   it('readFile of a missing file is a HostFileError ENOENT', async () => {
     await assert.rejects(s.readFile(path.join(dir, 'nope')), (err: unknown) => err instanceof HostFileError && err.code === 'ENOENT');
   });

@@ -53,6 +53,7 @@ const PLACES: Place[] = [
   { path: 'core/session.ts', layer: 'transport' },
   { path: 'core/session-defaults.ts', layer: 'transport' },
   { path: 'core/session-output.ts', layer: 'transport' },
+  { path: 'core/session-kept.ts', layer: 'transport' },
   { path: 'core/session-input.ts', layer: 'transport' },
   { path: 'core/session-local.ts', layer: 'transport' },
   { path: 'core/session-ssh.ts', layer: 'transport' },

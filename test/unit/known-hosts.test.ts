@@ -8,6 +8,7 @@ import {
   entriesForHost,
   fingerprint,
   hostKeyLookupName,
+  indexedEntriesForHost,
   knownHostsFile,
   KnownHostsFile,
   knownKeyTypes,
@@ -118,6 +119,31 @@ describe('known-hosts', () => {
       assert.equal(checkHostKey(entries, ['[127.0.0.1]:2222'], ecdsa.blob).status, 'ok');
       assert.equal(checkHostKey(entries, ['127.0.0.1'], ecdsa.blob).status, 'unknown');
       assert.equal(checkHostKey(entries, ['lb2'], ed1.blob).status, 'unknown');
+    });
+  });
+
+  describe('indexed lookup (once per file, for fleets)', () => {
+    it('finds exactly the lines entriesForHost finds, in file order: plain, several names, case, wildcard, negation, hashed, markers', () => {
+      const hashed = hashedFile('hashed-index', [`lb ${ed1.pub}`, `[10.0.0.1]:2222 ${ecdsa.pub}`]).trim().split('\n');
+      const lines = [
+        `lb,LB2,[10.0.0.1]:2222 ${ed1.pub}`,
+        `*.prod.example,!db?.prod.example ${ed2.pub}`,
+        hashed[0] as string,
+        `@revoked lb ${ed2.pub}`,
+        `@cert-authority lb ${ecdsa.pub}`,
+        `10.0.0.? ${ecdsa.pub}`,
+        `lb ${rsa.pub}`,
+        hashed[1] as string,
+        `[10.0.0.1]:2222,web1.prod.example ${ed2.pub}`,
+        `lb,lb ${ed1.pub}`,
+      ];
+      const parsed = parseKnownHosts(`${lines.join('\n')}\n`);
+      assert.equal(parsed.problems.length, 0);
+      const names = [['lb'], ['lb2'], ['LB'], ['[10.0.0.1]:2222'], ['10.0.0.7'], ['web1.prod.example'], ['db1.prod.example'], ['nowhere'], ['lb', '[10.0.0.1]:2222'], ['web1.prod.example', 'lb']];
+      for (const n of names) {
+        assert.deepEqual(indexedEntriesForHost(parsed, n).map((e) => e.line), entriesForHost(parsed.entries, n).map((e) => e.line), n.join(' '));
+      }
+      assert.deepEqual(indexedEntriesForHost(parsed, ['lb']).map((e) => e.line), [1, 3, 4, 7, 10]);
     });
   });
 

@@ -167,8 +167,8 @@ describe('collection script framing', () => {
     assert.equal(byName.get('.hidden.conf')?.content, '');
     assert.equal(st.tree.sysctlConf, null);
   });
-  it('more_entries_than_one_xargs_batch_arrive_whole_and_in_order (records stream through a pipe, not one argv)', async () => {
-    // 3,000 names of ~120 bytes are ~360 KiB of records: xargs starts awk several times; nothing may be lost or reordered.
+  it('more_entries_than_one_argv_holds_arrive_whole_and_in_order (records stream through a pipe to one awk)', async () => {
+    // 3,000 names of ~120 bytes are ~360 KiB of records, more than one argv or pipe buffer: nothing may be lost or reordered.
     const d = path.join(dir, 'many');
     await mkdir(path.join(d, 'etc/sysctl.d'), { recursive: true });
     const names = Array.from({ length: 3000 }, (_, i) => `${String(i).padStart(5, '0')}-${'x'.repeat(110)}.conf`);
