@@ -89,6 +89,9 @@ class ChannelLimiter {
   }
 }
 
+/** withChannel's answer when sshd refused a channel for its MaxSessions: queue again. */
+const RETRY = Symbol('retry');
+
 export class SshSession implements HostSession {
   readonly host: string;
   /** Why the connection is no longer usable (set once; every later call fails with it). */
@@ -128,12 +131,13 @@ export class SshSession implements HostSession {
     const command = PID_PREAMBLE + quoteForHost(this.host, argv);
     this.assertAlive();
     const timeoutMs = effectiveTimeout(opts.timeoutMs, this.opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
-    for (;;) {
-      const release = await this.channels.acquire();
-      this.assertAliveOr(release);
-      const result = await this.runOnChannel(command, argv, opts, timeoutMs, release);
-      if (result !== 'retry') return result;
-    }
+    // The stream's listeners are attached synchronously in ssh2's callback: the exit status can arrive in the same TCP
+    // read as the exec confirmation, and ssh2 emits it at once.
+    return this.withChannel<ClientChannel, ExecResult>(
+      `start ${describeArgv(argv)}`,
+      (opened) => this.client.exec(command, opened),
+      (stream, release, resolve, reject) => this.collect(stream, argv, opts, timeoutMs, release, resolve, reject),
+    );
   }
 
   private assertAliveOr(release: () => void): void {
@@ -144,31 +148,34 @@ export class SshSession implements HostSession {
   }
 
   /**
-   * Opens an exec channel and collects its result. The stream's listeners are attached synchronously in ssh2's
-   * callback: the exit status can arrive in the same TCP read as the exec confirmation, and ssh2 emits it at once.
-   * 'retry' = the server refused the channel because of its MaxSessions; the limit was lowered, queue again.
+   * A new channel under the channel limit: queues for a slot, asks ssh2 for the channel (`open`, in its callback
+   * style), and hands it to `use` with the slot's release. When sshd refuses the channel because of its MaxSessions,
+   * the limit is lowered and it queues again. `what` completes "cannot …" in the error of any other refusal.
    */
-  private runOnChannel(
-    command: string,
-    argv: readonly string[],
-    opts: ExecOptions,
-    timeoutMs: number | undefined,
-    release: () => void,
-  ): Promise<ExecResult | 'retry'> {
-    return new Promise<ExecResult | 'retry'>((resolve, reject) => {
-      const onOpenError = (err: Error) => {
-        const activeBefore = this.channels.active;
-        release();
-        if (this.lowerLimitAfterRefusal(err, activeBefore)) return resolve('retry');
-        if (this.deadReason) return reject(new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`));
-        reject(new HostError(this.host, `cannot start ${describeArgv(argv)}: ${err.message}`));
-      };
-      try {
-        this.client.exec(command, (err, stream) => (err ? onOpenError(err) : this.collect(stream, argv, opts, timeoutMs, release, resolve, reject)));
-      } catch (err) {
-        onOpenError(err as Error);
-      }
-    });
+  private async withChannel<C, T>(
+    what: string,
+    open: (opened: (err: Error | undefined, channel: C) => void) => void,
+    use: (channel: C, release: () => void, resolve: (v: T) => void, reject: (e: Error) => void) => void,
+  ): Promise<T> {
+    for (;;) {
+      const release = await this.channels.acquire();
+      this.assertAliveOr(release);
+      const res = await new Promise<T | typeof RETRY>((resolve, reject) => {
+        const onOpenError = (err: Error) => {
+          const activeBefore = this.channels.active;
+          release();
+          if (this.lowerLimitAfterRefusal(err, activeBefore)) return resolve(RETRY);
+          if (this.deadReason) return reject(new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`));
+          reject(new HostError(this.host, `cannot ${what}: ${err.message}`));
+        };
+        try {
+          open((err, channel) => (err ? onOpenError(err) : use(channel, release, resolve, reject)));
+        } catch (err) {
+          onOpenError(err as Error);
+        }
+      });
+      if (res !== RETRY) return res;
+    }
   }
 
   private collect(
@@ -310,34 +317,19 @@ export class SshSession implements HostSession {
     return this.sftpPromise;
   }
 
-  private async openSftp(): Promise<SFTPWrapper> {
-    for (;;) {
-      const release = await this.channels.acquire();
-      this.assertAliveOr(release);
-      const res = await new Promise<SFTPWrapper | 'retry'>((resolve, reject) => {
-        const onOpenError = (err: Error) => {
-          const activeBefore = this.channels.active;
+  private openSftp(): Promise<SFTPWrapper> {
+    return this.withChannel<SFTPWrapper, SFTPWrapper>(
+      `start SFTP on ${this.where} (is the sftp subsystem enabled in sshd_config?)`,
+      (opened) => this.client.sftp(opened),
+      (sftp, release, resolve) => {
+        this.sftpChannel = sftp;
+        sftp.on('close', () => {
           release();
-          if (this.lowerLimitAfterRefusal(err, activeBefore)) return resolve('retry');
-          if (this.deadReason) return reject(new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`));
-          reject(new HostError(this.host, `cannot start SFTP on ${this.where} (is the sftp subsystem enabled in sshd_config?): ${err.message}`));
-        };
-        try {
-          this.client.sftp((err, sftp) => {
-            if (err) return onOpenError(err);
-            this.sftpChannel = sftp;
-            sftp.on('close', () => {
-              release();
-              if (this.sftpChannel === sftp) this.evictSftp();
-            });
-            resolve(sftp);
-          });
-        } catch (err) {
-          onOpenError(err as Error);
-        }
-      });
-      if (res !== 'retry') return res;
-    }
+          if (this.sftpChannel === sftp) this.evictSftp();
+        });
+        resolve(sftp);
+      },
+    );
   }
 
   /**
@@ -455,59 +447,44 @@ export class SshSession implements HostSession {
     return (await cmd).ask(request, replyEnd, { ...opts, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
   }
 
-  private async startKept(argv: readonly string[]): Promise<KeptCommand> {
+  private startKept(argv: readonly string[]): Promise<KeptCommand> {
     const command = PID_PREAMBLE + quoteForHost(this.host, argv);
-    for (;;) {
-      const release = await this.channels.acquire();
-      this.assertAliveOr(release);
-      const res = await new Promise<KeptCommand | 'retry'>((resolve, reject) => {
-        const onOpenError = (err: Error) => {
-          const activeBefore = this.channels.active;
+    return this.withChannel<ClientChannel, KeptCommand>(
+      `start ${describeArgv(argv)}`,
+      (opened) => this.client.exec(command, opened),
+      (stream, release, resolve) => {
+        let head: Buffer | undefined = Buffer.alloc(0);
+        let remotePid: number | undefined;
+        const cmd = new KeptCommand(this.host, argv, {
+          write: (d) => stream.write(d),
+          kill: () => {
+            try {
+              sendSignal(stream, 'KILL');
+            } catch {
+              // channel already closing
+            }
+            stream.close();
+            if (remotePid !== undefined) this.killRemoteGroup(remotePid);
+          },
+        });
+        stream.on('data', (d: Buffer) => cmd.onStdout(d));
+        stream.stderr.on('data', (d: Buffer) => {
+          if (!head) return cmd.onStderr(d);
+          head = Buffer.concat([head, d]);
+          if (head.indexOf(0x0a) < 0 && head.length < 4096) return;
+          const { pid, rest } = takePidMarker(head);
+          remotePid = pid;
+          head = undefined;
+          cmd.onStderr(rest);
+        });
+        stream.on('error', () => undefined); // surfaced through 'close'
+        stream.on('close', () => {
           release();
-          if (this.lowerLimitAfterRefusal(err, activeBefore)) return resolve('retry');
-          if (this.deadReason) return reject(new HostError(this.host, `connection to ${this.where} is gone (${this.deadReason}); nothing more can run on this session`));
-          reject(new HostError(this.host, `cannot start ${describeArgv(argv)}: ${err.message}`));
-        };
-        try {
-          this.client.exec(command, (err, stream) => {
-            if (err) return onOpenError(err);
-            let head: Buffer | undefined = Buffer.alloc(0);
-            let remotePid: number | undefined;
-            const cmd = new KeptCommand(this.host, argv, {
-              write: (d) => stream.write(d),
-              kill: () => {
-                try {
-                  sendSignal(stream, 'KILL');
-                } catch {
-                  // channel already closing
-                }
-                stream.close();
-                if (remotePid !== undefined) this.killRemoteGroup(remotePid);
-              },
-            });
-            stream.on('data', (d: Buffer) => cmd.onStdout(d));
-            stream.stderr.on('data', (d: Buffer) => {
-              if (!head) return cmd.onStderr(d);
-              head = Buffer.concat([head, d]);
-              if (head.indexOf(0x0a) < 0 && head.length < 4096) return;
-              const { pid, rest } = takePidMarker(head);
-              remotePid = pid;
-              head = undefined;
-              cmd.onStderr(rest);
-            });
-            stream.on('error', () => undefined); // surfaced through 'close'
-            stream.on('close', () => {
-              release();
-              cmd.onClosed(this.deadReason ? `connection to ${this.where} lost (${this.deadReason})` : 'it exited (the server closed its channel)');
-            });
-            resolve(cmd);
-          });
-        } catch (err) {
-          onOpenError(err as Error);
-        }
-      });
-      if (res !== 'retry') return res;
-    }
+          cmd.onClosed(this.deadReason ? `connection to ${this.where} lost (${this.deadReason})` : 'it exited (the server closed its channel)');
+        });
+        resolve(cmd);
+      },
+    );
   }
 
   async close(): Promise<void> {
