@@ -46,21 +46,20 @@ export function observeSysctl(state: SysctlState, keys: Iterable<string>): Sysct
 }
 
 /**
- * Findings by observation and declarations: cloned hosts share one observation (observeOutput), and judging it again
- * for the next host gives the same findings but for the host's name. Kept per observation (dropped with it) and
- * handed out as fresh copies, since later stages set fields of a host's findings (id, change, the writer).
+ * Findings by observation and declarations: cloned hosts share one observation (observeOutput) and, with the same
+ * roles, one plan and so the same declarations map (planChecks), and judging them again for the next host gives the
+ * same findings but for the host's name. Kept by both objects (dropped with them), so nothing is serialized per host,
+ * and handed out as fresh copies, since later stages set fields of a host's findings (id, change, the writer).
  */
-const judgedByObservation = new WeakMap<SysctlObservation, Map<string, Finding[]>>();
+const judgedByObservation = new WeakMap<SysctlObservation, WeakMap<ReadonlyMap<string, SysctlExpectation>, Finding[]>>();
 
 export function judgeSysctl(obs: SysctlObservation, specs: ReadonlyMap<string, SysctlExpectation>, host: string): Finding[] {
   let byObs = judgedByObservation.get(obs);
-  if (!byObs) judgedByObservation.set(obs, (byObs = new Map()));
-  const specsKey = JSON.stringify([...specs]);
-  let judged = byObs.get(specsKey);
+  if (!byObs) judgedByObservation.set(obs, (byObs = new WeakMap()));
+  let judged = byObs.get(specs);
   if (!judged) {
     judged = judgeSysctlNow(obs, specs, '');
-    if (byObs.size >= OBSERVED_KEPT) byObs.delete(byObs.keys().next().value as string);
-    byObs.set(specsKey, judged);
+    byObs.set(specs, judged);
   }
   return judged.map((f) => ({ ...f, host }));
 }
