@@ -41,7 +41,7 @@ export type { BehaviourSpec, CheckKind, CheckContext } from './checks/index.js';
 // Tell: the report and its formats.
 export { REPORT_VERSION, exitCodeFor, type Report, type HostReport, type ReportSummary, type Verdict, type FailOn } from './core/report.js';
 export type { Finding, FindingStatus, Layer, Severity } from './core/finding.js';
-export { render, RENDER_FORMATS, type RenderFormat } from './core/render/index.js';
+export { render, renderChunks, RENDER_FORMATS, type RenderFormat } from './core/render/index.js';
 
 // Act: remediation.
 export {

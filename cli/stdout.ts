@@ -2,9 +2,12 @@
  * Command output to stdout. A reader that stops early (`kdrift report | head`) closes the pipe: the next write fails
  * with EPIPE, which ends the run quietly (no Node stack trace) with the exit code set so far.
  */
+import { batchedChunks } from '../core/render/index.js';
+
 let guarded = false;
 
-export function writeOut(text: string): void {
+/** A string, or a renderer's chunks (written in batches of about 64 KiB: never the whole text as one string). */
+export function writeOut(text: string | Iterable<string>): void {
   if (!guarded) {
     guarded = true;
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -12,5 +15,6 @@ export function writeOut(text: string): void {
       throw err;
     });
   }
-  process.stdout.write(text);
+  if (typeof text === 'string') process.stdout.write(text);
+  else for (const batch of batchedChunks(text)) process.stdout.write(batch);
 }

@@ -3,7 +3,7 @@
  * `kdrift check` (check.ts) is the same run for one host or this machine; both share `runReportCommand`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from '../main.js';
@@ -17,7 +17,7 @@ import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
 import { runChecks, type ProgressEvent } from '../../core/engine/index.js';
 import { exitCodeFor, type FailOn } from '../../core/report.js';
 import { loadSuppressions } from '../../core/suppressions.js';
-import { render, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
+import { batchedChunks, renderChunks, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
 import { writeOut } from '../stdout.js';
 import type { KeptSessions } from '../../core/engine/index.js';
 import { ChangeTracking, everyOption, nightlyOptions, nightlyOptionsUsage, runEvery } from './report-nightly.js';
@@ -105,12 +105,18 @@ async function resolveBaseline(explicit: string | undefined, inventory: Pick<Inv
  * file has an unpredictable name and is created exclusively ('wx' = O_CREAT|O_EXCL, which also refuses a symlink
  * planted at that name), so nobody can make kdrift write through a link they placed.
  */
-export async function writeFileAtomicLocal(file: string, data: string): Promise<void> {
+export async function writeFileAtomicLocal(file: string, data: string | Iterable<string>): Promise<void> {
   const abs = path.resolve(file);
   await mkdir(path.dirname(abs), { recursive: true });
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.kdrift-${randomBytes(8).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, data, { mode: 0o644, flag: 'wx' });
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      // a renderer's chunks go out in batches: a 1,000-host report is never one string in memory
+      for (const batch of typeof data === 'string' ? [data] : batchedChunks(data)) await fh.writeFile(batch);
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await rm(tmp, { force: true });
@@ -179,9 +185,9 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
     }));
 
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
-    for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, render(report, fmt, { verbose: values.verbose ?? false }));
-    if (tracking.stateOutput) await writeFileAtomicLocal(tracking.stateOutput, render(report, 'json'));
-    for (const fmt of formats) writeOut(render(report, fmt, { color, verbose: values.verbose ?? false }));
+    for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, renderChunks(report, fmt, { verbose: values.verbose ?? false }));
+    if (tracking.stateOutput) await writeFileAtomicLocal(tracking.stateOutput, renderChunks(report, 'json'));
+    for (const fmt of formats) writeOut(renderChunks(report, fmt, { color, verbose: values.verbose ?? false }));
     return { report, code: exitCodeFor(report, failOn) };
   };
   if (everyMs === undefined) return (await once()).code;

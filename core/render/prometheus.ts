@@ -4,7 +4,7 @@
  * values. `check` is needed beside `key` because two behaviour checks can watch the same port (`port 80`), and a
  * series must be unique.
  */
-import type { Report } from '../report.js';
+import type { HostReport, Report } from '../report.js';
 import { countsAsDrift } from '../report.js';
 import { changesPrometheus } from './changes.js';
 
@@ -20,55 +20,48 @@ function labels(l: Record<string, string>): string {
     .join(',')}}`;
 }
 
-export function renderPrometheus(report: Report): string {
-  const out: string[] = [];
-  const family = (name: string, type: string, help: string, samples: string[]) => {
-    out.push(`# HELP ${name} ${help}`);
-    out.push(`# TYPE ${name} ${type}`);
-    out.push(...samples);
-  };
-  const drift: string[] = [];
-  const up: string[] = [];
-  const counts = new Map<string, number>();
-  for (const h of report.hosts) {
-    // labels() spelled out for the 22 series per host: the same text, built once per host instead of per series
-    const hostRole = `host="${promLabel(h.name)}",role="${promLabel(h.roles.join(','))}"`;
-    up.push(`kdrift_host_up{${hostRole}} ${h.status === 'error' ? 0 : 1}`);
-    for (const f of h.findings) {
-      drift.push(`kdrift_drift{${hostRole},check="${promLabel(f.check)}",key="${promLabel(f.key)}",layer="${promLabel(f.layer)}",severity="${promLabel(f.severity)}"} ${countsAsDrift(f) ? 1 : 0}`);
-    }
-  }
-  for (const h of report.hosts) {
-    for (const f of h.findings) {
-      const status = f.suppressed && f.status !== 'ok' ? 'suppressed' : f.status;
-      const k = `${h.name}\u0000${status}`;
-      counts.set(k, (counts.get(k) ?? 0) + 1);
-    }
-  }
-  const totals: string[] = [];
-  for (const h of report.hosts) {
-    for (const status of ['ok', 'drift', 'unknown', 'suppressed']) {
-      totals.push(`kdrift_findings${labels({ host: h.name, status })} ${counts.get(`${h.name}\u0000${status}`) ?? 0}`);
-    }
-  }
-  family('kdrift_drift', 'gauge', '1 when the declared value drifted (and no suppression covers it), else 0.', drift);
-  family('kdrift_host_up', 'gauge', '1 when kdrift could check the host, 0 when it could not (down, auth, timeout).', up);
-  // A gauge: the count of the LAST run (it goes down when drift is fixed), so no `_total` (a counter's suffix).
-  family('kdrift_findings', 'gauge', 'Findings of the last run per host and status (ok, drift, unknown, suppressed).', totals);
-  family('kdrift_root_causes', 'gauge', 'Root causes of the last run (drift that nothing else explains).', [`kdrift_root_causes ${report.summary.rootCauses}`]);
-  family('kdrift_consequences', 'gauge', 'Drift findings of the last run that a root cause on another host explains.', [`kdrift_consequences ${report.summary.consequences}`]);
-  family('kdrift_root_cause', 'gauge', '1 per root cause of the last run, by host and key.', report.rootCauses.map((c) => `kdrift_root_cause${labels({ host: c.host, check: c.check, key: c.key, severity: c.severity })} 1`));
-  family('kdrift_skipped_files', 'gauge', 'sysctl.d files the last run could not read, per host.', skippedFiles(report));
-  family('kdrift_last_run_timestamp_seconds', 'gauge', 'Unix time the last kdrift run started.', [
-    `kdrift_last_run_timestamp_seconds ${Math.floor(Date.parse(report.generatedAt) / 1000)}`,
-  ]);
-  if (report.durationMs !== undefined) {
-    family('kdrift_last_run_duration_seconds', 'gauge', 'Wall time of the last kdrift run.', [`kdrift_last_run_duration_seconds ${(report.durationMs / 1000).toFixed(3)}`]);
-  }
-  out.push(...changesPrometheus(report, labels));
-  return `${out.join('\n')}\n`;
-}
+/**
+ * The exposition, streamed: a few lines at a time (a host's series at most), so a 1,000-host fleet's 3 MB of text is
+ * never one string.
+ */
+export function* prometheusChunks(report: Report): Generator<string> {
+  const head = (name: string, type: string, help: string) => `# HELP ${name} ${help}\n# TYPE ${name} ${type}\n`;
+  const lines = (samples: readonly string[]) => (samples.length > 0 ? `${samples.join('\n')}\n` : '');
+  const hostRoles = report.hosts.map((h) => `host="${promLabel(h.name)}",role="${promLabel(h.roles.join(','))}"`);
 
-function skippedFiles(report: Report): string[] {
-  return report.hosts.map((h) => `kdrift_skipped_files${labels({ host: h.name })} ${h.warnings?.length ?? 0}`);
+  yield head('kdrift_drift', 'gauge', '1 when the declared value drifted (and no suppression covers it), else 0.');
+  for (let i = 0; i < report.hosts.length; i++) {
+    const h = report.hosts[i] as HostReport;
+    const hostRole = hostRoles[i] as string;
+    // labels() spelled out for the 22 series per host: the same text, built once per host instead of per series
+    let chunk = '';
+    for (const f of h.findings) {
+      chunk += `kdrift_drift{${hostRole},check="${promLabel(f.check)}",key="${promLabel(f.key)}",layer="${promLabel(f.layer)}",severity="${promLabel(f.severity)}"} ${countsAsDrift(f) ? 1 : 0}\n`;
+    }
+    if (chunk) yield chunk;
+  }
+  yield head('kdrift_host_up', 'gauge', '1 when kdrift could check the host, 0 when it could not (down, auth, timeout).');
+  for (let i = 0; i < report.hosts.length; i++) yield `kdrift_host_up{${hostRoles[i] as string}} ${report.hosts[i]?.status === 'error' ? 0 : 1}\n`;
+  // A gauge: the count of the LAST run (it goes down when drift is fixed), so no `_total` (a counter's suffix).
+  yield head('kdrift_findings', 'gauge', 'Findings of the last run per host and status (ok, drift, unknown, suppressed).');
+  for (const h of report.hosts) {
+    const counts = { ok: 0, drift: 0, unknown: 0, suppressed: 0 };
+    for (const f of h.findings) counts[f.suppressed && f.status !== 'ok' ? 'suppressed' : f.status] += 1;
+    yield lines(Object.entries(counts).map(([status, n]) => `kdrift_findings${labels({ host: h.name, status })} ${n}`));
+  }
+  yield head('kdrift_root_causes', 'gauge', 'Root causes of the last run (drift that nothing else explains).');
+  yield `kdrift_root_causes ${report.summary.rootCauses}\n`;
+  yield head('kdrift_consequences', 'gauge', 'Drift findings of the last run that a root cause on another host explains.');
+  yield `kdrift_consequences ${report.summary.consequences}\n`;
+  yield head('kdrift_root_cause', 'gauge', '1 per root cause of the last run, by host and key.');
+  yield lines(report.rootCauses.map((c) => `kdrift_root_cause${labels({ host: c.host, check: c.check, key: c.key, severity: c.severity })} 1`));
+  yield head('kdrift_skipped_files', 'gauge', 'sysctl.d files the last run could not read, per host.');
+  for (const h of report.hosts) yield `kdrift_skipped_files${labels({ host: h.name })} ${h.warnings?.length ?? 0}\n`;
+  yield head('kdrift_last_run_timestamp_seconds', 'gauge', 'Unix time the last kdrift run started.');
+  yield `kdrift_last_run_timestamp_seconds ${Math.floor(Date.parse(report.generatedAt) / 1000)}\n`;
+  if (report.durationMs !== undefined) {
+    yield head('kdrift_last_run_duration_seconds', 'gauge', 'Wall time of the last kdrift run.');
+    yield `kdrift_last_run_duration_seconds ${(report.durationMs / 1000).toFixed(3)}\n`;
+  }
+  yield lines(changesPrometheus(report, labels));
 }
