@@ -187,7 +187,7 @@ export async function runReportCommand(run: ReportRun): Promise<number> {
     const color = process.stdout.isTTY === true && !process.env.NO_COLOR;
     for (const [fmt, file] of outputs) await writeFileAtomicLocal(file, renderChunks(report, fmt, { verbose: values.verbose ?? false }));
     if (tracking.stateOutput) await writeFileAtomicLocal(tracking.stateOutput, renderChunks(report, 'json'));
-    for (const fmt of formats) writeOut(renderChunks(report, fmt, { color, verbose: values.verbose ?? false }));
+    for (const fmt of formats) await writeOut(renderChunks(report, fmt, { color, verbose: values.verbose ?? false }));
     return { report, code: exitCodeFor(report, failOn) };
   };
   if (everyMs === undefined) return (await once()).code;

@@ -1,7 +1,8 @@
 /**
  * The fleet picture: an inline SVG of the hosts and the connection legs the probes saw, each leg coloured by the share
  * of its connections that negotiated window scaling. Nodes are laid out in columns by how far they are from a node
- * nothing connects to (client → lb → app); hosts without legs sit in the first column. Pure string building, escaped.
+ * nothing connects to (client → lb → app); hosts without legs sit in the first column. Pure string building, escaped, a
+ * node or leg at a time.
  */
 import type { HostReport, Leg, Report } from '../report.js';
 import { escapeXml as e } from './xml-escape.js';
@@ -17,7 +18,8 @@ export function shareClass(leg: Pick<Leg, 'connections' | 'negotiated'>): 'good'
   return share >= 0.99 ? 'good' : share >= 0.5 ? 'partial' : 'bad';
 }
 
-export function renderFleetSvg(report: Report): string {
+/** The picture a leg or a node at a time (a 1,000-host fleet is 1,000 nodes). */
+export function* fleetSvgChunks(report: Report): Generator<string> {
   const legs = report.legs ?? [];
   const hosts = new Map<string, HostReport>(report.hosts.map((h) => [h.name, h]));
   const names = [...new Set([...report.hosts.map((h) => h.name), ...legs.flatMap((l) => [l.from, l.to])])];
@@ -25,14 +27,20 @@ export function renderFleetSvg(report: Report): string {
   const perColumn = new Map<number, string[]>();
   for (const n of names) {
     const c = column.get(n) ?? 0;
-    perColumn.set(c, [...(perColumn.get(c) ?? []), n]);
+    const list = perColumn.get(c);
+    if (list) list.push(n);
+    else perColumn.set(c, [n]);
   }
   const pos = new Map<string, { x: number; y: number }>();
   for (const [c, list] of perColumn) list.forEach((n, i) => pos.set(n, { x: PAD + c * COL_W, y: PAD + i * ROW_H }));
   const width = PAD * 2 + Math.max(0, ...[...perColumn.keys()]) * COL_W + NODE_W;
   const height = PAD * 2 + (Math.max(1, ...[...perColumn.values()].map((l) => l.length)) - 1) * ROW_H + NODE_H + 14;
 
-  const parts: string[] = [];
+  const marker = (cls: string) =>
+    `<marker id="arrow-${cls}" class="leg-${cls}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z"/></marker>`;
+  yield `<svg id="fleet" role="img" aria-label="fleet: hosts and connection legs coloured by negotiated share" ` +
+    `width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
+    `<defs>${marker('good')}${marker('partial')}${marker('bad')}</defs>`;
   for (const l of legs) {
     const a = pos.get(l.from);
     const b = pos.get(l.to);
@@ -43,11 +51,11 @@ export function renderFleetSvg(report: Report): string {
     const y2 = b.y + NODE_H / 2;
     const cls = shareClass(l);
     const label = `:${l.port} ${l.negotiated}/${l.connections}`;
-    parts.push(
+    yield (
       `<g class="leg leg-${cls}" data-from="${e(l.from)}" data-to="${e(l.to)}" data-port="${l.port}" data-share="${l.connections > 0 ? (l.negotiated / l.connections).toFixed(2) : ''}">` +
         `<title>${e(`${l.from} → ${l.to}:${l.port}: ${l.negotiated} of ${l.connections} connections negotiated window scaling (seen by ${l.observedBy})`)}</title>` +
         `<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" marker-end="url(#arrow-${cls})"/>` +
-        `<text x="${(x1 + x2) / 2}" y="${(y1 + y2) / 2 - 6}" text-anchor="middle">${e(label)}</text></g>`,
+        `<text x="${(x1 + x2) / 2}" y="${(y1 + y2) / 2 - 6}" text-anchor="middle">${e(label)}</text></g>`
     );
   }
   for (const n of names) {
@@ -55,20 +63,14 @@ export function renderFleetSvg(report: Report): string {
     const h = hosts.get(n);
     const status = h ? h.status : 'outside';
     const sub = h ? h.roles.join(', ') : 'outside the inventory';
-    parts.push(
+    yield (
       `<g class="node node-${status}" data-host="${e(n)}"><title>${e(`${n}: ${h ? h.status : 'not in the inventory'}`)}</title>` +
         `<rect x="${p.x}" y="${p.y}" width="${NODE_W}" height="${NODE_H}" rx="6"/>` +
         `<text x="${p.x + NODE_W / 2}" y="${p.y + 15}" text-anchor="middle" class="name">${e(n)}</text>` +
-        `<text x="${p.x + NODE_W / 2}" y="${p.y + 29}" text-anchor="middle" class="sub">${e(sub)}</text></g>`,
+        `<text x="${p.x + NODE_W / 2}" y="${p.y + 29}" text-anchor="middle" class="sub">${e(sub)}</text></g>`
     );
   }
-  const marker = (cls: string) =>
-    `<marker id="arrow-${cls}" class="leg-${cls}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z"/></marker>`;
-  return (
-    `<svg id="fleet" role="img" aria-label="fleet: hosts and connection legs coloured by negotiated share" ` +
-    `width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
-    `<defs>${marker('good')}${marker('partial')}${marker('bad')}</defs>${parts.join('')}</svg>`
-  );
+  yield '</svg>';
 }
 
 /** Column of each node: 0 when nothing connects to it, else one more than the furthest node connecting to it. */

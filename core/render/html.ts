@@ -8,7 +8,7 @@ import type { Finding } from '../finding.js';
 import type { HostReport, Report } from '../report.js';
 import { changesHtml } from './changes.js';
 import { actualText, detailText, notableFindings, orderedHosts, rootCauseReach, rootCauseTitle, shownStatus, summaryLine, verdictLine, warningsOf } from './common.js';
-import { renderFleetSvg } from './fleet-svg.js';
+import { fleetSvgChunks } from './fleet-svg.js';
 import { escapeXml as e } from './xml-escape.js';
 
 const CSS = `
@@ -57,43 +57,10 @@ function hostSection(h: HostReport): string {
   return parts.join('');
 }
 
-export function renderHtml(report: Report): string {
+/** The page a section at a time: the head, the summary parts, then a host section per chunk. */
+export function* htmlChunks(report: Report): Generator<string> {
   const verdict = verdictLine(report);
-  const parts: string[] = [];
-  parts.push(`<h1>kdrift report${report.stack ? ` — stack ${e(report.stack)}` : ''}</h1>`);
-  parts.push(`<div id="verdict" class="banner banner-${verdict.level}" role="status">${e(verdict.text)}</div>`);
-  parts.push(`<p class="muted">${e(summaryLine(report))}. Generated ${e(report.generatedAt)}.</p>`);
-  if (report.rootCauses.length > 0) {
-    parts.push(`<h2>Root causes (${report.rootCauses.length})</h2>`);
-    report.rootCauses.forEach((c, i) => {
-      const reach = rootCauseReach(c);
-      parts.push(
-        `<div class="cause sev-${c.severity}" data-host="${e(c.host)}" data-key="${e(c.key)}"><b>${i + 1}. [${e(c.severity)}] ${e(rootCauseTitle(c))}</b>` +
-          (reach ? `<div>${e(reach)}</div>` : '') +
-          `<div>Next step: <span class="next next-${c.nextStep.kind}">${e(c.nextStep.text)}</span></div></div>`,
-      );
-    });
-  }
-  if ((report.legs ?? []).length > 0 || report.hosts.length > 1) {
-    parts.push('<h2>Fleet</h2>');
-    parts.push(renderFleetSvg(report));
-  }
-  for (const w of warningsOf(report)) parts.push(`<p class="unknown warning">Warning: ${e(w)}</p>`);
-  for (const x of report.expiredSuppressions ?? []) {
-    parts.push(`<p class="unknown">Suppression expired on ${e(x.expires)} (${e(x.source)}: ${e(x.reason)}): ${x.matched} finding(s) count again.</p>`);
-  }
-  if (report.changes) parts.push(changesHtml(report));
-  const hosts = orderedHosts(report);
-  const attention = hosts.filter((h) => h.status !== 'ok');
-  const clean = hosts.filter((h) => h.status === 'ok');
-  if (attention.length > 0) {
-    parts.push('<h2>Hosts that need attention</h2>');
-    parts.push(...attention.map(hostSection));
-  }
-  if (clean.length > 0) {
-    parts.push(`<details class="ok-hosts"><summary class="ok">${clean.length} host${clean.length === 1 ? '' : 's'} ok: ${e(clean.map((h) => h.name).join(', '))}</summary>${clean.map(hostSection).join('')}</details>`);
-  }
-  return `<!DOCTYPE html>
+  yield `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -102,8 +69,40 @@ export function renderHtml(report: Report): string {
 <style>${CSS}</style>
 </head>
 <body>
-${parts.join('\n')}
-</body>
-</html>
 `;
+  yield `<h1>kdrift report${report.stack ? ` — stack ${e(report.stack)}` : ''}</h1>`;
+  yield `\n<div id="verdict" class="banner banner-${verdict.level}" role="status">${e(verdict.text)}</div>`;
+  yield `\n<p class="muted">${e(summaryLine(report))}. Generated ${e(report.generatedAt)}.</p>`;
+  if (report.rootCauses.length > 0) {
+    yield `\n<h2>Root causes (${report.rootCauses.length})</h2>`;
+    for (const [i, c] of report.rootCauses.entries()) {
+      const reach = rootCauseReach(c);
+      yield `\n<div class="cause sev-${c.severity}" data-host="${e(c.host)}" data-key="${e(c.key)}"><b>${i + 1}. [${e(c.severity)}] ${e(rootCauseTitle(c))}</b>` +
+        (reach ? `<div>${e(reach)}</div>` : '') +
+        `<div>Next step: <span class="next next-${c.nextStep.kind}">${e(c.nextStep.text)}</span></div></div>`;
+    }
+  }
+  if ((report.legs ?? []).length > 0 || report.hosts.length > 1) {
+    yield '\n<h2>Fleet</h2>';
+    yield '\n';
+    yield* fleetSvgChunks(report);
+  }
+  for (const w of warningsOf(report)) yield `\n<p class="unknown warning">Warning: ${e(w)}</p>`;
+  for (const x of report.expiredSuppressions ?? []) {
+    yield `\n<p class="unknown">Suppression expired on ${e(x.expires)} (${e(x.source)}: ${e(x.reason)}): ${x.matched} finding(s) count again.</p>`;
+  }
+  if (report.changes) yield `\n${changesHtml(report)}`;
+  const hosts = orderedHosts(report);
+  const attention = hosts.filter((h) => h.status !== 'ok');
+  const clean = hosts.filter((h) => h.status === 'ok');
+  if (attention.length > 0) {
+    yield '\n<h2>Hosts that need attention</h2>';
+    for (const h of attention) yield `\n${hostSection(h)}`;
+  }
+  if (clean.length > 0) {
+    yield `\n<details class="ok-hosts"><summary class="ok">${clean.length} host${clean.length === 1 ? '' : 's'} ok: ${e(clean.map((h) => h.name).join(', '))}</summary>`;
+    for (const h of clean) yield hostSection(h);
+    yield '</details>';
+  }
+  yield '\n</body>\n</html>\n';
 }

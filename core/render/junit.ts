@@ -31,54 +31,55 @@ function testcase(report: Report, host: string, f: Finding, name: string, second
   return `${open}</testcase>`;
 }
 
-export function renderJunit(report: Report): string {
-  const suites: string[] = [];
+/** JUnit's totals head the document, so they are counted first (a pass over the findings, no text). */
+function totals(report: Report): { tests: number; failures: number; errors: number } {
   let tests = 0;
   let failures = 0;
   let errors = 0;
+  for (const h of report.hosts) {
+    if (h.status === 'error') {
+      tests += 1;
+      errors += 1;
+      continue;
+    }
+    tests += h.findings.length;
+    failures += h.findings.filter((a) => a.status === 'drift' && !a.suppressed).length;
+  }
+  return { tests, failures, errors };
+}
+
+/** The document a suite (a host) at a time. */
+export function* junitChunks(report: Report): Generator<string> {
+  const changes = changesJunit(report);
+  const t = totals(report);
+  const total = ((report.durationMs ?? 0) / 1000).toFixed(3);
+  yield `<?xml version="1.0" encoding="UTF-8"?>\n` +
+    `<testsuites name="kdrift" tests="${t.tests + (changes?.tests ?? 0)}" failures="${t.failures}" errors="${t.errors}" time="${total}">\n`;
   // The schema has no timestamp on <testsuites>: each suite carries the run's start (no zone suffix, as Ant writes it).
   const stamp = x(report.generatedAt.replace(/\.\d+Z$|Z$/, ''));
   for (const h of orderedHosts(report)) {
     const seconds = ((h.durationMs ?? 0) / 1000).toFixed(3);
     if (h.status === 'error') {
-      tests += 1;
-      errors += 1;
-      suites.push(
-        `  <testsuite name="${x(h.name)}" tests="1" failures="0" errors="1" skipped="0" time="${seconds}" timestamp="${stamp}">\n` +
-          `    <testcase classname="kdrift.${x(h.name)}" name="host reachable" time="${seconds}">\n` +
-          `      <error type="host-error" message="${x(h.error ?? 'could not be checked')}">${x(h.error ?? '')}</error>\n` +
-          `    </testcase>\n  </testsuite>`,
-      );
+      yield `  <testsuite name="${x(h.name)}" tests="1" failures="0" errors="1" skipped="0" time="${seconds}" timestamp="${stamp}">\n` +
+        `    <testcase classname="kdrift.${x(h.name)}" name="host reachable" time="${seconds}">\n` +
+        `      <error type="host-error" message="${x(h.error ?? 'could not be checked')}">${x(h.error ?? '')}</error>\n` +
+        `    </testcase>\n  </testsuite>\n`;
       continue;
     }
     const f = h.findings;
     const nf = f.filter((a) => a.status === 'drift' && !a.suppressed).length;
     const ns = f.filter((a) => a.status === 'unknown' || (a.suppressed && a.status !== 'ok')).length;
-    tests += f.length;
-    failures += nf;
     const each = f.length > 0 ? ((h.durationMs ?? 0) / 1000 / f.length).toFixed(3) : '0.000';
     const names = uniqueNames(f);
-    suites.push(
-      `  <testsuite name="${x(h.name)}" tests="${f.length}" failures="${nf}" errors="0" skipped="${ns}" time="${seconds}" timestamp="${stamp}">\n` +
-        `    <properties><property name="roles" value="${x(h.roles.join(','))}"/>${h.verdict ? `<property name="verdict" value="${x(h.verdict)}"/>` : ''}</properties>\n` +
-        f.map((a, i) => `${testcase(report, h.name, a, names[i] as string, each)}\n`).join('') +
-        // Skipped sysctl.d files: not a test of their own, but CI shows a suite's system-err beside its cases.
-        (h.warnings?.length ? `    <system-err>${x(h.warnings.map((w) => `warning: skipped ${w.file}: ${w.reason}`).join('\n'))}</system-err>\n` : '') +
-        `  </testsuite>`,
-    );
+    yield `  <testsuite name="${x(h.name)}" tests="${f.length}" failures="${nf}" errors="0" skipped="${ns}" time="${seconds}" timestamp="${stamp}">\n` +
+      `    <properties><property name="roles" value="${x(h.roles.join(','))}"/>${h.verdict ? `<property name="verdict" value="${x(h.verdict)}"/>` : ''}</properties>\n` +
+      f.map((a, i) => `${testcase(report, h.name, a, names[i] as string, each)}\n`).join('') +
+      // Skipped sysctl.d files: not a test of their own, but CI shows a suite's system-err beside its cases.
+      (h.warnings?.length ? `    <system-err>${x(h.warnings.map((w) => `warning: skipped ${w.file}: ${w.reason}`).join('\n'))}</system-err>\n` : '') +
+      `  </testsuite>\n`;
   }
-  const changes = changesJunit(report);
-  if (changes) {
-    suites.push(changes.suite);
-    tests += changes.tests;
-  }
-  const total = ((report.durationMs ?? 0) / 1000).toFixed(3);
-  return (
-    `<?xml version="1.0" encoding="UTF-8"?>\n` +
-    `<testsuites name="kdrift" tests="${tests}" failures="${failures}" errors="${errors}" time="${total}">\n` +
-    suites.map((s) => `${s}\n`).join('') +
-    `</testsuites>\n`
-  );
+  if (changes) yield `${changes.suite}\n`;
+  yield `</testsuites>\n`;
 }
 
 /** `key [layer]` for sysctls, `check key [layer]` for behaviours (two checks may watch one port); `#2` if still equal. */

@@ -12,66 +12,65 @@ export function mdCell(s: string): string {
     .replace(/\r?\n/g, '<br>');
 }
 
-export function renderMarkdown(report: Report): string {
-  const out: string[] = [];
+/** The Markdown a line at a time. */
+export function* markdownChunks(report: Report): Generator<string> {
   const s = report.summary;
   const icon = s.errors > 0 ? '❌' : s.findings > 0 ? '⚠️' : '✅';
-  out.push(`## ${icon} kdrift report${report.stack ? ` — stack \`${report.stack}\`` : ''}`);
-  out.push('');
-  out.push(`**${mdCell(verdictLine(report).text)}**`);
-  out.push('');
-  out.push(`${summaryLine(report)}. Generated ${report.generatedAt}.`);
-  out.push('');
+  yield `## ${icon} kdrift report${report.stack ? ` — stack \`${report.stack}\`` : ''}\n`;
+  yield '\n';
+  yield `**${mdCell(verdictLine(report).text)}**\n`;
+  yield '\n';
+  yield `${summaryLine(report)}. Generated ${report.generatedAt}.\n`;
+  yield '\n';
   if (report.rootCauses.length > 0) {
-    out.push('### Root causes');
-    out.push('');
-    out.push('| # | Severity | Root cause | Explains | Next step |');
-    out.push('|---|---|---|---|---|');
-    report.rootCauses.forEach((c, i) => {
+    yield '### Root causes\n';
+    yield '\n';
+    yield '| # | Severity | Root cause | Explains | Next step |\n';
+    yield '|---|---|---|---|---|\n';
+    for (const [i, c] of report.rootCauses.entries()) {
       const next = c.nextStep.kind === 'command' ? `\`${c.nextStep.text.replace(/`/g, '')}\`` : mdCell(c.nextStep.text);
-      out.push(`| ${i + 1} | ${c.severity} | ${mdCell(rootCauseTitle(c))} | ${mdCell(rootCauseReach(c))} | ${next} |`);
-    });
-    out.push('');
+      yield `| ${i + 1} | ${c.severity} | ${mdCell(rootCauseTitle(c))} | ${mdCell(rootCauseReach(c))} | ${next} |\n`;
+    }
+    yield '\n';
   }
   const hosts = orderedHosts(report);
   const errors = hosts.filter((h) => h.status === 'error');
   if (errors.length > 0) {
-    out.push('### Hosts that could not be checked');
-    out.push('');
-    for (const h of errors) out.push(`- **${mdCell(h.name)}**: ${mdCell(h.error ?? 'could not be checked')}`);
-    out.push('');
+    yield '### Hosts that could not be checked\n';
+    yield '\n';
+    for (const h of errors) yield `- **${mdCell(h.name)}**: ${mdCell(h.error ?? 'could not be checked')}\n`;
+    yield '\n';
   }
   const rows = hosts.flatMap((h) => notableFindings(h).map((f) => ({ h, f })));
   if (rows.length > 0) {
-    out.push('### Findings');
-    out.push('');
-    out.push('| Host | Check | Key | Layer | Status | Expected | Actual | Severity | Detail |');
-    out.push('|---|---|---|---|---|---|---|---|---|');
+    yield '### Findings\n';
+    yield '\n';
+    yield '| Host | Check | Key | Layer | Status | Expected | Actual | Severity | Detail |\n';
+    yield '|---|---|---|---|---|---|---|---|---|\n';
     for (const { h, f } of rows) {
       const st = shownStatus(f);
       const cells = [h.name, f.check, f.key, f.layer, st === 'drift' ? '**drift**' : st, f.expected, actualText(f), f.severity, detailText(f)];
-      out.push(`| ${cells.map((c, i) => (i === 4 ? c : mdCell(c))).join(' | ')} |`);
+      yield `| ${cells.map((c, i) => (i === 4 ? c : mdCell(c))).join(' | ')} |\n`;
     }
-    out.push('');
+    yield '\n';
   } else if (errors.length === 0) {
-    out.push('No drift: every declared value is in place.');
-    out.push('');
+    yield 'No drift: every declared value is in place.\n';
+    yield '\n';
   }
-  out.push('### Hosts');
-  out.push('');
-  out.push('| Host | Roles | Status | Verdict | Findings |');
-  out.push('|---|---|---|---|---|');
+  yield '### Hosts\n';
+  yield '\n';
+  yield '| Host | Roles | Status | Verdict | Findings |\n';
+  yield '|---|---|---|---|---|\n';
   for (const h of hosts) {
-    out.push(`| ${mdCell(h.name)} | ${mdCell(h.roles.join(', '))} | ${h.status} | ${mdCell(h.verdict ?? '')} | ${h.findings.length} |`);
+    yield `| ${mdCell(h.name)} | ${mdCell(h.roles.join(', '))} | ${h.status} | ${mdCell(h.verdict ?? '')} | ${h.findings.length} |\n`;
   }
   for (const w of warningsOf(report)) {
-    out.push('');
-    out.push(`> Warning: ${mdCell(w)}`);
+    yield '\n';
+    yield `> Warning: ${mdCell(w)}\n`;
   }
   for (const e of report.expiredSuppressions ?? []) {
-    out.push('');
-    out.push(`> Suppression expired on ${e.expires} (${mdCell(e.source)}: ${mdCell(e.reason)}): ${e.matched} finding(s) count again.`);
+    yield '\n';
+    yield `> Suppression expired on ${e.expires} (${mdCell(e.source)}: ${mdCell(e.reason)}): ${e.matched} finding(s) count again.\n`;
   }
-  out.push(...changesMarkdown(report, mdCell));
-  return `${out.join('\n')}\n`;
+  for (const line of changesMarkdown(report, mdCell)) yield `${line}\n`;
 }

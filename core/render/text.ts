@@ -12,25 +12,25 @@ export interface TextOptions {
 
 const ANSI = { red: '\x1b[31m', yellow: '\x1b[33m', green: '\x1b[32m', dim: '\x1b[2m', bold: '\x1b[1m', reset: '\x1b[0m' };
 
-export function renderText(report: Report, opts: TextOptions = {}): string {
+/** The text a line at a time (the table's widths are measured over its rows first). */
+export function* textChunks(report: Report, opts: TextOptions = {}): Generator<string> {
   const paint = (code: keyof typeof ANSI, s: string) => (opts.color ? `${ANSI[code]}${s}${ANSI.reset}` : s);
   const statusColour = { drift: 'red', error: 'red', unknown: 'yellow', suppressed: 'dim', ok: 'green' } as const;
-  const lines: string[] = [];
-  lines.push(paint('bold', `kdrift report${report.stack ? ` (stack ${report.stack})` : ''} — ${report.generatedAt}`));
+  yield `${paint('bold', `kdrift report${report.stack ? ` (stack ${report.stack})` : ''} — ${report.generatedAt}`)}\n`;
   const verdict = verdictLine(report);
-  lines.push(paint(verdict.level === 'ok' ? 'green' : 'red', oneLine(verdict.text)));
-  lines.push(summaryLine(report));
-  lines.push('');
+  yield `${paint(verdict.level === 'ok' ? 'green' : 'red', oneLine(verdict.text))}\n`;
+  yield `${summaryLine(report)}\n`;
+  yield '\n';
   // Root causes first, most important first, each with the next step: what an on-call engineer acts on.
   if (report.rootCauses.length > 0) {
-    lines.push(paint('bold', `Root causes (${report.rootCauses.length}):`));
-    report.rootCauses.forEach((c, i) => {
-      lines.push(paint('red', oneLine(`  ${i + 1}. [${c.severity}] ${rootCauseTitle(c)}`)));
+    yield `${paint('bold', `Root causes (${report.rootCauses.length}):`)}\n`;
+    for (const [i, c] of report.rootCauses.entries()) {
+      yield `${paint('red', oneLine(`  ${i + 1}. [${c.severity}] ${rootCauseTitle(c)}`))}\n`;
       const reach = rootCauseReach(c);
-      if (reach) lines.push(oneLine(`     ${reach}`));
-      lines.push(paint('bold', oneLine(`     next: ${c.nextStep.text}`)));
-    });
-    lines.push('');
+      if (reach) yield `${oneLine(`     ${reach}`)}\n`;
+      yield `${paint('bold', oneLine(`     next: ${c.nextStep.text}`))}\n`;
+    }
+    yield '\n';
   }
 
   const header = ['HOST', 'CHECK', 'KEY', 'LAYER', 'STATUS', 'EXPECTED', 'ACTUAL', 'DETAIL'];
@@ -48,7 +48,7 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
     }
   }
   if (rows.length === 0) {
-    lines.push(paint('green', 'No drift: every declared value is in place.'));
+    yield `${paint('green', 'No drift: every declared value is in place.')}\n`;
   } else {
     const widths = header.map((hd, i) => Math.max(hd.length, ...rows.map((r) => (i === header.length - 1 ? 0 : (r.cells[i] as string).length))));
     const fmt = (cells: string[]) =>
@@ -56,15 +56,15 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
         .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number)))
         .join('  ')
         .trimEnd();
-    lines.push(paint('bold', fmt(header)));
+    yield `${paint('bold', fmt(header))}\n`;
     for (const r of rows) {
       const text = fmt(r.cells);
-      lines.push(r.status === 'ok' ? text : paint(statusColour[r.status], text));
+      yield `${r.status === 'ok' ? text : paint(statusColour[r.status], text)}\n`;
     }
   }
   // Per host: every host that is not ok (and, verbose, every host); a fleet of 1,000 clean hosts is one line.
-  lines.push('');
-  lines.push('Hosts:');
+  yield '\n';
+  yield 'Hosts:\n';
   let okCount = 0;
   for (const h of orderedHosts(report)) {
     if (h.status === 'ok' && !opts.verbose) {
@@ -75,13 +75,12 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
     const st = h.status === 'ok' ? `ok (${n} check${n === 1 ? '' : 's'})` : h.status;
     const verdict = h.verdict && h.verdict !== 'ok' ? ` — ${h.verdict}` : '';
     const why = h.status === 'error' ? `: ${h.error ?? 'could not be checked'}` : '';
-    lines.push(paint(h.status === 'ok' ? 'green' : 'red', oneLine(`  ${h.name} [${h.roles.join(', ')}]: ${st}${verdict}${why}`)));
+    yield `${paint(h.status === 'ok' ? 'green' : 'red', oneLine(`  ${h.name} [${h.roles.join(', ')}]: ${st}${verdict}${why}`))}\n`;
   }
-  if (okCount > 0) lines.push(paint('green', `  ${okCount} host${okCount === 1 ? '' : 's'} ok`));
-  for (const w of warningsOf(report)) lines.push(paint('yellow', oneLine(`warning: ${w}`)));
+  if (okCount > 0) yield `${paint('green', `  ${okCount} host${okCount === 1 ? '' : 's'} ok`)}\n`;
+  for (const w of warningsOf(report)) yield `${paint('yellow', oneLine(`warning: ${w}`))}\n`;
   for (const e of report.expiredSuppressions ?? []) {
-    lines.push(paint('yellow', oneLine(`Suppression expired on ${e.expires} (${e.source}: ${e.reason}): ${e.matched} finding${e.matched === 1 ? '' : 's'} count again`)));
+    yield `${paint('yellow', oneLine(`Suppression expired on ${e.expires} (${e.source}: ${e.reason}): ${e.matched} finding${e.matched === 1 ? '' : 's'} count again`))}\n`;
   }
-  lines.push(...changesText(report));
-  return `${lines.join('\n')}\n`;
+  for (const line of changesText(report)) yield `${line}\n`;
 }

@@ -1,7 +1,8 @@
 /**
- * The streamed renderers (json, prom): their chunks join to exactly the text a whole-string renderer wrote — JSON is
+ * The streamed renderers: their chunks join to exactly the text a whole-string renderer wrote — JSON is
  * `JSON.stringify(report, null, 2)` byte for byte, Prometheus equals golden files written by the string renderer
- * kdrift had before it streamed — and a fleet's report really comes in host-sized pieces, to a file and to stdout.
+ * kdrift had before it streamed (text and Markdown have their golden files in render.test.ts) — and a fleet's report
+ * really comes in host-sized pieces, in every format, to a file and to stdout.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixedReport } from '../fixtures/report/fixed-report.js';
 import { changedReport } from '../fixtures/report/changed-report.js';
-import { render, renderChunks } from '../../core/render/index.js';
+import { render, renderChunks, RENDER_FORMATS } from '../../core/render/index.js';
 import { batchedChunks } from '../../core/render/batched.js';
 import { writeFileAtomicLocal } from '../../cli/commands/report.js';
 import type { Report } from '../../core/report.js';
@@ -31,7 +32,7 @@ function fleet(n: number): Report {
   return r;
 }
 
-describe('streamed renderers (json, prom)', () => {
+describe('streamed renderers', () => {
   it('json_chunks_join_to_JSON_stringify_byte_for_byte', () => {
     const edge = { ...structuredClone(fixedReport), hosts: [], rootCauses: [], durationMs: undefined } as Report;
     for (const [name, r] of [['fixed', fixedReport], ['changes', changedReport()], ['empty arrays, undefined field', edge], ['300 hosts', fleet(300)]] as const) {
@@ -46,8 +47,8 @@ describe('streamed renderers (json, prom)', () => {
 
   it('a_fleet_report_comes_in_host_sized_chunks', () => {
     const r = fleet(300);
-    for (const fmt of ['json', 'prom'] as const) {
-      const chunks = [...renderChunks(r, fmt)];
+    for (const fmt of RENDER_FORMATS) {
+      const chunks = [...renderChunks(r, fmt, { verbose: true })];
       const whole = chunks.join('').length;
       assert.ok(chunks.length > 300, `${fmt}: ${chunks.length} chunks`);
       const largest = Math.max(...chunks.map((c) => c.length));
@@ -83,7 +84,7 @@ describe('streamed renderers (json, prom)', () => {
       import { renderChunks } from ${JSON.stringify(path.resolve(GOLDEN, '../../../../core/render/index.ts'))};
       import { readFileSync } from 'node:fs';
       const r = JSON.parse(readFileSync(0, 'utf8'));
-      writeOut(renderChunks(r, 'json'));`;
+      await writeOut(renderChunks(r, 'json'));`;
     const r = fleet(200);
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { input: JSON.stringify(r), maxBuffer: 64 * 1024 * 1024 }).toString();
     assert.equal(out, `${JSON.stringify(r, null, 2)}\n`);

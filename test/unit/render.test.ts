@@ -10,7 +10,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixedReport } from '../fixtures/report/fixed-report.js';
 import { render, RENDER_FORMATS } from '../../core/render/index.js';
-import { renderText } from '../../core/render/text.js';
 
 const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/report/golden');
 
@@ -110,11 +109,11 @@ describe('renderers on a fixed Report', () => {
     golden('report.txt', out);
   });
   it('text_has_colour_codes_only_when_asked', () => {
-    assert.ok(renderText(fixedReport, { color: true }).includes('\x1b[31m'));
+    assert.ok(render(fixedReport, 'text', { color: true }).includes('\x1b[31m'));
   });
   it('text_lists_ok_findings_only_in_verbose_mode', () => {
     assert.ok(!render(fixedReport, 'text').includes('net.ipv4.tcp_sack'));
-    assert.ok(renderText(fixedReport, { verbose: true }).includes('net.ipv4.tcp_sack'));
+    assert.ok(render(fixedReport, 'text', { verbose: true }).includes('net.ipv4.tcp_sack'));
   });
   it('markdown_matches_golden_and_escapes_table_breaking_characters', () => {
     const out = render(fixedReport, 'md');
