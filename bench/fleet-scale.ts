@@ -296,6 +296,7 @@ async function every(f: LoopbackFleet, inventoryFile: string): Promise<void> {
   const wanted = Number(values['every-runs']);
   const child = spawn(process.execPath, [path.join(REPO, 'bin/kdrift.js'), 'report', '--inventory', inventoryFile, '--concurrency', String(CONCURRENCY), '--every', '1s', '--listen', `127.0.0.1:${port}`, '--format', 'prom', '--fail-on', 'none'], { stdio: ['ignore', 'ignore', 'pipe'] });
   const times: number[] = [];
+  const cpus: number[] = [];
   let stderr = '';
   const s0 = f.serverCpuMs();
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
@@ -303,9 +304,10 @@ async function every(f: LoopbackFleet, inventoryFile: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
-        for (const m of d.toString().matchAll(/run \d+: (\d+) hosts in ([\d.]+) s, \d+ drifted, (\d+) errors/g)) {
-          if (Number(m[3]) > 0) reject(new Error(`every: ${m[3]} host errors`));
+        for (const m of d.toString().matchAll(/run \d+: (\d+) hosts in ([\d.]+) s \(([\d.]+) s CPU\), \d+ drifted, (\d+) errors/g)) {
+          if (Number(m[4]) > 0) reject(new Error(`every: ${m[4]} host errors`));
           times.push(Number(m[2]));
+          cpus.push(Number(m[3]));
           if (times.length >= wanted) resolve();
         }
       });
@@ -324,6 +326,7 @@ async function every(f: LoopbackFleet, inventoryFile: string): Promise<void> {
     const rescans = times.slice(1);
     console.log(`\nP1b: kdrift report --every over kept connections (${HOSTS} hosts): first run (connects) ${times[0]?.toFixed(2)} s, ` +
       `rescans ${rescans.map((t) => t.toFixed(2)).join(', ')} s (median ${med(rescans).toFixed(2)} s; target ≤ 2 s at 1,000 hosts: ${med(rescans) <= 2 ? 'MET' : 'NOT MET'}); ` +
+      `controller CPU per rescan ${med(cpus.slice(1)).toFixed(2)} s = ${((med(cpus.slice(1)) * 1000) / HOSTS).toFixed(2)} ms/host (first run ${((cpus[0] ?? 0) * 1000 / HOSTS).toFixed(2)} ms/host); ` +
       `sshd CPU ${((f.serverCpuMs() - s0) / HOSTS / times.length).toFixed(1)} ms/host/run (reaped sessions only); ` +
       `/metrics: ${upHosts}/${HOSTS} hosts up, promtool check metrics ${promtool.code === 0 ? 'ok' : `FAILED: ${promtool.out}`}`);
   } finally {

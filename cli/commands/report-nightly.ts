@@ -161,11 +161,13 @@ export async function runEvery(
   try {
     for (let n = 1; !signal.isStopped(); n++) {
       const t0 = Date.now();
+      const cpu0 = process.cpuUsage();
       const run = await once(kept);
+      const cpu = process.cpuUsage(cpu0);
       latest = run.report;
       code = run.code;
       const s = run.report.summary;
-      process.stderr.write(`kdrift: run ${n}: ${s.hosts} hosts in ${((Date.now() - t0) / 1000).toFixed(2)} s, ${s.drifted} drifted, ${s.errors} errors; next in ${Math.max(0, (t0 + opts.everyMs - Date.now()) / 1000).toFixed(1)} s\n`);
+      process.stderr.write(`kdrift: run ${n}: ${s.hosts} hosts in ${((Date.now() - t0) / 1000).toFixed(2)} s (${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU), ${s.drifted} drifted, ${s.errors} errors; next in ${Math.max(0, (t0 + opts.everyMs - Date.now()) / 1000).toFixed(1)} s\n`);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([signal.stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, t0 + opts.everyMs - Date.now()))))]);
       clearTimeout(timer);

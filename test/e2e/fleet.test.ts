@@ -129,7 +129,7 @@ describe('kdrift report on a 50-host loopback fleet (e2e)', function () {
         });
         child.on('close', () => reject(new Error(stderr)));
       });
-      assert.match(stderr, new RegExp(`run 3: 50 hosts in [\\d.]+ s, ${report.summary.drifted} drifted, 2 errors`));
+      assert.match(stderr, new RegExp(`run 3: 50 hosts in [\\d.]+ s \\([\\d.]+ s CPU\\), ${report.summary.drifted} drifted, 2 errors`));
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       assert.match(metrics, new RegExp(`^kdrift_drift\\{host="${drifted}",role="load-balancer-drifted",check="sysctl",key="${WS.replaceAll('.', '\\.')}",layer="runtime",severity="critical"\\} 1$`, 'm'));
       assert.match(metrics, /^kdrift_host_up\{host="h13",role="load-balancer"\} 0$/m);
