@@ -15,6 +15,8 @@ import { changedReport } from '../fixtures/report/changed-report.js';
 import { render, renderChunks, RENDER_FORMATS } from '../../core/render/index.js';
 import { batchedChunks } from '../../core/render/batched.js';
 import { writeFileAtomicLocal } from '../../cli/commands/report.js';
+import { serveMetrics } from '../../cli/commands/report-nightly.js';
+import type { AddressInfo } from 'node:net';
 import type { Report } from '../../core/report.js';
 
 const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/report/golden');
@@ -74,6 +76,19 @@ describe('streamed renderers', () => {
       assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'chunks.json'), 'utf8')), JSON.parse(JSON.stringify(r)));
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('metrics_served_in_batches_are_the_whole_exposition', async () => {
+    const r = fleet(1000);
+    const server = await serveMetrics({ host: '127.0.0.1', port: 0 }, () => r);
+    try {
+      const { port } = server.address() as AddressInfo;
+      const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.ok(body.length > 3 * 64 * 1024, `${body.length} bytes: several batches`);
+      assert.equal(body, render(r, 'prom'));
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
