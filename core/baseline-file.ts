@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import YAML from 'yaml';
+import { yaml } from './yaml.js';
 import { parseBaseline, type Baseline } from './baseline.js';
 import { KdriftError } from './errors.js';
 import { readInputFile } from './input-file.js';
@@ -17,7 +17,7 @@ export async function loadBaselineFile(file: string): Promise<Baseline> {
   const text = await readInputFile(abs);
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = yaml().parse(text);
   } catch (err) {
     throw new KdriftError(`not valid YAML: ${(err as Error).message.split('\n')[0]}`, abs);
   }

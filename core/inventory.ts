@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import YAML from 'yaml';
+import { yaml } from './yaml.js';
 import { readInputFile } from './input-file.js';
 import { KdriftError } from './errors.js';
 import { formatZodError } from './zod-error.js';
@@ -83,7 +83,7 @@ export async function loadInventory(opts: { stack?: string; inventory?: string; 
 export function parseInventory(text: string, file: string, stack?: string): Inventory {
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { prettyErrors: true });
+    doc = yaml().parse(text, { prettyErrors: true });
   } catch (err) {
     throw new KdriftError(`not valid YAML: ${(err as Error).message.split('\n')[0]}`, file);
   }

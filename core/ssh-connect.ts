@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import ssh2 from 'ssh2';
+import { createRequire } from 'node:module';
 import type { AgentAuthMethod, ConnectConfig, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 import { HostError, KdriftError } from './errors.js';
 import { readInputFileBytes } from './input-file.js';
@@ -13,8 +13,17 @@ import type { SessionTarget } from './session.js';
 import { blobKeyType, fingerprint, hostKeyLookupName, knownHostsFile, knownKeyTypes, type HostKeyCheck } from './known-hosts.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, formatMs, MAX_TIMER_MS } from './session-defaults.js';
 
-const { Client, utils } = ssh2;
-export type SshClient = InstanceType<typeof Client>;
+type Ssh2 = typeof import('ssh2');
+let loadedSsh2: Ssh2 | undefined;
+/**
+ * ssh2, loaded on the first connection (synchronously: the same CommonJS module a static import gives): it is ~100 ms
+ * of CPU to load, and `kdrift check --local`, run on every host from its own timer, never connects.
+ */
+function ssh2(): Ssh2 {
+  loadedSsh2 ??= createRequire(import.meta.url)('ssh2') as Ssh2;
+  return loadedSsh2;
+}
+export type SshClient = InstanceType<Ssh2['Client']>;
 
 export interface SshConnectOptions {
   /** OpenSSH known_hosts file used to verify (and, with acceptNewHostKeys, record) host keys. */
@@ -96,7 +105,7 @@ export async function connectSsh(entry: SessionTarget, opts: SshConnectOptions):
   // Clamped to what a timer holds (a larger delay fires after 1 ms); ssh2's readyTimeout adds 5 s on top.
   const connectTimeoutMs = Math.min(opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, MAX_TIMER_MS - 5000);
 
-  const client = new Client();
+  const client = new (ssh2().Client)();
   let stage: 'tcp' | 'handshake' | 'auth' = 'tcp';
   let keyRefusal: string | undefined;
   let recordKey: Promise<void> | undefined;
@@ -219,7 +228,7 @@ function ignoreHostKeyAnnouncements(client: SshClient): void {
 
 interface Identity {
   raw: Buffer;
-  parsed: ReturnType<typeof utils.parseKey>;
+  parsed: ReturnType<Ssh2['utils']['parseKey']>;
   signer?: ParsedKey;
 }
 
@@ -236,7 +245,7 @@ async function readIdentity(file: string): Promise<Identity> {
   if (hit?.sig === sig) return hit.identity;
   // Regular files only, at most 1 MiB: a named pipe or a device as identityFile is an error, not a hang.
   const identity = readInputFileBytes(file, file, 1024 * 1024).then((raw): Identity => {
-    const parsed = utils.parseKey(raw);
+    const parsed = ssh2().utils.parseKey(raw);
     const one = Array.isArray(parsed) ? parsed[0] : parsed;
     return { raw, parsed, ...(one && !(one instanceof Error) ? { signer: fastSigner(one) } : {}) };
   });
@@ -254,7 +263,7 @@ async function loadCredentials(entry: SessionTarget, opts: SshConnectOptions): P
   let signer: ParsedKey | undefined;
   let encryptedNote: string | undefined;
   if (opts.privateKey) {
-    const parsed = utils.parseKey(opts.privateKey);
+    const parsed = ssh2().utils.parseKey(opts.privateKey);
     if (parsed instanceof Error) {
       throw new HostError(entry.name, `the private key given is not one ssh2 can read${/encrypted|passphrase/i.test(parsed.message) ? ' (it is encrypted; give an unencrypted key or use ssh-agent)' : `: ${parsed.message}`}`);
     }

@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import YAML, { LineCounter, isSeq, isMap } from 'yaml';
+import { yaml } from './yaml.js';
 import { z } from 'zod';
 import { readInputFile } from './input-file.js';
 import { wildcardMatch } from './glob.js';
@@ -69,8 +69,9 @@ export function globMatches(pattern: string, value: string): boolean {
 }
 
 export function parseSuppressions(text: string, file: string): SuppressionSet {
+  const { LineCounter, isMap, isSeq, parseDocument } = yaml();
   const lineCounter = new LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) throw new KdriftError(`not valid YAML: ${(doc.errors[0] as Error).message.split('\n')[0]}`, file);
   const root = doc.contents;
   if (root === null || (isMap(root) && root.items.length === 0)) return { file, rules: [] };
