@@ -5,24 +5,17 @@
  */
 import { createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { AgentAuthMethod, ConnectConfig, ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 import { HostError, KdriftError } from './errors.js';
+import { lazyRequire } from './lazy-require.js';
 import { readInputFileBytes } from './input-file.js';
 import type { SessionTarget } from './session.js';
 import { blobKeyType, fingerprint, hostKeyLookupName, knownHostsFile, knownKeyTypes, type HostKeyCheck } from './known-hosts.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, formatMs, MAX_TIMER_MS } from './session-defaults.js';
 
 type Ssh2 = typeof import('ssh2');
-let loadedSsh2: Ssh2 | undefined;
-/**
- * ssh2, loaded on the first connection (synchronously: the same CommonJS module a static import gives): it is ~100 ms
- * of CPU to load, and `kdrift check --local`, run on every host from its own timer, never connects.
- */
-function ssh2(): Ssh2 {
-  loadedSsh2 ??= createRequire(import.meta.url)('ssh2') as Ssh2;
-  return loadedSsh2;
-}
+/** ssh2, loaded on the first connection (see lazy-require.ts). */
+const ssh2 = lazyRequire<Ssh2>('ssh2');
 export type SshClient = InstanceType<Ssh2['Client']>;
 
 export interface SshConnectOptions {

@@ -17,7 +17,7 @@ import { DEFAULT_CONCURRENCY } from '../../core/pool.js';
 import { runChecks, type ProgressEvent } from '../../core/engine/index.js';
 import { exitCodeFor, type FailOn } from '../../core/report.js';
 import { loadSuppressions } from '../../core/suppressions.js';
-import { batchedChunks, renderChunks, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
+import { batchesOf, renderChunks, RENDER_FORMATS, type RenderFormat } from '../../core/render/index.js';
 import { writeOut } from '../stdout.js';
 import type { KeptSessions } from '../../core/engine/index.js';
 import { ChangeTracking, everyOption, nightlyOptions, nightlyOptionsUsage, runEvery } from './report-nightly.js';
@@ -113,7 +113,7 @@ export async function writeFileAtomicLocal(file: string, data: string | Iterable
     const fh = await open(tmp, 'wx', 0o644);
     try {
       // a renderer's chunks go out in batches: a 1,000-host report is never one string in memory
-      for (const batch of typeof data === 'string' ? [data] : batchedChunks(data)) await fh.writeFile(batch);
+      for (const batch of batchesOf(data)) await fh.writeFile(batch);
     } finally {
       await fh.close();
     }

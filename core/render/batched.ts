@@ -1,3 +1,8 @@
+/** A whole text as one batch, or a renderer's chunks in batches (a string is not iterated by character). */
+export function batchesOf(text: string | Iterable<string>): Iterable<string> {
+  return typeof text === 'string' ? [text] : batchedChunks(text);
+}
+
 /** A renderer's small chunks joined into writes of about `size` characters: few syscalls, no whole-text string. */
 export function* batchedChunks(chunks: Iterable<string>, size = 64 * 1024): Generator<string> {
   let parts: string[] = [];

@@ -9,7 +9,7 @@ import { htmlChunks } from './html.js';
 import { prometheusChunks } from './prometheus.js';
 
 export { RENDER_FORMATS, type RenderFormat } from './common.js';
-export { batchedChunks } from './batched.js';
+export { batchedChunks, batchesOf } from './batched.js';
 
 /**
  * The text in pieces whose concatenation is the whole, a host (or a line) at a time: a 1,000-host report is megabytes

@@ -46,6 +46,7 @@ const PLACES: Place[] = [
   { path: 'core/duration.ts', layer: 'base' },
   { path: 'core/input-file.ts', layer: 'base' },
   { path: 'core/yaml.ts', layer: 'base' },
+  { path: 'core/lazy-require.ts', layer: 'base' },
   { path: 'core/glob.ts', layer: 'base' },
   { path: 'core/terminal-text.ts', layer: 'base' },
   { path: 'core/command.ts', layer: 'base' },
